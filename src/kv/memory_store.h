@@ -1,0 +1,104 @@
+// MemoryStore: the in-memory Store engine (nothing survives a restart).
+//
+// Layout: the key space is split over `Options::shards` shards, each a std::shared_mutex guarding
+// an absl::flat_hash_map, so requests on different keys rarely contend. Gets take the shard's
+// reader lock; Put, Delete and expiry purges take its writer lock. The capacity limit is global: a
+// store-wide atomic counter of held entries is reserved (compare-and-swap against max_entries)
+// before a new key is inserted, so concurrent creations in different shards can never push the
+// count past the limit.
+//
+// Callbacks: every completion callback runs inline, on the calling thread, before the method
+// returns. Get's callback runs while the shard's reader lock is held (its EntryView points into the
+// map); Put's and Delete's run after the lock is released, as does the change listener (listener
+// first, then the completion callback). Callbacks must not call back into the store.
+//
+// Expiry: an entry whose expires_at <= now is treated as absent by every operation, but its memory
+// (and its unit of capacity) is held until it is removed. Removal happens (a) in SweepExpired,
+// which walks every shard, and (b) when a new key arrives while the store is at capacity: the new
+// key's own shard is purged first (only when that shard holds something already expired, so the
+// work is bounded and never repeated in vain); a Delete of an expired key also frees it. Expired
+// entries in other shards still count against the limit until the next SweepExpired: run it
+// periodically.
+//
+// Thread-safety: all methods may be called concurrently from any thread, except SetChangeListener,
+// which must be called before the store is shared between threads.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "kv/store.h"
+#include "secret/hasher.h"
+
+namespace rendezvous::kv {
+
+class MemoryStore final : public Store {
+ public:
+  struct Options {
+    size_t max_entries = 100000;  // live entries at most (-maxNumKV); 0 refuses every new key
+    size_t shards = 64;           // lock stripes; 0 is treated as 1
+  };
+
+  // `hasher` turns owner secrets into the digests kept in memory; the default key is random, which
+  // is right for an engine whose data dies with the process.
+  explicit MemoryStore(const Options& options,
+                       secret::Hasher hasher = secret::Hasher::WithRandomKey());
+  ~MemoryStore() override;
+
+  MemoryStore(const MemoryStore&) = delete;
+  MemoryStore& operator=(const MemoryStore&) = delete;
+
+  // Store. The order of checks for a write is: owner (kForbidden), precondition
+  // (kPreconditionFailed), then existence (Delete: kNotFound) or capacity (Put: kCapacityReached).
+  void Get(std::string_view key, absl::Time now, GetCallback done) override;
+  void Put(const PutRequest& request, WriteCallback done) override;
+  void Delete(const DeleteRequest& request, WriteCallback done) override;
+  // Locks one shard at a time; returns the number of entries removed.
+  size_t SweepExpired(absl::Time now) override;
+  // Nothing to make durable: always kOk.
+  [[nodiscard]] Status Flush() override;
+  // Entries held, expired-but-not-yet-removed ones included (never more than max_entries).
+  size_t Size() const override;
+  void SetChangeListener(ChangeListener listener) override;
+
+ private:
+  struct Entry {
+    std::string value;
+    uint64_t version = 0;
+    absl::Time expires_at;
+    bool owned = false;
+    secret::Digest owner{};
+  };
+  struct Shard;
+
+  // The owner rule, then the precondition, for a write that found `live` (null when there is no
+  // live entry). `digest` is meaningful only when `has_secret`.
+  static Status CheckWrite(const Entry* live, bool has_secret, const secret::Digest& digest,
+                           const Precondition& precondition);
+  Shard& ShardFor(std::string_view key);
+  // Takes one unit of capacity; false when the store is full.
+  bool TryReserve();
+  void Release(size_t n);
+  // Removes the expired entries of `shard` (writer lock held); returns how many were removed.
+  size_t PurgeExpiredLocked(Shard& shard, absl::Time now);
+  uint64_t NextVersion();
+  void Notify(std::string_view key, uint64_t version);
+
+  const size_t max_entries_;
+  const size_t shard_count_;
+  const secret::Hasher hasher_;
+  std::unique_ptr<Shard[]> shards_;
+  // Entries held in all shards plus reservations about to be inserted. Never above max_entries_.
+  std::atomic<size_t> held_{0};
+  // Last version handed out; versions start at 1, so 0 never names a live entry.
+  std::atomic<uint64_t> last_version_{0};
+  ChangeListener listener_;
+};
+
+}  // namespace rendezvous::kv

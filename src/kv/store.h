@@ -1,0 +1,133 @@
+// Store: the key-value engine interface the HTTP handlers talk to.
+//
+// Every rule that must hold atomically lives *inside* the store: the owner-secret check and claim,
+// the `-maxNumKV` capacity check, preconditions (If-Match / If-None-Match), expiry. The handlers
+// never read-then-write, so two concurrent first claims of a key cannot both win and the entry
+// count can never pass the limit.
+//
+// Asynchrony: every operation reports through a completion callback, which an engine may invoke
+// inline (the memory engine always does, LMDB does for reads) or later from one of its own threads
+// (LMDB's group-commit writer, a network backend). Callers must not assume either. A callback is
+// invoked exactly once. It must be short and must not call back into the same store: an engine
+// may hold an internal lock while it runs (that is what lets GetResult hand out a view instead of
+// a copy).
+//
+// Thread-safety: all methods may be called concurrently from any thread.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+
+namespace rendezvous::kv {
+
+// Outcome of an operation. Client-caused outcomes are mapped to HTTP in exactly one place
+// (http/errors.cc); the store knows nothing of HTTP.
+enum class Status : uint8_t {
+  kOk = 0,
+  kNotFound,            // no live (unexpired) entry under the key
+  kForbidden,           // the entry is owned and the secret given does not match (or is empty)
+  kCapacityReached,     // creating the entry would exceed the configured maximum of live entries
+  kPreconditionFailed,  // an If-Match / If-None-Match condition did not hold
+  kStorageFull,         // the disk or the engine's map is full; reads still work
+  kUnavailable,         // the engine failed (I/O error, backend down); nothing was changed
+};
+
+// A write condition, evaluated atomically with the write.
+struct Precondition {
+  enum class Kind : uint8_t {
+    kNone,
+    kIfMatch,   // the live entry's version must equal `version` (absent entry: fails)
+    kIfAbsent,  // there must be no live entry (If-None-Match: *)
+  };
+  Kind kind = Kind::kNone;
+  uint64_t version = 0;
+};
+
+// A live entry as seen by Get. The views are valid only during the callback.
+struct EntryView {
+  std::string_view value;
+  uint64_t version = 0;  // changes on every successful write of the key; never 0 for a live entry
+  absl::Time expires_at;
+};
+
+struct GetResult {
+  Status status = Status::kNotFound;  // kOk, kNotFound or kUnavailable
+  EntryView entry;                    // meaningful only when status == kOk
+};
+
+// Create or replace a value. The strings are read during the call only; an engine that completes
+// later copies what it needs.
+struct PutRequest {
+  std::string_view key;
+  std::string_view value;
+  // The owner secret sent by the client; empty means "none". Rules (as the original server):
+  // - live entry with an owner: the secret must match, else kForbidden (the value is unchanged);
+  // - live entry without an owner, or no live entry: a non-empty secret claims the entry.
+  // The engine stores only a keyed hash of the secret and compares hashes in constant time.
+  std::string_view secret;
+  absl::Time now;         // for expiry checks
+  absl::Time expires_at;  // the new absolute expiry of the entry (every write refreshes it)
+  Precondition precondition;
+};
+
+struct DeleteRequest {
+  std::string_view key;
+  std::string_view secret;  // required (and must match) when the entry is owned
+  absl::Time now;
+  Precondition precondition;
+};
+
+struct WriteResult {
+  Status status = Status::kUnavailable;
+  uint64_t version = 0;   // the entry's new version (Put with kOk)
+  absl::Time expires_at;  // the entry's expiry (Put with kOk)
+  bool created = false;   // Put kOk: true when no live entry existed before
+};
+
+using GetCallback = absl::AnyInvocable<void(const GetResult&)>;
+using WriteCallback = absl::AnyInvocable<void(const WriteResult&)>;
+// Called after a write commits (Put or Delete with kOk), with the key and its new version (0 for a
+// delete). Runs on the thread that completed the write; must be short and must not call the store.
+using ChangeListener = absl::AnyInvocable<void(std::string_view key, uint64_t version)>;
+
+class Store {
+ public:
+  virtual ~Store() = default;
+
+  // Looks up the live entry under `key`. An entry whose expires_at <= now is never returned.
+  virtual void Get(std::string_view key, absl::Time now, GetCallback done) = 0;
+
+  // Creates or replaces the entry under `key` subject to the owner, capacity and precondition
+  // rules above. On kOk the entry's version changes and its expiry becomes request.expires_at.
+  // Checks run in this order, the first failure wins: owner (kForbidden), precondition
+  // (kPreconditionFailed), capacity for a new key (kCapacityReached). A Put over an expired entry
+  // is a creation (created = true; the old owner's claim is gone).
+  virtual void Put(const PutRequest& request, WriteCallback done) = 0;
+
+  // Removes the live entry under `key`: kOk, kNotFound, kForbidden (owned and the secret does
+  // not match), kPreconditionFailed.
+  // Checks run in this order: owner, precondition (kIfMatch of a missing key fails here), then
+  // existence (kNotFound).
+  virtual void Delete(const DeleteRequest& request, WriteCallback done) = 0;
+
+  // Frees entries that expired at or before `now`. Called periodically from a background thread;
+  // must not hold any lock that requests need for long (work in small chunks). Returns how many
+  // entries were removed. One call frees every entry that had expired at `now`.
+  virtual size_t SweepExpired(absl::Time now) = 0;
+
+  // Makes every acknowledged write durable (fsync for disk engines; no-op in memory). Blocking:
+  // call from a background thread or at shutdown. Returns kOk or kUnavailable.
+  [[nodiscard]] virtual Status Flush() = 0;
+
+  // Number of entries held, expired-but-not-yet-swept ones included.
+  virtual size_t Size() const = 0;
+
+  // Installs the single change listener (for long-poll/watch). Call before serving.
+  virtual void SetChangeListener(ChangeListener listener) = 0;
+};
+
+}  // namespace rendezvous::kv
