@@ -1,0 +1,50 @@
+// Every client-visible error, and the one place (errors.cc) that maps it to status and body.
+//
+// Bodies keep the original server's texts (message + "\n") where the original had the case, so
+// clients that match on them keep working.
+#pragma once
+
+#include <cstdint>
+
+#include "http/response.h"
+#include "kv/store.h"
+
+namespace rendezvous::http {
+
+enum class Error : uint8_t {
+  kBadRequest,          // 400 "Bad Request\n" (malformed request line/headers; closes)
+  kBadPercentEncoding,  // 400 "Bad Request: invalid percent-encoding\n"
+  kMissingHost,         // 400 "Bad Request: missing required Host header\n" (closes)
+  kBadTarget,           // 400 "Bad Request: unsupported request target\n" (*, host:port; closes)
+  kKeyRequired,         // 400 "Key is required\n"
+  kKeyTooLong,          // 400 "Key too long\n"
+  kIpNameRequired,      // 400 "Name is required after /ip/\n"
+  kBadTtl,              // 400 "Invalid X-TTL\n"
+  kBadPrecondition,     // 400 "Invalid If-Match or If-None-Match\n"
+  kForbidden,           // 403 "Forbidden: Incorrect secret\n"
+  kForbiddenIpKey,      // 403 "Forbidden: key belongs to another address\n"
+  kNotFound,            // 404 "Key not found\n"
+  kMethodNotAllowed,    // 405 "Method Not Allowed\n" (+ Allow header, added by the caller)
+  kTimeout,             // 408 "Request Timeout\n" (closes)
+  kPreconditionFailed,  // 412 "Precondition Failed\n"
+  kValueTooLarge,       // 413 "Value too large\n"
+  kValuePlusSecretTooLarge,  // 413 "Value plus secret too large\n"
+  kRateLimited,              // 429 "Rate limit\n" (+ Retry-After, added by the caller)
+  kHeaderTooLarge,           // 431 "Request Header Fields Too Large\n" (closes)
+  kUnavailable,              // 503 "Service Unavailable\n"
+  kCapacityReached,          // 507 "Store capacity reached\n"
+  kStorageFull,              // 507 "Storage full\n" (docs/compatibility.md step 9)
+  kNotImplemented,           // 501 "Not Implemented\n" (unsupported Transfer-Encoding; closes)
+};
+
+// Fills status, body, content type (text/plain; charset=utf-8) and nosniff for `error`, and
+// clears gzip. For the errors marked "closes" (protocol errors, after which the connection may be
+// out of sync) it also sets response.close; it never clears close. Leaves head and extra_headers
+// as they are (so a HEAD answered with an error still has no body, and Allow/Retry-After added
+// before or after survive).
+void SetError(Error error, Response& response);
+
+// The error for a store status other than kOk (kOk itself, a caller bug, gives kUnavailable).
+Error ErrorFor(kv::Status status);
+
+}  // namespace rendezvous::http

@@ -1,0 +1,388 @@
+// Handler: value and secret sizes, store capacity, rate limiting (BEHAVIOR.md section 3 rows
+// 11-12, 24-31, 77-79 and the section 4 sequences, with our differences), the localhost warning,
+// and a store that completes later.
+#include <deque>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "gtest/gtest.h"
+#include "handler_harness.h"
+#include "http/handler.h"
+#include "http/response.h"
+
+namespace rendezvous::http {
+namespace {
+
+using testing::Call;
+using testing::Get;
+using testing::Harness;
+using testing::HarnessOptions;
+using testing::HasHeader;
+using testing::MethodCall;
+using testing::Post;
+
+// The statuses of `calls`, sent in order, joined with ','.
+std::string Statuses(Harness& harness, const std::vector<Call>& calls) {
+  std::string out;
+  for (const Call& call : calls) {
+    if (!out.empty()) out += ",";
+    out += std::to_string(harness.Send(call).status);
+  }
+  return out;
+}
+
+std::string Read(Harness& harness, std::string target) {
+  const Response response = harness.Send(Get(std::move(target)));
+  return std::to_string(response.status) + " " + response.body;
+}
+
+TEST(HandlerSizeTest, ValueOverTheLimitIs413AndNotStored) {  // #11 (413, was 400)
+  Harness harness;
+  Response response = harness.Send(Post("/new", std::string(1001, 'v')));
+  EXPECT_EQ(response.status, 413);
+  EXPECT_EQ(response.body, "Value too large\n");
+  EXPECT_FALSE(response.close);  // the whole body was read: the connection stays usable
+  EXPECT_EQ(Read(harness, "/new"), "404 Key not found\n");
+}
+
+TEST(HandlerSizeTest, BodyCutOffByTheConnectionIs413AndCloses) {  // #11 with a 5000-B body
+  Harness harness;
+  Call call = Post("/new", std::string(1000, 'v'));
+  call.body_too_large = true;
+  const Response response = harness.Send(call);
+  EXPECT_EQ(response.status, 413);
+  EXPECT_EQ(response.body, "Value too large\n");
+  EXPECT_TRUE(response.close);
+  EXPECT_EQ(Read(harness, "/new"), "404 Key not found\n");
+}
+
+TEST(HandlerSizeTest, OversizeUpdateKeepsTheOldValue) {  // #12
+  Harness harness;
+  harness.Send(Post("/k", "old"));
+  EXPECT_EQ(harness.Send(Post("/k", std::string(1001, 'v'))).status, 413);
+  EXPECT_EQ(Read(harness, "/k"), "200 old");
+}
+
+TEST(HandlerSizeTest, SecretCountsAgainstTheValueLimit) {  // #24-#31
+  struct Case {
+    size_t secret_bytes;
+    size_t value_bytes;
+    int status;
+    std::string_view body;
+  };
+  const Case cases[] = {
+      {10, 990, 200, "OK"},                              // #25
+      {10, 991, 413, "Value plus secret too large\n"},   // #26
+      {1000, 0, 200, "OK"},                              // #27
+      {1000, 1, 413, "Value plus secret too large\n"},   // #28
+      {999, 1, 200, "OK"},                               // #29
+      {1001, 0, 413, "Value plus secret too large\n"},   // #30
+      {7000, 0, 413, "Value plus secret too large\n"},   // #30
+      {10, 1001, 413, "Value plus secret too large\n"},  // #24: the secret changes the text
+  };
+  int i = 0;
+  for (const Case& c : cases) {
+    Harness harness;
+    const std::string target = "/s" + std::to_string(i++);
+    const Response response = harness.Send(
+        Post(target, std::string(c.value_bytes, 'v')).Secret(std::string(c.secret_bytes, 's')));
+    EXPECT_EQ(response.status, c.status) << c.secret_bytes << "+" << c.value_bytes;
+    EXPECT_EQ(response.body, c.body) << c.secret_bytes << "+" << c.value_bytes;
+    if (c.status == 200) {
+      EXPECT_EQ(Read(harness, target), "200 " + std::string(c.value_bytes, 'v'));
+    } else {
+      EXPECT_EQ(Read(harness, target), "404 Key not found\n");
+    }
+  }
+}
+
+TEST(HandlerSizeTest, SizeIsCheckedBeforeTheOwner) {  // #24, #31
+  Harness harness;
+  harness.Send(Post("/owned", "v").Secret("right"));
+  Response response = harness.Send(Post("/owned", std::string(1001, 'v')).Secret("wrong"));
+  EXPECT_EQ(response.status, 413);
+  EXPECT_EQ(response.body, "Value plus secret too large\n");
+  EXPECT_EQ(harness.Send(Post("/owned", "small").Secret("wrong")).status, 403);
+
+  harness.Send(Post("/unowned", "v"));
+  response = harness.Send(Post("/unowned", std::string(1000, 'v')).Secret(std::string(10, 's')));
+  EXPECT_EQ(response.body, "Value plus secret too large\n");
+  EXPECT_EQ(Read(harness, "/unowned"), "200 v");
+}
+
+TEST(HandlerSizeTest, ConfiguredLimitsApply) {
+  HarnessOptions options;
+  options.handler.max_key_bytes = 5;
+  options.handler.max_value_bytes = 3;
+  Harness harness(options);
+  EXPECT_EQ(harness.Send(Post("/12345", "abc")).status, 200);
+  EXPECT_EQ(harness.Send(Post("/123456", "abc")).body, "Key too long\n");
+  EXPECT_EQ(harness.Send(Post("/k", "abcd")).body, "Value too large\n");
+  EXPECT_EQ(harness.Send(Post("/ip/x", "a")).body, "Key too long\n");
+}
+
+TEST(HandlerCapacityTest, NewKeysPastMaxNumKvAre507) {  // #77, #78
+  HarnessOptions options;
+  options.max_entries = 3;
+  Harness harness(options);
+  EXPECT_EQ(Statuses(harness, {Post("/k1", "1"), Post("/k2", "2"), Post("/k3", "3")}),
+            "200,200,200");
+  Response response = harness.Send(Post("/k4", "4"));
+  EXPECT_EQ(response.status, 507);
+  EXPECT_EQ(response.body, "Store capacity reached\n");
+  EXPECT_EQ(Read(harness, "/k4"), "404 Key not found\n");
+  EXPECT_EQ(harness.Send(Post("/k1", "updated")).status, 200);
+  EXPECT_EQ(harness.Send(Post("/k2", "claimed").Secret("mine")).status, 200);
+  EXPECT_EQ(harness.Send(Post("/ip/x", "v")).status, 507);
+  EXPECT_EQ(harness.Send(Post("/k5", std::string(1001, 'v'))).status, 413);
+}
+
+TEST(HandlerCapacityTest, ExpiredKeysAreNotServed) {
+  HarnessOptions options;
+  options.handler.expire = absl::Seconds(3);
+  Harness harness(options);
+  harness.Send(Post("/e1", "v"));
+  harness.clock().Advance(absl::Seconds(2));
+  EXPECT_EQ(Read(harness, "/e1"), "200 v");
+  harness.Send(Post("/e1", "refreshed"));  // a POST restarts the lifetime
+  harness.clock().Advance(absl::Seconds(2));
+  EXPECT_EQ(Read(harness, "/e1"), "200 refreshed");
+  harness.clock().Advance(absl::Seconds(1));
+  EXPECT_EQ(Read(harness, "/e1"), "404 Key not found\n");
+}
+
+HarnessOptions DefaultRateLimit() {
+  HarnessOptions options;
+  options.max_requests = 11;  // the seed's default, as section 4 ran it
+  return options;
+}
+
+TEST(HandlerRateLimitTest, ThreePostsThenTwoGets) {  // section 4, sequence 1
+  Harness harness(DefaultRateLimit());
+  EXPECT_EQ(Statuses(harness, {Post("/a", "1"), Post("/a", "2"), Post("/a", "3"), Post("/a", "4"),
+                               Get("/a"), Get("/a"), Get("/a"), Get("/a")}),
+            "200,200,200,429,200,200,429,429");
+}
+
+TEST(HandlerRateLimitTest, TwelfthGetIsRefused) {  // section 4, sequence 2
+  Harness harness(DefaultRateLimit());
+  std::vector<Call> calls(12, Get("/missing"));
+  EXPECT_EQ(Statuses(harness, calls), "404,404,404,404,404,404,404,404,404,404,404,429");
+}
+
+TEST(HandlerRateLimitTest, InterleavedGetsAndPosts) {  // section 4, sequence 3
+  Harness harness(DefaultRateLimit());
+  EXPECT_EQ(Statuses(harness, {Get("/g"), Post("/g", "1"), Get("/g"), Post("/g", "2"), Get("/g"),
+                               Post("/g", "3"), Get("/g"), Get("/g"), Get("/g")}),
+            "404,200,200,200,200,429,200,200,429");
+}
+
+TEST(HandlerRateLimitTest, RefusedAnswersStillCostTokens) {  // section 4, sequences 4 and 5
+  Harness oversize(DefaultRateLimit());
+  const std::string big(1001, 'v');
+  EXPECT_EQ(Statuses(oversize, {Post("/o", big), Post("/o", big), Post("/o", big), Post("/o", big),
+                                Get("/o")}),
+            "413,413,413,429,404");
+
+  Harness puts(DefaultRateLimit());
+  std::vector<Call> calls(11, MethodCall("PUT", "/p"));  // 405 here, 200 in the original
+  calls.push_back(Get("/p"));
+  EXPECT_EQ(Statuses(puts, calls), "405,405,405,405,405,405,405,405,405,405,405,429");
+
+  Harness wrong(DefaultRateLimit());
+  wrong.Send(Post("/w", "v").From("10.9.9.9").Secret("right"));
+  EXPECT_EQ(Statuses(wrong, {Post("/w", "x").Secret("bad"), Post("/w", "x").Secret("bad"),
+                             Post("/w", "x").Secret("bad"), Post("/w", "x").Secret("bad")}),
+            "403,403,403,429");
+}
+
+TEST(HandlerRateLimitTest, RefusalIs429WithRetryAfterAndCostsNothing) {  // #79 differs
+  Harness harness(DefaultRateLimit());
+  for (int i = 0; i < 11; ++i) harness.Send(Get("/x"));
+  Response response = harness.Send(Get("/missing"));  // 429, not 404
+  EXPECT_EQ(response.status, 429);
+  EXPECT_EQ(response.body, "Rate limit\n");
+  EXPECT_TRUE(response.nosniff);
+  // 11 tokens a minute: one token every 60/11 s = 5.45 s, so 6 whole seconds.
+  EXPECT_TRUE(HasHeader(response, "Retry-After: 6\r\n")) << response.extra_headers;
+  harness.clock().Advance(absl::Seconds(5));
+  EXPECT_EQ(harness.Send(Get("/missing")).status, 429);
+  harness.clock().Advance(absl::Seconds(1));
+  EXPECT_EQ(harness.Send(Get("/missing")).status, 404);
+  EXPECT_EQ(harness.Send(Get("/missing")).status, 429);
+}
+
+TEST(HandlerRateLimitTest, PostRetryAfterCountsTheMissingTokens) {
+  Harness harness(DefaultRateLimit());
+  for (int i = 0; i < 10; ++i) harness.Send(Get("/x"));  // one token left; a POST needs 3
+  const Response response = harness.Send(Post("/x", "v"));
+  EXPECT_EQ(response.status, 429);
+  EXPECT_TRUE(HasHeader(response, "Retry-After: 11\r\n")) << response.extra_headers;
+  harness.clock().Advance(absl::Seconds(11));
+  EXPECT_EQ(harness.Send(Post("/x", "v")).status, 200);
+}
+
+TEST(HandlerRateLimitTest, BucketRefillsContinuously) {
+  Harness harness(DefaultRateLimit());
+  for (int i = 0; i < 11; ++i) harness.Send(Get("/x"));
+  harness.clock().Advance(absl::Minutes(1));
+  std::vector<Call> calls(11, Get("/x"));
+  calls.push_back(Get("/x"));
+  EXPECT_EQ(Statuses(harness, calls), "404,404,404,404,404,404,404,404,404,404,404,429");
+}
+
+TEST(HandlerRateLimitTest, KeyErrorsAndTheIndexPageCostNothing) {
+  Harness harness(DefaultRateLimit());
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(harness.Send(Get("/" + std::string(101, 'k'))).status, 400);
+    EXPECT_EQ(harness.Send(Get("http://x")).status, 400);
+    EXPECT_EQ(harness.Send(Post("/ip/", "v")).status, 400);
+    EXPECT_EQ(harness.Send(Get("/bad%zz")).status, 400);
+    EXPECT_EQ(harness.Send(Get("/")).status, 200);
+    EXPECT_EQ(harness.Send(MethodCall("PUT", "/")).status, 405);
+  }
+  std::vector<Call> calls(11, Get("/x"));
+  EXPECT_EQ(Statuses(harness, calls), "404,404,404,404,404,404,404,404,404,404,404");
+  EXPECT_EQ(harness.Send(Get("/")).status, 200);  // also when the bucket is empty
+}
+
+TEST(HandlerRateLimitTest, BucketsArePerIpv4AddressAndPerIpv6Prefix) {
+  Harness harness(DefaultRateLimit());
+  for (int i = 0; i < 11; ++i) harness.Send(Get("/x").From("2001:db8:1:2::1"));
+  EXPECT_EQ(harness.Send(Get("/x").From("2001:db8:1:2::ffff")).status, 429);  // same /64
+  EXPECT_EQ(harness.Send(Get("/x").From("2001:db8:1:3::1")).status, 404);
+  for (int i = 0; i < 11; ++i) harness.Send(Get("/x").From("192.0.2.1"));
+  EXPECT_EQ(harness.Send(Get("/x").From("::ffff:192.0.2.1")).status, 429);  // mapped = IPv4
+  EXPECT_EQ(harness.Send(Get("/x").From("192.0.2.2")).status, 404);
+}
+
+TEST(HandlerWarningTest, LoopbackWithoutForwardingWarnsOnceAMinuteEscaped) {
+  Harness harness;
+  Call call = Get("/a%22b\"c");
+  call.loopback_direct = true;
+  ::testing::internal::CaptureStderr();
+  harness.Send(call);
+  harness.Send(call);
+  harness.Send(call);
+  std::string log = ::testing::internal::GetCapturedStderr();
+  std::vector<std::string> lines = absl::StrSplit(log, '\n', absl::SkipEmpty());
+  ASSERT_EQ(lines.size(), 1u) << log;
+  EXPECT_NE(lines[0].find("WARNING"), std::string::npos) << log;
+  EXPECT_NE(lines[0].find("localhost without X-Forwarded-For"), std::string::npos) << log;
+  EXPECT_NE(lines[0].find("GET /a%22b\\\"c"), std::string::npos) << log;
+
+  harness.clock().Advance(absl::Seconds(61));
+  ::testing::internal::CaptureStderr();
+  harness.Send(call);
+  log = ::testing::internal::GetCapturedStderr();
+  EXPECT_NE(log.find("2 more since the last warning"), std::string::npos) << log;
+}
+
+TEST(HandlerWarningTest, NoWarningWhenDisabledOrForwarded) {
+  HarnessOptions options;
+  options.handler.warn_localhost = false;
+  Harness quiet(options);
+  Call call = Get("/k");
+  call.loopback_direct = true;
+  ::testing::internal::CaptureStderr();
+  quiet.Send(call);
+  Harness forwarded;
+  forwarded.Send(Get("/k"));
+  EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+}
+
+// A store that queues every operation and runs it on the MemoryStore only when told, as an
+// engine that commits in batches would. Copies what it needs, as kv/store.h requires.
+class DeferredStore final : public kv::Store {
+ public:
+  explicit DeferredStore(kv::Store& backend) : backend_(backend) {}
+
+  void Get(std::string_view key, absl::Time now, kv::GetCallback done) override {
+    pending_.push_back([this, key = std::string(key), now, done = std::move(done)]() mutable {
+      backend_.Get(key, now, std::move(done));
+    });
+  }
+  void Put(const kv::PutRequest& request, kv::WriteCallback done) override {
+    pending_.push_back([this, key = std::string(request.key), value = std::string(request.value),
+                        secret = std::string(request.secret), request,
+                        done = std::move(done)]() mutable {
+      kv::PutRequest copy = request;
+      copy.key = key;
+      copy.value = value;
+      copy.secret = secret;
+      backend_.Put(copy, std::move(done));
+    });
+  }
+  void Delete(const kv::DeleteRequest& request, kv::WriteCallback done) override {
+    ADD_FAILURE() << "the handler does not delete";
+  }
+  size_t SweepExpired(absl::Time now) override { return 0; }
+  kv::Status Flush() override { return kv::Status::kOk; }
+  size_t Size() const override { return backend_.Size(); }
+  void SetChangeListener(kv::ChangeListener listener) override {}
+
+  size_t pending() const { return pending_.size(); }
+  void RunAll() {
+    while (!pending_.empty()) {
+      auto operation = std::move(pending_.front());
+      pending_.pop_front();
+      operation();
+    }
+  }
+
+ private:
+  kv::Store& backend_;
+  std::deque<absl::AnyInvocable<void()>> pending_;
+};
+
+TEST(HandlerDeferredStoreTest, CompletesLaterWithoutTouchingTheRequest) {
+  kv::MemoryStore backend(kv::MemoryStore::Options{});
+  DeferredStore store(backend);
+  Harness harness({}, &store);
+
+  Call call = Post("/ip/svc", "payload").From("198.51.100.7");
+  std::optional<Request> request = call.ToRequest();
+  Response response;
+  int done_calls = 0;
+  harness.handler().Handle(*request, response, [&done_calls] { ++done_calls; });
+  EXPECT_EQ(done_calls, 0);
+  ASSERT_EQ(store.pending(), 1u);
+  // The connection may reuse its buffers once the store call returned.
+  call = Call();
+  call.method.assign(64, '#');
+  call.target.assign(64, '#');
+  call.body.assign(64, '#');
+  request.reset();
+  store.RunAll();
+  EXPECT_EQ(done_calls, 1);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.body, "198.51.100.7");
+
+  Response read;
+  const Call get = Get("/ip/198.51.100.7/svc");
+  harness.handler().Handle(get.ToRequest(), read, [&done_calls] { ++done_calls; });
+  EXPECT_EQ(done_calls, 1);
+  store.RunAll();
+  EXPECT_EQ(done_calls, 2);
+  EXPECT_EQ(read.status, 200);
+  EXPECT_EQ(read.body, "payload");
+}
+
+TEST(HandlerDeferredStoreTest, StoreErrorsArriveThroughTheCallback) {
+  kv::MemoryStore backend(kv::MemoryStore::Options{.max_entries = 0});
+  DeferredStore store(backend);
+  Harness harness({}, &store);
+  Response response;
+  int done_calls = 0;
+  const Call call = Post("/k", "v");
+  harness.handler().Handle(call.ToRequest(), response, [&done_calls] { ++done_calls; });
+  store.RunAll();
+  EXPECT_EQ(done_calls, 1);
+  EXPECT_EQ(response.status, 507);
+  EXPECT_EQ(response.body, "Store capacity reached\n");
+}
+
+}  // namespace
+}  // namespace rendezvous::http

@@ -1,0 +1,232 @@
+// The index page: gzip negotiation, the host in the examples, the configured limits, and the
+// bound on compression work under a flood of Host values.
+#include "http/index_page.h"
+
+#include <zlib.h>
+
+#include <random>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+
+namespace rendezvous::http {
+namespace {
+
+const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);
+
+std::string Gunzip(const std::string& data) {
+  z_stream stream{};
+  EXPECT_EQ(inflateInit2(&stream, 15 + 16), Z_OK);
+  std::string out(64 * 1024, '\0');
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  stream.avail_in = static_cast<uInt>(data.size());
+  stream.next_out = reinterpret_cast<Bytef*>(out.data());
+  stream.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&stream, Z_FINISH), Z_STREAM_END);
+  out.resize(stream.total_out);
+  inflateEnd(&stream);
+  return out;
+}
+
+Response Render(const IndexPage& page, std::string_view host, bool gzip, absl::Time now = kNow) {
+  Response response;
+  page.Render(host, gzip, /*head=*/false, now, response);
+  return response;
+}
+
+// The page's HTML, whether or not it was compressed.
+std::string Html(const Response& response) {
+  return response.gzip ? Gunzip(response.body) : response.body;
+}
+
+bool Contains(const std::string& text, std::string_view part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(IndexPageTest, PlainWhenGzipIsNotAcceptedAndAlwaysVary) {
+  IndexPage page({});
+  const Response response = Render(page, "example.com", false);
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.content_type, ContentType::kHtml);
+  EXPECT_FALSE(response.gzip);
+  EXPECT_TRUE(response.vary_accept_encoding);
+  EXPECT_EQ(response.body.rfind("<!DOCTYPE html>", 0), 0u);
+}
+
+TEST(IndexPageTest, GzipWhenAcceptedDecompressesToThePlainPage) {
+  IndexPage page({});
+  const Response gzipped = Render(page, "example.com", true);
+  EXPECT_TRUE(gzipped.gzip);
+  EXPECT_TRUE(gzipped.vary_accept_encoding);
+  EXPECT_LT(gzipped.body.size(), Render(page, "example.com", false).body.size());
+  EXPECT_EQ(Gunzip(gzipped.body), Render(page, "example.com", false).body);
+}
+
+TEST(IndexPageTest, CurlExamplesUseTheRequestedHost) {
+  IndexPage page({});
+  for (bool gzip : {false, true}) {
+    const std::string html = Html(Render(page, "kv.example.org:8080", gzip));
+    EXPECT_TRUE(Contains(html, "curl -d 'hello world' http://kv.example.org:8080/my-key"));
+    EXPECT_TRUE(Contains(html, "curl http://kv.example.org:8080/ip/203.0.113.7/my-service"));
+    EXPECT_FALSE(Contains(html, "your-server"));
+    EXPECT_FALSE(Contains(html, "{{"));
+  }
+  EXPECT_TRUE(Contains(Html(Render(page, "[2001:db8::1]:80", false)), "http://[2001:db8::1]:80/"));
+}
+
+TEST(IndexPageTest, ImplausibleHostsBecomeThePlaceholder) {
+  IndexPage page({});
+  for (const std::string& host :
+       {std::string("<script>alert(1)</script>"), std::string("a\"b"), std::string("a b"),
+        std::string("a'b"), std::string("a&b"), std::string(""), std::string(256, 'a'),
+        std::string("host\r\nX: y"), std::string("h/x"), std::string("ключ")}) {
+    EXPECT_EQ(IndexPage::DisplayHost(host), IndexPage::kPlaceholderHost) << host;
+    for (bool gzip : {false, true}) {
+      const std::string html = Html(Render(page, host, gzip));
+      EXPECT_TRUE(Contains(html, "http://your-server/my-key")) << host;
+      EXPECT_FALSE(Contains(html, "<script>")) << host;
+    }
+  }
+  EXPECT_EQ(IndexPage::DisplayHost(std::string(255, 'a')), std::string(255, 'a'));
+  EXPECT_EQ(IndexPage::DisplayHost("127.0.0.1:8080"), "127.0.0.1:8080");
+  EXPECT_EQ(IndexPage::DisplayHost("[::1]"), "[::1]");
+}
+
+TEST(IndexPageTest, ShowsTheConfiguredLimits) {
+  IndexPage page({.max_key_bytes = 123,
+                  .max_value_bytes = 4567,
+                  .max_entries = 89,
+                  .expire = absl::Minutes(90),
+                  .reset = absl::Seconds(30),
+                  .max_requests = 42,
+                  .ipv6_prefix_bits = 56});
+  const std::string html = Render(page, "h", false).body;
+  EXPECT_TRUE(Contains(html, "at most 123 bytes after decoding"));
+  EXPECT_TRUE(Contains(html, "at most 4567 bytes, value and secret together"));
+  EXPECT_TRUE(Contains(html, "at most 89 on the server"));
+  EXPECT_TRUE(Contains(html, "expires 90 minutes after its last write"));
+  EXPECT_TRUE(Contains(html, "42 tokens per client"));
+  EXPECT_TRUE(Contains(html, "30 seconds"));
+  EXPECT_TRUE(Contains(html, "IPv6 /56 network"));
+}
+
+TEST(IndexPageTest, DefaultLimitsReadNaturally) {
+  IndexPage page({});
+  const std::string html = Render(page, "h", false).body;
+  EXPECT_TRUE(Contains(html, "expires 2 hours after"));
+  EXPECT_TRUE(Contains(html, "over\n1 minute;")) << html;
+  EXPECT_TRUE(Contains(html, "11 tokens"));
+  EXPECT_TRUE(Contains(html, "at most 100 bytes"));
+  EXPECT_TRUE(Contains(html, "at most 1000 bytes"));
+  EXPECT_TRUE(Contains(html, "at most 100000 on"));
+}
+
+TEST(IndexPageTest, PageHasNoExternalResources) {
+  IndexPage page({});
+  const std::string html = Render(page, "h", false).body;
+  EXPECT_FALSE(Contains(html, "<script"));
+  EXPECT_FALSE(Contains(html, "src="));
+  EXPECT_FALSE(Contains(html, "<link"));
+  EXPECT_FALSE(Contains(html, "https://"));
+}
+
+TEST(IndexPageTest, HeadHasTheBodyLengthOfGet) {
+  IndexPage page({});
+  for (bool gzip : {false, true}) {
+    Response head;
+    page.Render("h", gzip, /*head=*/true, kNow, head);
+    EXPECT_TRUE(head.head);
+    EXPECT_EQ(head.body.size(), Render(page, "h", gzip).body.size());
+  }
+}
+
+TEST(IndexPageTest, AcceptEncodingNegotiation) {
+  for (std::string_view yes : {"gzip", "GZIP", "gzip, deflate, br", "deflate, gzip;q=0.5", "x-gzip",
+                               "gzip;q=1", "gzip ; q=0.001", " br ,gzip "}) {
+    EXPECT_TRUE(IndexPage::AcceptsGzip(yes)) << yes;
+  }
+  for (std::string_view no : {"", "identity", "br, deflate", "*", "gzip;q=0", "gzip; q=0.000",
+                              "gzip;Q=0.", "gzipx", "x-gzip;q=0", "deflate;q=1, gzip;q=0"}) {
+    EXPECT_FALSE(IndexPage::AcceptsGzip(no)) << no;
+  }
+}
+
+TEST(IndexPageTest, CachedHostsAreNotCompressedAgain) {
+  IndexPage page({});
+  const int64_t at_start = page.compressions();
+  for (int i = 0; i < 100; ++i) Render(page, "example.com", true);
+  Render(page, IndexPage::kPlaceholderHost, true);
+  Render(page, "not a host", true);
+  EXPECT_EQ(page.compressions(), at_start + 1);
+}
+
+TEST(IndexPageTest, RandomHostFloodCostsBoundedCompressionPerSecond) {
+  IndexPage page({});
+  std::mt19937 random(42);
+  const int64_t at_start = page.compressions();
+  absl::Time now = kNow;
+  int placeholder_pages = 0;
+  for (int second = 0; second < 5; ++second) {
+    for (int i = 0; i < 2000; ++i) {
+      const std::string host = "h" + std::to_string(random()) + ".example";
+      const std::string html = Html(Render(page, host, true, now));
+      if (Contains(html, "http://your-server/")) {
+        ++placeholder_pages;
+      } else {
+        ASSERT_TRUE(Contains(html, "http://" + host + "/")) << host;
+      }
+    }
+    EXPECT_LE(page.compressions() - at_start, (second + 1) * IndexPage::kMaxCompressionsPerSecond);
+    now += absl::Seconds(1);
+  }
+  EXPECT_EQ(page.compressions() - at_start, 5 * IndexPage::kMaxCompressionsPerSecond);
+  EXPECT_EQ(placeholder_pages, 10000 - 5 * IndexPage::kMaxCompressionsPerSecond);
+}
+
+TEST(IndexPageTest, HostsWithinTheCacheSizeStayCachedWhenTheBudgetIsSpent) {
+  IndexPage page({});
+  for (size_t i = 0; i < IndexPage::kCacheEntries && i < IndexPage::kMaxCompressionsPerSecond;
+       ++i) {
+    Render(page, "host" + std::to_string(i), true);
+  }
+  const int64_t filled = page.compressions();
+  for (int round = 0; round < 3; ++round) {
+    for (size_t i = 0; i < IndexPage::kCacheEntries && i < IndexPage::kMaxCompressionsPerSecond;
+         ++i) {
+      const std::string host = "host" + std::to_string(i);
+      EXPECT_TRUE(Contains(Html(Render(page, host, true)), "http://" + host + "/"));
+    }
+  }
+  EXPECT_EQ(page.compressions(), filled);
+}
+
+TEST(IndexPageTest, PlainPagesNeverUseTheCompressionBudget) {
+  IndexPage page({});
+  const int64_t at_start = page.compressions();
+  for (int i = 0; i < 1000; ++i) {
+    const std::string host = "p" + std::to_string(i);
+    EXPECT_TRUE(Contains(Render(page, host, false).body, "http://" + host + "/"));
+  }
+  EXPECT_EQ(page.compressions(), at_start);
+}
+
+TEST(IndexPageTest, ConcurrentRendersAreSafe) {
+  IndexPage page({});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&page, t] {
+      for (int i = 0; i < 200; ++i) {
+        const std::string host = "t" + std::to_string(t) + "-" + std::to_string(i % 40);
+        const Response response = Render(page, host, i % 2 == 0, kNow + absl::Seconds(i / 50));
+        EXPECT_EQ(response.status, 200);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+}
+
+}  // namespace
+}  // namespace rendezvous::http
