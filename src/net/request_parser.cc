@@ -1,0 +1,160 @@
+#include "net/request_parser.h"
+
+#include <boost/beast/core/string.hpp>
+#include <boost/beast/http/error.hpp>
+
+namespace rendezvous::net {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+std::string_view View(boost::beast::string_view v) { return {v.data(), v.size()}; }
+
+http::Method MethodFor(bhttp::verb verb) {
+  switch (verb) {
+    case bhttp::verb::get: return http::Method::kGet;
+    case bhttp::verb::head: return http::Method::kHead;
+    case bhttp::verb::post: return http::Method::kPost;
+    case bhttp::verb::put: return http::Method::kPut;
+    case bhttp::verb::delete_: return http::Method::kDelete;
+    case bhttp::verb::options: return http::Method::kOptions;
+    default: return http::Method::kOther;
+  }
+}
+
+// Trims optional whitespace (SP / HTAB) around a field value. Beast already drops it around the
+// value; this guards values such as the owner secret against any left (Go trims them too).
+std::string_view TrimOws(std::string_view v) {
+  while (!v.empty() && (v.front() == ' ' || v.front() == '\t')) v.remove_prefix(1);
+  while (!v.empty() && (v.back() == ' ' || v.back() == '\t')) v.remove_suffix(1);
+  return v;
+}
+
+}  // namespace
+
+void RequestFields::Clear() {
+  method = http::Method::kOther;
+  method_text.clear();
+  target.clear();
+  version = 11;
+  host.clear();
+  host_count = 0;
+  expect_continue = false;
+  transfer_encoding_not_chunked = false;
+  transfer_encoding_unsupported = false;
+  for (FirstLine* f : {&owner_secret, &accept_encoding, &if_match, &if_none_match, &ttl, &origin}) {
+    f->Clear();
+  }
+  forwarded_for.clear();
+  body.clear();
+}
+
+void RequestFields::FillRequest(http::Request& request) const {
+  request.method = method;
+  request.method_text = method_text;
+  request.target = target;
+  request.version = version;
+  request.host = host;
+  request.has_owner_secret = owner_secret.seen && !owner_secret.value.empty();
+  request.owner_secret = owner_secret.value;
+  request.accept_encoding = accept_encoding.value;
+  request.if_match = if_match.value;
+  request.if_none_match = if_none_match.value;
+  request.ttl = ttl.value;
+  request.origin = origin.value;
+  request.body = body;
+}
+
+RequestParser::RequestParser(RequestFields& fields, size_t header_limit_bytes,
+                             size_t body_limit_bytes)
+    : fields_(fields) {
+  fields_.Clear();
+  header_limit(static_cast<std::uint32_t>(header_limit_bytes));
+  body_limit(body_limit_bytes);
+  // Stop after the header so the session can answer `Expect: 100-continue` and check limits
+  // before any body byte is accepted.
+  eager(false);
+}
+
+void RequestParser::on_request_impl(bhttp::verb method, string_view method_str, string_view target,
+                                    int version, error_code& ec) {
+  fields_.method = MethodFor(method);
+  // Beast maps methods case-insensitively? No: verb matching is exact, but be explicit: only the
+  // upper-case spelling is the method (a lower-case "post" is some other method).
+  if (fields_.method != http::Method::kOther && method_str != bhttp::to_string(method)) {
+    fields_.method = http::Method::kOther;
+  }
+  fields_.method_text.assign(method_str.data(), method_str.size());
+  fields_.target.assign(target.data(), target.size());
+  fields_.version = version;
+}
+
+void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
+  ec = bhttp::error::bad_method;  // unreachable for a request parser
+}
+
+void RequestParser::on_field_impl(bhttp::field name, string_view name_string, string_view value,
+                                  error_code& ec) {
+  const std::string_view v = TrimOws(View(value));
+  switch (name) {
+    case bhttp::field::host:
+      ++fields_.host_count;
+      if (fields_.host_count == 1) fields_.host.assign(v);
+      return;
+    case bhttp::field::expect:
+      if (boost::beast::iequals(value, "100-continue")) fields_.expect_continue = true;
+      return;
+    case bhttp::field::transfer_encoding: {
+      // Beast takes a request whose final coding is not "chunked" as having no body, which a
+      // front proxy may read differently (request smuggling), and it does not decode other
+      // codings. RFC 9112 6.1: not-final chunked -> 400 and close; unknown coding -> 501.
+      std::string_view rest = v;
+      const size_t comma = rest.rfind(',');
+      const std::string_view last = TrimOws(comma == rest.npos ? rest : rest.substr(comma + 1));
+      if (!boost::beast::iequals(string_view(last.data(), last.size()), "chunked")) {
+        fields_.transfer_encoding_not_chunked = true;
+      } else if (comma != rest.npos) {
+        fields_.transfer_encoding_unsupported = true;
+      }
+      return;
+    }
+    case bhttp::field::accept_encoding: fields_.accept_encoding.Set(v); return;
+    case bhttp::field::if_match: fields_.if_match.Set(v); return;
+    case bhttp::field::if_none_match: fields_.if_none_match.Set(v); return;
+    case bhttp::field::origin: fields_.origin.Set(v); return;
+    default: break;
+  }
+  // Beast 1.74 has no enum value for these: compare the name (case-insensitively).
+  if (boost::beast::iequals(name_string, "x-owner-secret")) {
+    fields_.owner_secret.Set(v);
+  } else if (boost::beast::iequals(name_string, "x-forwarded-for")) {
+    if (!fields_.forwarded_for.empty()) fields_.forwarded_for.push_back(',');
+    fields_.forwarded_for.append(v);
+  } else if (boost::beast::iequals(name_string, "x-ttl")) {
+    fields_.ttl.Set(v);
+  }
+}
+
+void RequestParser::on_header_impl(error_code& ec) {}
+
+void RequestParser::on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                                      error_code& ec) {
+  // content_length is already checked against body_limit by Beast.
+  if (content_length) fields_.body.reserve(static_cast<size_t>(*content_length));
+}
+
+std::size_t RequestParser::on_body_impl(string_view body, error_code& ec) {
+  fields_.body.append(body.data(), body.size());
+  return body.size();
+}
+
+void RequestParser::on_chunk_header_impl(std::uint64_t, string_view, error_code& ec) {}
+
+std::size_t RequestParser::on_chunk_body_impl(std::uint64_t, string_view body, error_code& ec) {
+  fields_.body.append(body.data(), body.size());
+  return body.size();
+}
+
+void RequestParser::on_finish_impl(error_code& ec) {}
+
+}  // namespace rendezvous::net

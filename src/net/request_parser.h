@@ -1,0 +1,87 @@
+// RequestParser: Beast's HTTP/1 request parser, keeping only what the handlers need.
+//
+// Derived from boost::beast::http::basic_parser<true> (the strict, allocation-free core parser);
+// Beast validates the request line, field syntax, Content-Length (duplicates must agree, no
+// Content-Length with Transfer-Encoding) and chunked framing. On top of it this class copies the
+// few fields the handlers read into a RequestFields owned by the connection (its strings keep
+// their capacity across requests, so a steady connection allocates nothing), enforces the
+// first-line-wins rule for repeated headers, and flags what Beast lets through but a request
+// must not carry (a Transfer-Encoding other than exactly "chunked", a repeated Host); the session
+// refuses those after the header.
+//
+// basic_parser cannot be reset, so a connection constructs a new RequestParser per request (in
+// a std::optional: no allocation) over the same RequestFields. Not thread-safe.
+#pragma once
+
+#include <cstddef>
+#include <string>
+
+#include <boost/beast/http/basic_parser.hpp>
+
+#include "http/request.h"
+
+namespace rendezvous::net {
+
+// A header that may repeat: the first line wins (as Go's Header.Get).
+struct FirstLine {
+  std::string value;
+  bool seen = false;
+  void Set(std::string_view v) {
+    if (seen) return;
+    seen = true;
+    value.assign(v.data(), v.size());
+  }
+  void Clear() {
+    seen = false;
+    value.clear();
+  }
+};
+
+// The parts of one request that outlive the parser callbacks.
+struct RequestFields {
+  http::Method method = http::Method::kOther;
+  std::string method_text;
+  std::string target;
+  int version = 11;
+  std::string host;
+  int host_count = 0;
+  bool expect_continue = false;
+  // Transfer-Encoding other than exactly "chunked": the final coding is not chunked (the body
+  // length is unknowable: 400), or codings before a final chunked that we do not decode (501).
+  bool transfer_encoding_not_chunked = false;
+  bool transfer_encoding_unsupported = false;
+  FirstLine owner_secret, accept_encoding, if_match, if_none_match, ttl, origin;
+  std::string forwarded_for;  // every X-Forwarded-For line, in order, joined with ','
+  std::string body;
+
+  void Clear();
+  // Points the header and body parts of `request` at these strings.
+  void FillRequest(http::Request& request) const;
+};
+
+class RequestParser final : public boost::beast::http::basic_parser<true> {
+ public:
+  // `fields` is cleared here and must outlive the parser.
+  RequestParser(RequestFields& fields, size_t header_limit_bytes, size_t body_limit_bytes);
+
+ private:
+  using error_code = boost::beast::error_code;
+  using string_view = boost::beast::string_view;
+
+  void on_request_impl(boost::beast::http::verb method, string_view method_str,
+                       string_view target, int version, error_code& ec) override;
+  void on_response_impl(int, string_view, int, error_code& ec) override;
+  void on_field_impl(boost::beast::http::field name, string_view name_string, string_view value,
+                     error_code& ec) override;
+  void on_header_impl(error_code& ec) override;
+  void on_body_init_impl(const boost::optional<std::uint64_t>& content_length,
+                         error_code& ec) override;
+  std::size_t on_body_impl(string_view body, error_code& ec) override;
+  void on_chunk_header_impl(std::uint64_t size, string_view extensions, error_code& ec) override;
+  std::size_t on_chunk_body_impl(std::uint64_t remain, string_view body, error_code& ec) override;
+  void on_finish_impl(error_code& ec) override;
+
+  RequestFields& fields_;
+};
+
+}  // namespace rendezvous::net

@@ -1,0 +1,107 @@
+#include "net/server.h"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+
+#include <boost/asio/ip/address.hpp>
+
+#include "net/worker.h"
+
+namespace rendezvous::net {
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+
+asio::ip::address ToAsio(const common::IpAddress& address) {
+  if (address.is_v4()) {
+    const auto& b = address.bytes();
+    return asio::ip::address_v4({b[12], b[13], b[14], b[15]});
+  }
+  return asio::ip::address_v6(address.bytes());
+}
+
+}  // namespace
+
+Server::Server(const ServerOptions& options, http::Handler& handler, const common::Clock& clock)
+    : options_(options),
+      handler_(handler),
+      clock_(clock),
+      connections_(options.max_connections, options.max_connections_per_client,
+                   options.ipv6_prefix_bits) {}
+
+Server::~Server() {
+  if (!threads_.empty()) Shutdown(absl::ZeroDuration());
+}
+
+bool Server::Start(std::string* error) {
+  // 0.0.0.0 (the default, as the original's Go listener) and :: accept IPv4 and IPv6 clients on
+  // one dual-stack socket; fall back to IPv4 only where the machine has no IPv6.
+  const common::IpAddress& listen = options_.listen_address;
+  const bool wildcard = listen == common::IpAddress() ||
+                        listen == *common::IpAddress::Parse("0.0.0.0");
+  tcp::endpoint endpoint(ToAsio(listen), options_.port);
+  bool dual_stack = false;
+  if (wildcard) {
+    endpoint = tcp::endpoint(asio::ip::address_v6::any(), options_.port);
+    dual_stack = true;
+  }
+  const int threads = std::max(1, options_.threads);
+  for (int i = 0; i < threads; ++i) {
+    auto worker = std::make_unique<Worker>(options_, handler_, clock_, connections_);
+    bool listening = worker->Listen(endpoint, dual_stack, error);
+    if (!listening && i == 0 && wildcard) {
+      // A machine without IPv6: the IPv4 wildcard alone.
+      endpoint = tcp::endpoint(asio::ip::address_v4::any(), options_.port);
+      dual_stack = false;
+      listening = worker->Listen(endpoint, dual_stack, error);
+    }
+    if (!listening) {
+      workers_.clear();
+      return false;
+    }
+    if (i == 0) {  // with port 0 the kernel chose one: the other workers share it
+      port_ = worker->local_port();
+      endpoint.port(port_);
+    }
+    workers_.push_back(std::move(worker));
+  }
+  for (auto& worker : workers_) {
+    threads_.emplace_back([w = worker.get()] { w->Run(); });
+  }
+  return true;
+}
+
+bool Server::Shutdown(absl::Duration grace) {
+  for (auto& worker : workers_) worker->BeginShutdown();
+  // Wait for the workers to drain, up to `grace`; then cut the rest off.
+  std::atomic<size_t> finished{0};
+  std::mutex mutex;
+  std::condition_variable cv;
+  std::vector<std::thread> waiters;
+  for (auto& thread : threads_) {
+    waiters.emplace_back([&, t = &thread] {
+      t->join();
+      std::lock_guard lock(mutex);
+      ++finished;
+      cv.notify_all();
+    });
+  }
+  bool drained;
+  {
+    std::unique_lock lock(mutex);
+    drained = cv.wait_for(lock, absl::ToChronoMilliseconds(grace),
+                          [&] { return finished == threads_.size(); });
+  }
+  if (!drained) {
+    for (auto& worker : workers_) worker->Stop();
+  }
+  for (auto& waiter : waiters) waiter.join();
+  threads_.clear();
+  return drained;
+}
+
+}  // namespace rendezvous::net

@@ -1,0 +1,179 @@
+// RequestParser: Beast's parser plus our field rules, fed in pieces of every size.
+#include "net/request_parser.h"
+
+#include <optional>
+#include <string>
+
+#include <boost/asio/buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <gtest/gtest.h>
+
+namespace rendezvous::net {
+namespace {
+
+namespace bhttp = boost::beast::http;
+
+struct Parsed {
+  boost::beast::error_code ec;
+  bool done = false;
+  bool keep_alive = false;
+  size_t consumed = 0;
+};
+
+// Feeds `bytes` to a fresh parser `piece` bytes at a time, as a socket might deliver them, keeping
+// unconsumed bytes as the session does.
+Parsed Feed(RequestFields& fields, std::string_view bytes, size_t piece, size_t body_limit = 1000) {
+  RequestParser parser(fields, 8192, body_limit);
+  std::string buffer;
+  size_t offset = 0;
+  Parsed result;
+  while (!parser.is_done()) {
+    if (offset < bytes.size()) {
+      const size_t n = std::min(piece, bytes.size() - offset);
+      buffer.append(bytes.substr(offset, n));
+      offset += n;
+    } else if (buffer.empty()) {
+      break;
+    }
+    boost::beast::error_code ec;
+    const size_t used = parser.put(boost::asio::buffer(buffer), ec);
+    buffer.erase(0, used);
+    result.consumed += used;
+    if (ec == bhttp::error::need_more) {
+      if (offset >= bytes.size()) break;
+      continue;
+    }
+    if (ec) {
+      result.ec = ec;
+      return result;
+    }
+  }
+  result.done = parser.is_done();
+  if (result.done) result.keep_alive = parser.keep_alive();
+  return result;
+}
+
+TEST(RequestParserTest, ParsesAPostInPiecesOfEverySize) {
+  const std::string request =
+      "POST /k%20ey?x=1 HTTP/1.1\r\nHost: example.org\r\nX-Owner-Secret:   s3cret  \r\n"
+      "x-forwarded-for: 1.2.3.4\r\nX-Forwarded-For: 5.6.7.8\r\nContent-Length: 5\r\n\r\nhello";
+  for (size_t piece = 1; piece <= request.size(); ++piece) {
+    RequestFields fields;
+    const Parsed parsed = Feed(fields, request, piece);
+    ASSERT_TRUE(parsed.done) << "piece " << piece << ": " << parsed.ec.message();
+    EXPECT_EQ(fields.method, http::Method::kPost);
+    EXPECT_EQ(fields.target, "/k%20ey?x=1");
+    EXPECT_EQ(fields.host, "example.org");
+    EXPECT_EQ(fields.owner_secret.value, "s3cret");
+    EXPECT_EQ(fields.forwarded_for, "1.2.3.4,5.6.7.8");
+    EXPECT_EQ(fields.body, "hello");
+    EXPECT_TRUE(parsed.keep_alive);
+  }
+}
+
+TEST(RequestParserTest, ReadsAChunkedBodyInPiecesOfEverySize) {
+  const std::string request =
+      "POST /ch HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "5\r\nchunk\r\n7\r\ned-body\r\n0\r\n\r\n";
+  for (size_t piece = 1; piece <= request.size(); ++piece) {
+    RequestFields fields;
+    const Parsed parsed = Feed(fields, request, piece);
+    ASSERT_TRUE(parsed.done) << "piece " << piece;
+    EXPECT_EQ(fields.body, "chunked-body");
+    EXPECT_FALSE(fields.transfer_encoding_not_chunked);
+    EXPECT_FALSE(fields.transfer_encoding_unsupported);
+  }
+}
+
+TEST(RequestParserTest, FirstOwnerSecretLineWins) {
+  RequestFields fields;
+  ASSERT_TRUE(Feed(fields,
+                   "POST /k HTTP/1.1\r\nHost: h\r\nX-Owner-Secret: right\r\n"
+                   "X-Owner-Secret: wrong\r\nContent-Length: 0\r\n\r\n",
+                   64)
+                  .done);
+  EXPECT_EQ(fields.owner_secret.value, "right");
+}
+
+TEST(RequestParserTest, LowerCaseMethodIsNotPost) {
+  RequestFields fields;
+  const Parsed parsed = Feed(fields, "post /k HTTP/1.1\r\nHost: h\r\n\r\n", 64);
+  if (parsed.done) {
+    EXPECT_EQ(fields.method, http::Method::kOther);
+    EXPECT_EQ(fields.method_text, "post");
+  } else {
+    EXPECT_TRUE(parsed.ec);  // Beast may refuse it outright; either way it is never a POST
+  }
+}
+
+TEST(RequestParserTest, BodyOverTheLimitIsRefusedFromContentLength) {
+  RequestFields fields;
+  const Parsed parsed =
+      Feed(fields, "POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n", 64, 1000);
+  EXPECT_EQ(parsed.ec, bhttp::error::body_limit);
+}
+
+TEST(RequestParserTest, ChunkedBodyOverTheLimitIsRefused) {
+  RequestFields fields;
+  const Parsed parsed = Feed(fields,
+                             "POST /k HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+                             "8\r\n12345678\r\n8\r\n12345678\r\n0\r\n\r\n",
+                             7, 10);
+  EXPECT_EQ(parsed.ec, bhttp::error::body_limit);
+}
+
+TEST(RequestParserTest, HeaderBlockOverTheLimitIsRefused) {
+  RequestFields fields;
+  const std::string request =
+      "GET /k HTTP/1.1\r\nHost: h\r\nX-Pad: " + std::string(9000, 'a') + "\r\n\r\n";
+  EXPECT_EQ(Feed(fields, request, 512).ec, bhttp::error::header_limit);
+}
+
+TEST(RequestParserTest, ContentLengthWithTransferEncodingIsRefused) {
+  RequestFields fields;
+  EXPECT_TRUE(Feed(fields,
+                   "POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n",
+                   64)
+                  .ec);
+}
+
+TEST(RequestParserTest, ConflictingContentLengthsAreRefused) {
+  RequestFields fields;
+  EXPECT_TRUE(Feed(fields,
+                   "POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\n",
+                   64)
+                  .ec);
+}
+
+TEST(RequestParserTest, FinalCodingOtherThanChunkedIsMarkedNotChunked) {
+  RequestFields fields;
+  Feed(fields, "POST /k HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 64);
+  EXPECT_TRUE(fields.transfer_encoding_not_chunked);
+  Feed(fields, "POST /k HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked, gzip\r\n\r\n", 64);
+  EXPECT_TRUE(fields.transfer_encoding_not_chunked);
+}
+
+TEST(RequestParserTest, CodingsBeforeAFinalChunkedAreMarkedUnsupported) {
+  RequestFields fields;
+  Feed(fields, "POST /k HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip, chunked\r\n\r\n", 64);
+  EXPECT_TRUE(fields.transfer_encoding_unsupported);
+  EXPECT_FALSE(fields.transfer_encoding_not_chunked);
+}
+
+TEST(RequestParserTest, CountsHostLines) {
+  RequestFields fields;
+  Feed(fields, "GET /k HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n", 64);
+  EXPECT_EQ(fields.host_count, 2);
+  EXPECT_EQ(fields.host, "a");
+}
+
+TEST(RequestParserTest, Http10ClosesUnlessKeepAliveIsAsked) {
+  RequestFields fields;
+  EXPECT_FALSE(Feed(fields, "GET /k HTTP/1.0\r\n\r\n", 64).keep_alive);
+  EXPECT_TRUE(Feed(fields, "GET /k HTTP/1.0\r\nConnection: keep-alive\r\n\r\n", 64).keep_alive);
+  EXPECT_FALSE(Feed(fields, "GET /k HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", 64).keep_alive);
+}
+
+}  // namespace
+}  // namespace rendezvous::net
