@@ -1,0 +1,144 @@
+#include "app/run.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <memory>
+#include <string>
+
+#include "app/sweeper.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "http/handler.h"
+#include "http/index_page.h"
+#include "kv/memory_store.h"
+#include "net/server.h"
+#include "ratelimit/limiter.h"
+
+namespace rendezvous::app {
+namespace {
+
+// Time given to requests in flight at shutdown before their connections are cut.
+constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+
+std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
+  // The LMDB engine is selected by a non-empty -db (see kv/lmdb_store.h); "" keeps everything in
+  // memory.
+  if (config.db_path.empty()) {
+    kv::MemoryStore::Options options;
+    options.max_entries = config.max_entries;
+    return std::make_unique<kv::MemoryStore>(options);
+  }
+  *error = "the LMDB engine is not built in yet; start with -db \"\"";
+  return nullptr;
+}
+
+net::ServerOptions ServerOptionsFor(const Config& config) {
+  net::ServerOptions options;
+  options.listen_address = config.listen_ip;
+  options.port = config.port;
+  options.threads = WorkerThreads(config);
+  options.body_limit_bytes = config.max_value_bytes;
+  options.proxies.trusted = config.trusted_proxies;
+  options.max_connections = config.max_connections;
+  options.max_connections_per_client = config.max_connections_per_client;
+  options.ipv6_prefix_bits = config.ipv6_prefix_bits;
+  return options;
+}
+
+http::HandlerOptions HandlerOptionsFor(const Config& config) {
+  http::HandlerOptions options;
+  options.max_key_bytes = config.max_key_bytes;
+  options.max_value_bytes = config.max_value_bytes;
+  options.expire = config.expire;
+  options.ipv6_prefix_bits = config.ipv6_prefix_bits;
+  options.warn_localhost = !config.disable_localhost_warning;
+  return options;
+}
+
+// Every connection is a file descriptor: lift the soft limit to the hard one, and say so when even
+// that cannot hold -maxConnections (plus the store's and listeners' descriptors).
+void RaiseFileLimit(size_t max_connections) {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  limit.rlim_cur = limit.rlim_max;
+  setrlimit(RLIMIT_NOFILE, &limit);
+  getrlimit(RLIMIT_NOFILE, &limit);
+  constexpr size_t kReservedDescriptors = 64;
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < max_connections + kReservedDescriptors) {
+    common::LogWarning("the open-file limit (" + std::to_string(limit.rlim_cur) +
+                       ") is below -maxConnections + 64; accepts will fail before the cap");
+  }
+}
+
+std::string HostPort(const common::IpAddress& address, uint16_t port) {
+  if (address.is_v4()) return address.ToString() + ":" + std::to_string(port);
+  return "[" + address.ToString() + "]:" + std::to_string(port);
+}
+
+}  // namespace
+
+int Run(const Config& config) {
+  // The shutdown signals are blocked in every thread (the workers inherit the mask) and taken by
+  // sigwait below, so no code runs in a signal handler.
+  sigset_t shutdown_signals;
+  sigemptyset(&shutdown_signals);
+  sigaddset(&shutdown_signals, SIGINT);
+  sigaddset(&shutdown_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  RaiseFileLimit(config.max_connections);
+  common::SystemClock clock;
+  std::string error;
+  std::unique_ptr<kv::Store> store = OpenStore(config, &error);
+  if (!store) {
+    common::LogError(error);
+    return 1;
+  }
+  ratelimit::Limiter::Options limiter_options;
+  limiter_options.capacity_tokens = config.max_requests;
+  limiter_options.refill_period = config.reset;
+  ratelimit::Limiter limiter(limiter_options);
+  http::IndexPageOptions page_options;
+  page_options.max_key_bytes = config.max_key_bytes;
+  page_options.max_value_bytes = config.max_value_bytes;
+  page_options.max_entries = config.max_entries;
+  page_options.expire = config.expire;
+  page_options.reset = config.reset;
+  page_options.max_requests = config.max_requests;
+  page_options.ipv6_prefix_bits = config.ipv6_prefix_bits;
+  http::IndexPage index_page(page_options);
+  http::Handler handler(HandlerOptionsFor(config), *store, limiter, clock, index_page);
+  net::Server server(ServerOptionsFor(config), handler, clock);
+  if (!server.Start(&error)) {
+    common::LogError(error);
+    return 1;
+  }
+  common::LogInfo("listening on " + HostPort(config.listen_ip, server.port()) + " (" +
+                  std::to_string(WorkerThreads(config)) + " threads, store: " +
+                  (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");
+  Sweeper sweeper(*store, clock, Sweeper::IntervalFor(config.expire));
+
+  int signal_number = 0;
+  sigwait(&shutdown_signals, &signal_number);
+  common::LogInfo(std::string("shutting down on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+
+  if (!server.Shutdown(kShutdownGrace)) {
+    common::LogWarning("connections still busy after the grace period were closed");
+  }
+  sweeper.Stop();
+  const kv::Status flushed = store->Flush();
+  // The store goes before the server: an engine that completes writes on its own thread may
+  // still post completions to the (stopped) workers while it drains.
+  store.reset();
+  if (flushed != kv::Status::kOk) {
+    common::LogError("the final flush of the store failed");
+    return 1;
+  }
+  common::LogInfo("stopped");
+  return 0;
+}
+
+}  // namespace rendezvous::app
