@@ -1,9 +1,11 @@
 // Owner-secret hashing and comparison. The only code that includes sodium.h (hasher.cc).
 //
 // A store keeps only Hasher::Hash(secret), a keyed BLAKE2b digest (crypto_generichash) under a
-// 32-byte key generated once per data file: the plain secret never reaches disk or a log, and a
-// stolen data file does not allow offline guessing without the key. Digests are compared with
-// sodium_memcmp (constant time) so response timing does not reveal how many bytes matched.
+// 32-byte key generated once per data file and kept in it: the plain secret never reaches disk or
+// a log, and digests from one server's file are useless against another's. (Whoever holds the
+// whole file holds the key too and can test guesses offline: weak secrets stay weak.) Digests are
+// compared with sodium_memcmp (constant time) so response timing does not reveal how many bytes
+// matched.
 //
 // Thread-safety: a Hasher is immutable after construction; share it freely.
 #pragma once
