@@ -1,0 +1,378 @@
+// LmdbStore: the Store contract suite, plus what only the durable engine promises: everything
+// survives a reopen, writes are in the file before they are acknowledged, secrets never reach
+// the file, expired records make room at capacity, sweeps walk the file in chunks.
+#include "kv/lmdb_store.h"
+
+#include <lmdb.h>
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "gtest/gtest.h"
+#include "lmdb_test_util.h"
+#include "store_contract.h"
+
+namespace rendezvous::kv {
+namespace {
+
+using testing::OpenOrFail;
+using testing::OptionsIn;
+using testing::ReadFileBytes;
+using testing::SyncDelete;
+using testing::SyncGet;
+using testing::SyncPut;
+using testing::TempDir;
+
+// The contract suite's store: an LmdbStore in its own temporary directory, removed after it.
+class TempDirLmdbStore final : public Store {
+ public:
+  explicit TempDirLmdbStore(size_t max_entries) {
+    LmdbStore::Options options = OptionsIn(dir_, max_entries);
+    options.max_key_bytes = 511;
+    options.max_value_bytes = 64 * 1024;
+    store_ = OpenOrFail(options);
+  }
+  ~TempDirLmdbStore() override { store_.reset(); }  // before the directory goes
+
+  bool ok() const { return store_ != nullptr; }
+  void Get(std::string_view key, absl::Time now, GetCallback done) override {
+    store_->Get(key, now, std::move(done));
+  }
+  void Put(const PutRequest& request, WriteCallback done) override {
+    store_->Put(request, std::move(done));
+  }
+  void Delete(const DeleteRequest& request, WriteCallback done) override {
+    store_->Delete(request, std::move(done));
+  }
+  size_t SweepExpired(absl::Time now) override { return store_->SweepExpired(now); }
+  Status Flush() override { return store_->Flush(); }
+  size_t Size() const override { return store_->Size(); }
+  void SetChangeListener(ChangeListener listener) override {
+    store_->SetChangeListener(std::move(listener));
+  }
+
+ private:
+  TempDir dir_;
+  std::unique_ptr<LmdbStore> store_;
+};
+
+std::unique_ptr<Store> MakeLmdbStore(size_t max_entries) {
+  auto store = std::make_unique<TempDirLmdbStore>(max_entries);
+  if (!store->ok()) return nullptr;
+  return store;
+}
+
+INSTANTIATE_TEST_SUITE_P(Lmdb, StoreContractTest,
+                         ::testing::Values(StoreFactory{"Lmdb", MakeLmdbStore}),
+                         StoreFactoryName);
+
+class LmdbStoreTest : public ::testing::Test {
+ protected:
+  absl::Time Now() const { return clock_.Now(); }
+
+  TempDir dir_;
+  common::ManualClock clock_;
+};
+
+TEST_F(LmdbStoreTest, ValuesOwnersExpiriesAndVersionsSurviveAReopen) {
+  const absl::Time expires_a = Now() + absl::Minutes(110);
+  uint64_t version_a = 0;
+  {
+    auto store = OpenOrFail(OptionsIn(dir_));
+    ASSERT_EQ(SyncPut(*store, "a", "first", Now()).status, Status::kOk);
+    const WriteResult update = SyncPut(*store, "a", "second", Now(), absl::Minutes(110), "s3cret");
+    ASSERT_EQ(update.status, Status::kOk);
+    version_a = update.version;
+    ASSERT_EQ(SyncPut(*store, "b", "unowned", Now()).status, Status::kOk);
+  }
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Size(), 2u);
+  const testing::GotEntry a = SyncGet(*store, "a", Now());
+  ASSERT_EQ(a.status, Status::kOk);
+  EXPECT_EQ(a.value, "second");
+  EXPECT_EQ(a.version, version_a);
+  EXPECT_EQ(a.expires_at, expires_a);
+  // The claim survived: only the owner's secret may write.
+  EXPECT_EQ(SyncPut(*store, "a", "x", Now(), absl::Hours(1), "wrong").status, Status::kForbidden);
+  EXPECT_EQ(SyncPut(*store, "a", "x", Now()).status, Status::kForbidden);
+  EXPECT_EQ(SyncPut(*store, "a", "third", Now(), absl::Hours(1), "s3cret").status, Status::kOk);
+  // Expiry is absolute: 110 minutes after the write, whenever the restart happened.
+  clock_.Advance(absl::Minutes(100));
+  EXPECT_EQ(SyncGet(*store, "b", Now()).status, Status::kOk);
+  clock_.Advance(absl::Minutes(20));
+  EXPECT_EQ(SyncGet(*store, "b", Now()).status, Status::kNotFound);
+}
+
+TEST_F(LmdbStoreTest, VersionsKeepIncreasingAcrossReopensEvenForDeletedKeys) {
+  uint64_t last = 0;
+  {
+    auto store = OpenOrFail(OptionsIn(dir_));
+    ASSERT_EQ(SyncPut(*store, "gone", "v", Now()).status, Status::kOk);
+    const WriteResult again = SyncPut(*store, "gone", "v2", Now());
+    last = again.version;
+    ASSERT_EQ(SyncDelete(*store, "gone", Now()).status, Status::kOk);
+  }
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  const WriteResult recreated = SyncPut(*store, "gone", "v3", Now());
+  ASSERT_EQ(recreated.status, Status::kOk);
+  EXPECT_GT(recreated.version, last);
+}
+
+TEST_F(LmdbStoreTest, BinaryKeysRoundTripThroughAReopen) {
+  std::vector<std::string> keys;
+  for (int byte = 0; byte < 256; ++byte) keys.push_back(std::string(1, static_cast<char>(byte)));
+  keys.push_back(std::string("a\0b", 3));
+  keys.push_back(std::string("a\0c", 3));
+  keys.push_back("line\nbreak\r\n");
+  keys.push_back("\xff\xfe not utf-8 \xc3\x28");
+  keys.push_back(std::string(100, '\x01'));
+  {
+    auto store = OpenOrFail(OptionsIn(dir_));
+    for (const std::string& key : keys) {
+      ASSERT_EQ(SyncPut(*store, key, "value of " + key, Now()).status, Status::kOk);
+    }
+  }
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Size(), keys.size());
+  for (const std::string& key : keys) {
+    const testing::GotEntry got = SyncGet(*store, key, Now());
+    ASSERT_EQ(got.status, Status::kOk) << "key of " << key.size() << " bytes";
+    EXPECT_EQ(got.value, "value of " + key);
+  }
+}
+
+TEST_F(LmdbStoreTest, TheDataFileNeverHoldsAPostedSecret) {
+  const std::string secret = "correct-horse-battery-staple-4711";
+  {
+    auto store = OpenOrFail(OptionsIn(dir_));
+    ASSERT_EQ(SyncPut(*store, "k", "v", Now(), absl::Hours(1), secret).status, Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "k", "w", Now(), absl::Hours(1), secret).status, Status::kOk);
+    ASSERT_EQ(SyncDelete(*store, "k", Now(), secret).status, Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "k2", "v", Now(), absl::Hours(1), secret).status, Status::kOk);
+  }
+  const std::string bytes = ReadFileBytes(dir_.File("store.db"));
+  ASSERT_FALSE(bytes.empty());
+  EXPECT_EQ(bytes.find(secret), std::string::npos);
+}
+
+TEST_F(LmdbStoreTest, TheDataFileIsPrivateToItsOwner) {
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(testing::FileMode(dir_.File("store.db")), 0600u);
+  EXPECT_EQ(testing::FileMode(dir_.File("store.db.lock")), 0600u);
+}
+
+TEST_F(LmdbStoreTest, AWriteIsInTheFileBeforeItsCallbackRuns) {
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  const std::string marker = "marker-value-0123456789-unique";
+  PutRequest request;
+  request.key = "k";
+  request.value = marker;
+  request.now = Now();
+  request.expires_at = Now() + absl::Hours(1);
+  std::promise<bool> in_file;
+  std::future<bool> future = in_file.get_future();
+  const std::string path = dir_.File("store.db");
+  store->Put(request, [&](const WriteResult& result) {
+    // Reading through the page cache sees what a process killed now would leave behind.
+    in_file.set_value(result.status == Status::kOk &&
+                      ReadFileBytes(path).find(marker) != std::string::npos);
+  });
+  EXPECT_TRUE(testing::AwaitResult(future, false));
+}
+
+TEST_F(LmdbStoreTest, WithSyncEveryWriteWritesStillWork) {
+  LmdbStore::Options options = OptionsIn(dir_);
+  options.sync_every_write = true;
+  auto store = OpenOrFail(options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(SyncPut(*store, "k", "v", Now()).status, Status::kOk);
+  EXPECT_EQ(SyncGet(*store, "k", Now()).value, "v");
+  EXPECT_EQ(store->Flush(), Status::kOk);
+}
+
+TEST_F(LmdbStoreTest, TheDestructorCompletesEveryQueuedWrite) {
+  constexpr int kWrites = 2000;
+  std::atomic<int> ok{0};
+  {
+    auto store = OpenOrFail(OptionsIn(dir_, kWrites));
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < kWrites; ++i) {
+      PutRequest request;
+      const std::string key = "k" + std::to_string(i);
+      request.key = key;
+      request.value = "v";
+      request.now = Now();
+      request.expires_at = Now() + absl::Hours(1);
+      store->Put(request, [&ok](const WriteResult& result) {
+        if (result.status == Status::kOk) ok.fetch_add(1);
+      });
+    }
+  }
+  EXPECT_EQ(ok.load(), kWrites);
+  auto store = OpenOrFail(OptionsIn(dir_, kWrites));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->Size(), static_cast<size_t>(kWrites));
+}
+
+TEST_F(LmdbStoreTest, ConcurrentWritersAreAllCommittedAndAcknowledged) {
+  constexpr int kThreads = 8;
+  constexpr int kPerThread = 300;
+  auto store = OpenOrFail(OptionsIn(dir_, kThreads * kPerThread));
+  ASSERT_NE(store, nullptr);
+  std::atomic<int> ok{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kPerThread; ++i) {
+        const std::string key = std::to_string(t) + "/" + std::to_string(i);
+        if (SyncPut(*store, key, key, Now()).status == Status::kOk) ok.fetch_add(1);
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  EXPECT_EQ(ok.load(), kThreads * kPerThread);
+  EXPECT_EQ(store->Size(), static_cast<size_t>(kThreads * kPerThread));
+  EXPECT_EQ(SyncGet(*store, "7/299", Now()).value, "7/299");
+}
+
+TEST_F(LmdbStoreTest, ExpiredRecordsMakeRoomForNewKeysWithoutASweep) {
+  auto store = OpenOrFail(OptionsIn(dir_, 4));
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(SyncPut(*store, "short1", "v", Now(), absl::Seconds(10)).status, Status::kOk);
+  ASSERT_EQ(SyncPut(*store, "long1", "v", Now(), absl::Hours(1)).status, Status::kOk);
+  ASSERT_EQ(SyncPut(*store, "short2", "v", Now(), absl::Seconds(10)).status, Status::kOk);
+  ASSERT_EQ(SyncPut(*store, "long2", "v", Now(), absl::Hours(1)).status, Status::kOk);
+  EXPECT_EQ(SyncPut(*store, "new0", "v", Now()).status, Status::kCapacityReached);
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(SyncPut(*store, "new1", "v", Now()).status, Status::kOk);
+  EXPECT_EQ(SyncPut(*store, "new2", "v", Now()).status, Status::kOk);
+  EXPECT_EQ(SyncPut(*store, "new3", "v", Now()).status, Status::kCapacityReached);
+  EXPECT_EQ(store->Size(), 4u);
+  EXPECT_EQ(SyncGet(*store, "long1", Now()).status, Status::kOk);
+  EXPECT_EQ(SyncGet(*store, "long2", Now()).status, Status::kOk);
+}
+
+TEST_F(LmdbStoreTest, CapacityPurgesFindExpiredRecordsAnywhereInTheKeySpace) {
+  constexpr int kMax = 300;
+  auto store = OpenOrFail(OptionsIn(dir_, kMax));
+  ASSERT_NE(store, nullptr);
+  // Every third key lives long; the others expire. Keys spread over the whole key order.
+  for (int i = 0; i < kMax; ++i) {
+    const absl::Duration ttl = i % 3 == 0 ? absl::Hours(1) : absl::Seconds(1);
+    ASSERT_EQ(SyncPut(*store, "k" + std::to_string(i), "v", Now(), ttl).status, Status::kOk);
+  }
+  clock_.Advance(absl::Seconds(1));
+  // Exactly the expired places can be taken again, in any number of steps.
+  int created = 0;
+  while (SyncPut(*store, "new" + std::to_string(created), "v", Now()).status == Status::kOk) {
+    ++created;
+    ASSERT_LE(created, kMax);
+  }
+  EXPECT_EQ(created, kMax - kMax / 3);
+  for (int i = 0; i < kMax; i += 3) {
+    EXPECT_EQ(SyncGet(*store, "k" + std::to_string(i), Now()).status, Status::kOk);
+  }
+}
+
+TEST_F(LmdbStoreTest, SweepWalksSeveralChunksAndRemovesExactlyTheExpired) {
+  constexpr int kRecords = 2 * LmdbWriter::kSweepChunkRecords + 500;
+  auto store = OpenOrFail(OptionsIn(dir_, kRecords + 1));
+  ASSERT_NE(store, nullptr);
+  std::atomic<int> done{0};
+  const std::string value(100, 'v');
+  for (int i = 0; i < kRecords; ++i) {
+    PutRequest request;
+    const std::string key = "key" + std::to_string(i);
+    request.key = key;
+    request.value = value;
+    request.now = Now();
+    request.expires_at = Now() + (i % 2 == 0 ? absl::Seconds(1) : absl::Hours(1));
+    store->Put(request, [&done](const WriteResult&) { done.fetch_add(1); });
+  }
+  // One synchronous write more: the writer completes in order, so all above are done.
+  ASSERT_EQ(SyncPut(*store, "last", "v", Now(), absl::Hours(1)).status, Status::kOk);
+  ASSERT_EQ(done.load(), kRecords);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(store->SweepExpired(Now()), static_cast<size_t>(kRecords / 2));
+  EXPECT_EQ(store->Size(), static_cast<size_t>(kRecords / 2 + 1));
+  for (int i = 1; i < kRecords; i += 2) {
+    ASSERT_EQ(SyncGet(*store, "key" + std::to_string(i), Now()).status, Status::kOk) << i;
+  }
+  EXPECT_EQ(store->SweepExpired(Now()), 0u);
+}
+
+TEST_F(LmdbStoreTest, KeysAndValuesOutsideTheLimitsAreRefusedWithoutTouchingTheFile) {
+  LmdbStore::Options options = OptionsIn(dir_);
+  options.max_key_bytes = 10;
+  options.max_value_bytes = 20;
+  auto store = OpenOrFail(options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(SyncPut(*store, "", "v", Now()).status, Status::kUnavailable);
+  EXPECT_EQ(SyncPut(*store, std::string(11, 'k'), "v", Now()).status, Status::kUnavailable);
+  EXPECT_EQ(SyncPut(*store, "k", std::string(21, 'v'), Now()).status, Status::kUnavailable);
+  EXPECT_EQ(SyncPut(*store, std::string(10, 'k'), std::string(20, 'v'), Now()).status,
+            Status::kOk);
+  EXPECT_EQ(SyncGet(*store, "", Now()).status, Status::kNotFound);
+  EXPECT_EQ(SyncGet(*store, std::string(600, 'k'), Now()).status, Status::kNotFound);
+  EXPECT_EQ(SyncDelete(*store, "", Now()).status, Status::kNotFound);
+  EXPECT_EQ(store->Size(), 1u);
+}
+
+TEST_F(LmdbStoreTest, TheListenerRunsAfterTheCommitAndBeforeTheCallback) {
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> order;  // written by the writer thread only
+  store->SetChangeListener([&](std::string_view key, uint64_t version) {
+    order.push_back("listener " + std::string(key) + (version == 0 ? " deleted" : ""));
+  });
+  ASSERT_EQ(SyncPut(*store, "k", "v", Now()).status, Status::kOk);
+  ASSERT_EQ(SyncDelete(*store, "k", Now()).status, Status::kOk);
+  ASSERT_EQ(SyncDelete(*store, "k", Now()).status, Status::kNotFound);
+  EXPECT_EQ(order, (std::vector<std::string>{"listener k", "listener k deleted"}));
+}
+
+TEST_F(LmdbStoreTest, ADamagedRecordIsNeitherServedNorOverwrittenNorSwept) {
+  {
+    auto store = OpenOrFail(OptionsIn(dir_));
+    ASSERT_EQ(SyncPut(*store, "bad", "v", Now(), absl::Seconds(1)).status, Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "good", "v", Now()).status, Status::kOk);
+  }
+  {  // Damage the record as a torn write or bit rot would: an unknown record format.
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 2), 0);
+    ASSERT_EQ(mdb_env_open(env, dir_.File("store.db").c_str(), MDB_NOSUBDIR, 0600), 0);
+    MDB_txn* txn = nullptr;
+    MDB_dbi entries;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "entries", 0, &entries), 0);
+    std::string garbage(60, '\x7f');
+    MDB_val key{3, const_cast<char*>("bad")};
+    MDB_val value{garbage.size(), garbage.data()};
+    ASSERT_EQ(mdb_put(txn, entries, &key, &value, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(SyncGet(*store, "bad", Now()).status, Status::kUnavailable);
+  EXPECT_EQ(SyncPut(*store, "bad", "new", Now()).status, Status::kUnavailable);
+  EXPECT_EQ(SyncDelete(*store, "bad", Now()).status, Status::kUnavailable);
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(store->SweepExpired(Now()), 0u);
+  EXPECT_EQ(store->Size(), 2u);
+  EXPECT_EQ(SyncGet(*store, "good", Now()).status, Status::kOk);
+  EXPECT_EQ(SyncPut(*store, "good", "w", Now()).status, Status::kOk);
+}
+
+}  // namespace
+}  // namespace rendezvous::kv
