@@ -83,6 +83,11 @@ std::optional<std::string> Validate(const Config& config) {
     return absl::StrCat("-threads must be between 0 (one per core) and ", kMaxThreads, ", got ",
                         config.threads);
   }
+  if (!config.db_path.empty() && config.max_key_bytes > kMaxLmdbKeyBytes) {
+    return absl::StrCat("-maxKeySize must be at most ", kMaxLmdbKeyBytes,
+                        " with the LMDB store (LMDB's key limit), got ", config.max_key_bytes,
+                        "; -db \"\" (memory) allows up to ", kMaxKeyBytesLimit);
+  }
   if (config.max_connections < 1 || config.max_connections > kMaxConnectionsLimit) {
     return absl::StrCat("-maxConnections must be between 1 and ", kMaxConnectionsLimit, ", got ",
                         config.max_connections);

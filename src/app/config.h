@@ -30,6 +30,8 @@ inline constexpr std::string_view kDefaultTrustedProxies =
 // A key must fit in the 8 KiB request line even when every byte is percent-encoded (3 bytes
 // each), with room left for the method, the "/ip/<address>/" prefix and " HTTP/1.1".
 inline constexpr size_t kMaxKeyBytesLimit = 2048;
+// LMDB's compiled-in key limit (mdb_env_get_maxkeysize): longer keys need the memory engine.
+inline constexpr size_t kMaxLmdbKeyBytes = 511;
 // A value (plus secret) is buffered whole in memory per request.
 inline constexpr size_t kMaxValueBytesLimit = 16 * 1024 * 1024;
 inline constexpr size_t kMaxEntriesLimit = 1'000'000'000;

@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "http/handler.h"
 #include "http/index_page.h"
+#include "kv/lmdb_store.h"
 #include "kv/memory_store.h"
 #include "net/server.h"
 #include "ratelimit/limiter.h"
@@ -22,16 +23,22 @@ namespace {
 // Time given to requests in flight at shutdown before their connections are cut.
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 
+// The engine: LMDB on the -db file (the store of record), or memory when -db is "". An LMDB
+// file that cannot be opened stops the start: never serve empty over existing data.
 std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
-  // The LMDB engine is selected by a non-empty -db (see kv/lmdb_store.h); "" keeps everything in
-  // memory.
   if (config.db_path.empty()) {
     kv::MemoryStore::Options options;
     options.max_entries = config.max_entries;
     return std::make_unique<kv::MemoryStore>(options);
   }
-  *error = "the LMDB engine is not built in yet; start with -db \"\"";
-  return nullptr;
+  kv::LmdbStore::Options options;
+  options.path = config.db_path;
+  options.max_entries = config.max_entries;
+  options.max_key_bytes = config.max_key_bytes;
+  options.max_value_bytes = config.max_value_bytes;
+  options.sync_every_write = config.sync_writes;
+  options.sync_interval = config.save;
+  return kv::LmdbStore::Open(options, error);
 }
 
 net::ServerOptions ServerOptionsFor(const Config& config) {

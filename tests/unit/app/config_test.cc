@@ -64,8 +64,19 @@ TEST(ConfigTest, SizesMustBePositive) {
   EXPECT_THAT(Validate(config).value_or(""), HasSubstr("-maxNumKV"));
 }
 
+TEST(ConfigTest, LongKeysNeedTheMemoryEngine) {
+  Config config;
+  config.max_key_bytes = 511;
+  EXPECT_EQ(Validate(config), std::nullopt);
+  config.max_key_bytes = 512;
+  EXPECT_THAT(Validate(config).value_or(""), HasSubstr("at most 511 with the LMDB store"));
+  config.db_path = "";
+  EXPECT_EQ(Validate(config), std::nullopt);
+}
+
 TEST(ConfigTest, SizesHaveUpperBounds) {
   Config config;
+  config.db_path = "";  // the memory engine: no LMDB key limit
   config.max_key_bytes = 2048;
   config.max_value_bytes = 16 * 1024 * 1024;
   config.max_entries = 1'000'000'000;
