@@ -41,7 +41,11 @@ void Session::SetDeadline(absl::Duration timeout) {
 
 void Session::MaybeRead() {
   const ServerOptions& options = worker_.options();
-  if (reading_ || closed_ || handler_pending_) return;
+  if (closed_) return;
+  if (shutting_down_ && state_ == State::kIdle && !handler_pending_ && !writing_ && out_.empty()) {
+    return Close();  // shutdown: the last response is out and no request has started
+  }
+  if (reading_ || handler_pending_) return;
   if (close_after_write_ && state_ != State::kLingering) return;
   if (out_.size() >= options.output_limit_bytes) return;  // resumes after the write
   // The parser consumes complete requests as they arrive, so the buffer only ever holds one
