@@ -30,12 +30,15 @@ build: deps build/build.ninja
 run: build
 	./build/rendezvous-server -port $(PORT) $(ARGS)
 
-# Three trees: plain (RelWithDebInfo), ASan+UBSan, TSan. One ctest run over all of them, so its
-# closing summary counts every test.
+# Three trees: plain (RelWithDebInfo), ASan+UBSan (every test), TSan (the concurrent code: store,
+# limiter, connection layer, and the server under the concurrency black-box tests). One ctest
+# run over all of them, so its closing summary counts every test.
+TSAN_TESTS := kv_test;ratelimit_test;net_test;http_test;common_test
 build-asan/build.ninja:
 	cmake -S . -B build-asan $(CMAKE_FLAGS) -DRDV_SANITIZE=address -DRDV_TEST_PREFIX=asan.
 build-tsan/build.ninja:
-	cmake -S . -B build-tsan $(CMAKE_FLAGS) -DRDV_SANITIZE=thread -DRDV_TEST_PREFIX=tsan.
+	cmake -S . -B build-tsan $(CMAKE_FLAGS) -DRDV_SANITIZE=thread -DRDV_TEST_PREFIX=tsan. \
+	  "-DRDV_E2E_FILTER=test_concurrency|test_api" "-DRDV_UNIT_TESTS=$(TSAN_TESTS)"
 
 test: build build-asan/build.ninja build-tsan/build.ninja
 	ninja -C build-asan -j $(JOBS)
