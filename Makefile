@@ -8,6 +8,9 @@ BENCH_DEBS := wrk nginx-light
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PORT ?= 8080
+# ccache: paths relative to the checkout, so a fresh clone of the same sources (CI) hits the cache.
+export CCACHE_BASEDIR := $(CURDIR)
+export CCACHE_NOHASHDIR := 1
 
 .PHONY: deps build run test test-fast bench clean format
 
