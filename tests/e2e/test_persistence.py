@@ -6,7 +6,7 @@
   restart every POST that got 200 is there with its value (counts are printed; zero may be lost).
 - The data file is 0600 and never holds a plain owner secret.
 - A file that cannot be opened stops the start: exit 1, one line naming the file and the reason,
-  the file byte-for-byte unchanged; a second server on a file in use is refused, the first serves on.
+  the file byte-for-byte unchanged; a second server on a file in use is refused, the first goes on.
 - Start-up over 100 000 entries serves its first GET within 1 s (no log replay).
 
 Reproduce a crash run's kill moments with RDV_CRASH_SEED=<seed printed by the test>.
@@ -339,8 +339,8 @@ class CrashTest(PersistenceCase):
               % (label, killed - began, len(acked), len(acked) / (killed - began), len(present),
                  len(lost), len(unknown), len(unknown_present)), flush=True)
         self.assertGreater(len(acked), 0)
-        self.assertEqual(lost, [], "acknowledged POSTs lost after kill -9: %d, e.g. %r: %r"
-                         % (len(lost), lost[:3], [answers[key] for key in lost[:3]]))
+        self.assertEqual(len(lost), 0, "acknowledged POSTs lost after kill -9, e.g. %r: %r"
+                         % (lost[:3], [answers[key] for key in lost[:3]]))
         self.stop(server, signal.SIGTERM)
 
     def test_no_acknowledged_post_is_lost_when_killed_at_three_random_moments(self):
@@ -447,7 +447,9 @@ class UnopenableFileTest(PersistenceCase):
             content = data_file.read()
         os.chmod(self.db, 0)
         try:
-            self.assertIn("Permission denied", self.refused(self.db))
+            line = self.refused(self.db)
+            self.assertIn("Permission denied", line)
+            print("\n  unreadable: %s" % line, flush=True)
         finally:
             os.chmod(self.db, 0o600)
         with open(self.db, "rb") as data_file:
