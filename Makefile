@@ -2,6 +2,8 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := build
 
+# clang and its runtime (libFuzzer, sanitizers) build the fuzz target that `make test` runs.
+FUZZ_DEBS := clang libclang-rt-14-dev
 DEBS := g++ cmake ninja-build ccache pkg-config python3 libboost-dev libabsl-dev liblmdb-dev \
         libsodium-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
 BENCH_DEBS := wrk nginx-light
@@ -12,7 +14,7 @@ PORT ?= 8080
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps build run test test-fast bench clean format
+.PHONY: deps test-deps build run test test-fast fuzz bench clean format
 
 # Installs only the Debian packages that are missing (quietly; needs root on a fresh machine).
 deps:
@@ -24,6 +26,10 @@ deps:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
+# `make test` and `make fuzz` also need clang for the fuzz tree.
+test-deps:
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS)"
+
 build/build.ninja:
 	cmake -S . -B build $(CMAKE_FLAGS)
 
@@ -33,27 +39,43 @@ build: deps build/build.ninja
 run: build
 	./build/rendezvous-server -port $(PORT) $(ARGS)
 
-# Three trees: plain (RelWithDebInfo), ASan+UBSan (every test), TSan (the concurrent code: store,
-# limiter, connection layer, and the server under the concurrency black-box tests). One ctest
-# run over all of them, so its closing summary counts every test.
+# Four trees: plain (RelWithDebInfo), ASan+UBSan (every test), TSan (the concurrent code: store,
+# limiter, connection layer, and the server under the concurrency black-box tests), and the fuzz
+# tree (clang, ASan+UBSan+libFuzzer: the request-path fuzzer, run for RDV_FUZZ_SECONDS = 60 s).
+# One ctest run over all of them, so its closing summary counts every test.
 TSAN_TESTS := kv_test;ratelimit_test;net_test;http_test;common_test
 build-asan/build.ninja:
 	cmake -S . -B build-asan $(CMAKE_FLAGS) -DRDV_SANITIZE=address -DRDV_TEST_PREFIX=asan.
 build-tsan/build.ninja:
 	cmake -S . -B build-tsan $(CMAKE_FLAGS) -DRDV_SANITIZE=thread -DRDV_TEST_PREFIX=tsan. \
 	  "-DRDV_E2E_FILTER=test_concurrency|test_api" "-DRDV_UNIT_TESTS=$(TSAN_TESTS)"
+build-fuzz/build.ninja:
+	CC=clang CXX=clang++ cmake -S . -B build-fuzz $(CMAKE_FLAGS) -DRDV_FUZZ=ON -DRDV_TEST_PREFIX=fuzz.
 
-test: build build-asan/build.ninja build-tsan/build.ninja
+test: test-deps build build-asan/build.ninja build-tsan/build.ninja build-fuzz/build.ninja
 	ninja -C build-asan -j $(JOBS)
 	ninja -C build-tsan -j $(JOBS)
+	ninja -C build-fuzz -j $(JOBS) request_path_fuzzer
 	@mkdir -p build/all
-	@printf 'subdirs("%s" "%s" "%s")\n' "$(CURDIR)/build" "$(CURDIR)/build-asan" "$(CURDIR)/build-tsan" \
-	  > build/all/CTestTestfile.cmake
+	@printf 'subdirs("%s" "%s" "%s" "%s")\n' "$(CURDIR)/build" "$(CURDIR)/build-asan" \
+	  "$(CURDIR)/build-tsan" "$(CURDIR)/build-fuzz" > build/all/CTestTestfile.cmake
 	cd build/all && ctest --output-on-failure -j $(JOBS) --timeout 600
 
 # The plain tree only: the quick loop while developing.
 test-fast: build
 	cd build && ctest --output-on-failure -j $(JOBS)
+
+# A longer fuzz run (FUZZ_SECONDS, default 600) on the corpus kept in build-fuzz, seeded from
+# tests/fuzz/corpus. A crash, leak or timeout stops it non-zero and leaves the input in
+# build-fuzz/tests/fuzz/ (crash-*, leak-*, timeout-*); replay one with
+# ./build-fuzz/tests/fuzz/request_path_fuzzer <file>.
+FUZZ_SECONDS ?= 600
+fuzz: test-deps build-fuzz/build.ninja
+	ninja -C build-fuzz -j $(JOBS) request_path_fuzzer
+	@mkdir -p build-fuzz/tests/fuzz/corpus
+	./build-fuzz/tests/fuzz/request_path_fuzzer -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 \
+	  -max_len=4096 -timeout=30 -print_final_stats=1 -dict=tests/fuzz/http.dict \
+	  -artifact_prefix=build-fuzz/tests/fuzz/ build-fuzz/tests/fuzz/corpus tests/fuzz/corpus
 
 bench:
 	$(MAKE) deps EXTRA_DEBS="$(BENCH_DEBS)"
@@ -63,4 +85,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'src/*.cpp' 'tests/*.cc' 'bench/*.cc')
 
 clean:
-	rm -rf build build-asan build-tsan
+	rm -rf build build-asan build-tsan build-fuzz

@@ -30,6 +30,17 @@ std::string_view TrimOws(std::string_view v) {
   return v;
 }
 
+// Whether the field line named `name` is continued on the next line (obsolete line folding).
+// Beast 1.74 unfolds such lines silently, but `name` points into the raw input, and before it
+// calls on_field_impl Beast has examined the bytes from the name to the CRLF ending the field's
+// first line (the first control character after the colon other than HTAB is that CR; any other
+// fails the parse) and one byte past the CRLF (its test for a fold). Only those bytes are read.
+bool ContinuesOnNextLine(boost::beast::string_view name) {
+  const char* p = name.data() + name.size() + 1;  // past the colon
+  while (*p != '\r') ++p;
+  return p[2] == ' ' || p[2] == '\t';
+}
+
 }  // namespace
 
 void RequestFields::Clear() {
@@ -95,8 +106,23 @@ void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
 
 void RequestParser::on_field_impl(bhttp::field name, string_view name_string, string_view value,
                                   error_code& ec) {
+  if (ContinuesOnNextLine(name_string)) {
+    ec = bhttp::error::bad_value;  // RFC 9112 5.2 lets a server refuse it: a proxy may not unfold
+    return;
+  }
+  // A trailer field (after a chunked body): ignored, never merged into the header.
+  if (is_header_done()) return;
   const std::string_view v = TrimOws(View(value));
   switch (name) {
+    case bhttp::field::content_length:
+      // Beast accepts agreeing duplicates (two lines, or a list "5, 5"); RFC 9112 6.3 lets a
+      // server refuse them, and a proxy in front may have framed the body by another rule.
+      if (content_length_seen_ || v.find(',') != std::string_view::npos) {
+        ec = bhttp::error::bad_content_length;
+        return;
+      }
+      content_length_seen_ = true;
+      return;
     case bhttp::field::host:
       ++fields_.host_count;
       if (fields_.host_count == 1) fields_.host.assign(v);
@@ -105,6 +131,12 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
       if (boost::beast::iequals(value, "100-continue")) fields_.expect_continue = true;
       return;
     case bhttp::field::transfer_encoding: {
+      // RFC 9112 6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing (an HTTP/1.0
+      // proxy in front reads its body by Content-Length or up to the close).
+      if (fields_.version < 11) {
+        ec = bhttp::error::bad_transfer_encoding;
+        return;
+      }
       // Beast takes a request whose final coding is not "chunked" as having no body, which a
       // front proxy may read differently (request smuggling), and it does not decode other
       // codings. RFC 9112 6.1: not-final chunked -> 400 and close; unknown coding -> 501.

@@ -1,13 +1,20 @@
 // RequestParser: Beast's HTTP/1 request parser, keeping only what the handlers need.
 //
 // Derived from boost::beast::http::basic_parser<true> (the strict, allocation-free core parser);
-// Beast validates the request line, field syntax, Content-Length (duplicates must agree, no
+// Beast validates the request line, field syntax, Content-Length (values must agree, no
 // Content-Length with Transfer-Encoding) and chunked framing. On top of it this class copies the
 // few fields the handlers read into a RequestFields owned by the connection (its strings keep
 // their capacity across requests, so a steady connection allocates nothing), enforces the
 // first-line-wins rule for repeated headers, and flags what Beast lets through but a request
 // must not carry (a Transfer-Encoding other than exactly "chunked", a repeated Host); the session
 // refuses those after the header.
+//
+// Framing that Beast accepts but a front proxy may read differently (request smuggling) is a
+// parse error here, so the session answers 400 and closes: a second Content-Length line or a
+// Content-Length list ("5, 5"), Transfer-Encoding in an HTTP/1.0 request (RFC 9112 6.1: its
+// framing is faulty), and obsolete line folding (RFC 9112 5.2; Beast would unfold it silently).
+// Trailer fields after a chunked body are ignored (RFC 9110 6.5.1): merged into the header, a
+// trailer X-Forwarded-For would land right of the proxy's entry and choose the client address.
 //
 // basic_parser cannot be reset, so a connection constructs a new RequestParser per request (in
 // a std::optional: no allocation) over the same RequestFields. Not thread-safe.
@@ -82,6 +89,7 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   void on_finish_impl(error_code& ec) override;
 
   RequestFields& fields_;
+  bool content_length_seen_ = false;
 };
 
 }  // namespace rendezvous::net

@@ -146,6 +146,72 @@ TEST(RequestParserTest, ConflictingContentLengthsAreRefused) {
                   .ec);
 }
 
+TEST(RequestParserTest, ASecondContentLengthLineIsRefusedEvenWhenItAgrees) {
+  const std::string request =
+      "POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nContent-Length: 3\r\n\r\nabc";
+  for (size_t piece = 1; piece <= request.size(); ++piece) {
+    RequestFields fields;
+    EXPECT_EQ(Feed(fields, request, piece).ec, bhttp::error::bad_content_length) << piece;
+  }
+}
+
+TEST(RequestParserTest, AContentLengthListIsRefusedEvenWhenItAgrees) {
+  RequestFields fields;
+  EXPECT_EQ(Feed(fields, "POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 3, 3\r\n\r\nabc", 64).ec,
+            bhttp::error::bad_content_length);
+  EXPECT_EQ(Feed(fields, "POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 3,\r\n\r\nabc", 64).ec,
+            bhttp::error::bad_content_length);
+}
+
+TEST(RequestParserTest, ObsoleteLineFoldingIsRefusedInPiecesOfEverySize) {
+  for (const std::string fold : {"X-A: a\r\n b\r\n", "X-A: a\r\n\tb\r\n",
+                                 "Transfer-Encoding:\r\n chunked\r\n",
+                                 "X-A: a\r\n \r\n", "Host: h\r\n  h\r\n"}) {
+    const std::string request = "GET /k HTTP/1.1\r\nHost: h\r\n" + fold + "X-B: c\r\n\r\n";
+    for (size_t piece = 1; piece <= request.size(); ++piece) {
+      RequestFields fields;
+      EXPECT_EQ(Feed(fields, request, piece).ec, bhttp::error::bad_value) << fold << piece;
+    }
+  }
+}
+
+TEST(RequestParserTest, TabsAndSpacesInsideOneLineAreNotAFold) {
+  const std::string request =
+      "GET /k HTTP/1.1\r\nHost: h\r\nX-Owner-Secret:\t s \t\r\nX-Empty:\r\n"
+      "X-Ttl: 1 \r\n\r\n";
+  for (size_t piece = 1; piece <= request.size(); ++piece) {
+    RequestFields fields;
+    ASSERT_TRUE(Feed(fields, request, piece).done) << piece;
+    EXPECT_EQ(fields.owner_secret.value, "s");
+    EXPECT_EQ(fields.ttl.value, "1");
+  }
+}
+
+TEST(RequestParserTest, TransferEncodingInAnHttp10RequestIsRefused) {
+  RequestFields fields;
+  EXPECT_EQ(Feed(fields,
+                 "POST /k HTTP/1.0\r\nConnection: keep-alive\r\nTransfer-Encoding: chunked\r\n"
+                 "\r\n3\r\nabc\r\n0\r\n\r\n",
+                 64)
+                .ec,
+            bhttp::error::bad_transfer_encoding);
+}
+
+TEST(RequestParserTest, TrailerFieldsAreNotMergedIntoTheHeader) {
+  const std::string request =
+      "POST /ip/k HTTP/1.1\r\nHost: h\r\nX-Forwarded-For: 1.2.3.4\r\n"
+      "Transfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-Forwarded-For: 9.9.9.9\r\n"
+      "X-Owner-Secret: trailer\r\nHost: other\r\n\r\n";
+  for (size_t piece = 1; piece <= request.size(); ++piece) {
+    RequestFields fields;
+    ASSERT_TRUE(Feed(fields, request, piece).done) << piece;
+    EXPECT_EQ(fields.forwarded_for, "1.2.3.4");
+    EXPECT_FALSE(fields.owner_secret.seen);
+    EXPECT_EQ(fields.host_count, 1);
+    EXPECT_EQ(fields.body, "abc");
+  }
+}
+
 TEST(RequestParserTest, FinalCodingOtherThanChunkedIsMarkedNotChunked) {
   RequestFields fields;
   Feed(fields, "POST /k HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: gzip\r\n\r\n", 64);
