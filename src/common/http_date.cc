@@ -46,10 +46,10 @@ void AppendHttpDate(absl::Time time, std::string& out) {
       absl::FromCivil(absl::CivilSecond(9999, 12, 31, 23, 59, 59), absl::UTCTimeZone());
   time = std::clamp(time, kEarliest, kLatest);
   const absl::CivilSecond civil = absl::ToCivilSecond(time, absl::UTCTimeZone());
-  absl::StrAppendFormat(
-      &out, "%s, %02d %s %04d %02d:%02d:%02d GMT", WeekdayName(absl::GetWeekday(civil)),
-      civil.day(), kMonthNames[civil.month() - 1], civil.year(), civil.hour(), civil.minute(),
-      civil.second());
+  absl::StrAppendFormat(&out, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+                        WeekdayName(absl::GetWeekday(civil)), civil.day(),
+                        kMonthNames[civil.month() - 1], civil.year(), civil.hour(), civil.minute(),
+                        civil.second());
 }
 
 }  // namespace rendezvous::common

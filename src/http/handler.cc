@@ -1,32 +1,26 @@
-// The request path for keys and the index page (order of checks: docs/compatibility.md).
+// Routing and the checks that cost no store work (order of checks: docs/compatibility.md and the
+// README's "HTTP semantics").
 #include "http/handler.h"
 
-#include <algorithm>
 #include <cstdint>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "http/errors.h"
 #include "http/index_page.h"
+#include "http/key_headers.h"
 #include "http/target.h"
+#include "http/ttl.h"
 
 namespace rendezvous::http {
 namespace {
 
-constexpr int64_t kPostCostTokens = 3;
+// A write (POST, PUT) or a DELETE costs 3 tokens, every other request on a key 1.
+constexpr int64_t kWriteCostTokens = 3;
 constexpr int64_t kOtherCostTokens = 1;
-// POSTs to keys under this prefix are stored under "ip/<client address>/<rest>".
+// Writes to keys under this prefix are stored under "ip/<client address>/<rest>".
 constexpr std::string_view kIpPrefix = "ip/";
 
-void Fail(Error error, Response& response, Done& done) {
-  SetError(error, response);
-  done();
-}
-
-// Retry-After in whole seconds, rounded up (a client that waits that long passes), at least 1.
-int64_t RetryAfterSeconds(absl::Duration wait) {
-  return std::max<int64_t>(1, absl::ToInt64Seconds(absl::Ceil(wait, absl::Seconds(1))));
-}
+bool IsWrite(Method method) { return method == Method::kPost || method == Method::kPut; }
 
 }  // namespace
 
@@ -39,119 +33,147 @@ Handler::Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Lim
       index_page_(index_page),
       localhost_warning_(absl::Minutes(1)) {}
 
+void Handler::Finish(Response& response) {
+  // Moved out first: the call may hand the Response to another request.
+  Done done = std::move(response.in_flight.done);
+  done();
+}
+
+void Handler::Fail(Error error, Response& response) {
+  SetError(error, response);
+  Finish(response);
+}
+
 void Handler::Handle(const Request& request, Response& response, Done done) {
   response.Reset();
+  response.in_flight.done = std::move(done);
   response.head = request.method == Method::kHead;
   // net/ stopped reading the body at the limit: the rest of it is still in flight, so the
   // connection cannot carry another request whatever the answer is.
   if (request.body_too_large) response.close = true;
 
   const ParsedTarget target = ParseTarget(request.target);
-  if (target.error) return Fail(*target.error, response, done);
-  if (request.version >= 11 && request.host.empty()) {
-    return Fail(Error::kMissingHost, response, done);
-  }
-  if (target.is_index_page()) return HandleIndexPage(request, response, std::move(done));
+  if (target.error) return Fail(*target.error, response);
+  if (request.version >= 11 && request.host.empty()) return Fail(Error::kMissingHost, response);
+  if (target.is_index_page()) return HandleIndexPage(request, response);
 
-  // Key checks cost no token: a client cannot burn its own budget with a malformed key, and
-  // the server does no store work for one.
-  std::string& key = response.key_buffer;
-  if (std::optional<Error> error = DecodeKey(target.path, key)) {
-    return Fail(*error, response, done);
+  // Key and header checks cost no token: a client cannot burn its own budget with a malformed
+  // request, and the server does no store work for one.
+  std::string& key = response.in_flight.key;
+  if (std::optional<Error> error = DecodeKey(target.path, key)) return Fail(*error, response);
+  if (key.empty()) return Fail(Error::kKeyRequired, response);
+  if (key.size() > options_.max_key_bytes) return Fail(Error::kKeyTooLong, response);
+
+  // A browser sends a preflight before most cross-origin requests (any with X-Owner-Secret,
+  // If-Match or X-TTL, and every PUT and DELETE); it changes nothing, so it costs nothing, like
+  // the index page. The real request that follows pays.
+  if (request.method == Method::kOptions) {
+    response.status = 204;
+    AppendPreflightHeaders(kKeyMethods, response.extra_headers);
+    return Finish(response);
   }
-  if (key.empty()) return Fail(Error::kKeyRequired, response, done);
-  if (key.size() > options_.max_key_bytes) return Fail(Error::kKeyTooLong, response, done);
-  const bool is_post = request.method == Method::kPost;
-  const bool ip_key = is_post && key.starts_with(kIpPrefix);
+
+  const bool is_write = IsWrite(request.method);
+  const bool ip_key = is_write && key.starts_with(kIpPrefix);
   if (ip_key) {
-    if (key.size() == kIpPrefix.size()) return Fail(Error::kIpNameRequired, response, done);
+    if (key.size() == kIpPrefix.size()) return Fail(Error::kIpNameRequired, response);
     // The reply is the address as the server sees it; the key gets it as its second segment.
-    // The final key must fit too, so that every key a POST creates can be read back.
+    // The final key must fit too, so that every key a write creates can be read back.
     response.body = request.client.ToString();
     key.insert(kIpPrefix.size(), response.body);
     key.insert(kIpPrefix.size() + response.body.size(), 1, '/');
-    if (key.size() > options_.max_key_bytes) return Fail(Error::kKeyTooLong, response, done);
+    if (key.size() > options_.max_key_bytes) return Fail(Error::kKeyTooLong, response);
+  }
+
+  RequestConditions conditions;
+  if (std::optional<Error> error = CheckConditions(request, conditions)) {
+    return Fail(*error, response);
   }
 
   const absl::Time now = clock_.Now();
+  response.in_flight.now = now;
   MaybeWarnLocalhost(request, now);
+  const bool costs_a_write = is_write || request.method == Method::kDelete;
   const ratelimit::Decision decision =
       limiter_.Take(ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits),
-                    is_post ? kPostCostTokens : kOtherCostTokens, now);
-  if (!decision.allowed) {
-    absl::StrAppend(&response.extra_headers,
-                    "Retry-After: ", RetryAfterSeconds(decision.retry_after), "\r\n");
-    return Fail(Error::kRateLimited, response, done);
-  }
+                    costs_a_write ? kWriteCostTokens : kOtherCostTokens, now);
+  AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
+  if (!decision.allowed) return Fail(Error::kRateLimited, response);
 
   switch (request.method) {
     case Method::kGet:
     case Method::kHead:
-      return HandleGet(key, now, response, std::move(done));
+      // Copied: the store may answer after `request` is gone.
+      response.in_flight.if_none_match.assign(request.if_none_match);
+      return HandleGet(response);
     case Method::kPost:
-      return HandlePost(request, ip_key, now, response, std::move(done));
+    case Method::kPut:
+      return HandleWrite(request, ip_key, conditions.lifetime, conditions.write, response);
+    case Method::kDelete:
+      return HandleDelete(request, conditions.if_match, response);
     default:
       // Method names are case-sensitive: "post" lands here too. The token is already taken.
-      response.extra_headers.append("Allow: GET, HEAD, POST\r\n");
-      return Fail(Error::kMethodNotAllowed, response, done);
+      response.extra_headers.append("Allow: ").append(kKeyMethods).append("\r\n");
+      return Fail(Error::kMethodNotAllowed, response);
   }
 }
 
-void Handler::HandleIndexPage(const Request& request, Response& response, Done done) {
-  if (request.method != Method::kGet && request.method != Method::kHead) {
-    response.extra_headers.append("Allow: GET, HEAD\r\n");
-    return Fail(Error::kMethodNotAllowed, response, done);
+std::optional<Error> Handler::CheckConditions(const Request& request,
+                                              RequestConditions& conditions) const {
+  const bool is_write = IsWrite(request.method);
+  if (is_write || request.method == Method::kDelete) {
+    const std::optional<IfMatch> if_match = ParseIfMatch(request.if_match);
+    if (!if_match) return Error::kBadPrecondition;
+    conditions.if_match = *if_match;
   }
-  index_page_.Render(request.host, IndexPage::AcceptsGzip(request.accept_encoding),
-                     request.method == Method::kHead, clock_.Now(), response);
-  done();
+  if (request.method == Method::kGet || request.method == Method::kHead) {
+    if (!IsValidIfNoneMatch(request.if_none_match)) return Error::kBadPrecondition;
+  }
+  if (!is_write) return std::nullopt;
+
+  const std::optional<absl::Duration> ttl = ParseTtl(request.ttl, options_.expire);
+  if (!ttl) return Error::kBadTtl;
+  conditions.lifetime = *ttl;
+  // On a write only "*" (create, do not replace) is supported: "write unless the value is one of
+  // these" is not a condition the store can check atomically.
+  const bool if_absent = IsWildcard(request.if_none_match);
+  if (!request.if_none_match.empty() && !if_absent) return Error::kBadPrecondition;
+  kv::Precondition& precondition = conditions.write.precondition;
+  switch (conditions.if_match.kind) {
+    case IfMatch::Kind::kAbsent:
+      if (if_absent) precondition.kind = kv::Precondition::Kind::kIfAbsent;
+      break;
+    case IfMatch::Kind::kVersion:
+    case IfMatch::Kind::kAny:
+      if (if_absent) {
+        // The key must both exist and not exist: version 0, which no entry has, makes the store
+        // answer 412 (after its owner check, as for any condition).
+        precondition = {kv::Precondition::Kind::kIfMatch, 0};
+      } else if (conditions.if_match.kind == IfMatch::Kind::kVersion) {
+        precondition = {kv::Precondition::Kind::kIfMatch, conditions.if_match.version};
+      } else {
+        conditions.write.key_must_exist = true;
+      }
+      break;
+  }
+  return std::nullopt;
 }
 
-void Handler::HandleGet(const std::string& key, absl::Time now, Response& response, Done done) {
-  // HEAD fills the body too: AppendResponse needs its length and leaves it out.
-  store_.Get(key, now, [&response, done = std::move(done)](const kv::GetResult& result) mutable {
-    if (result.status == kv::Status::kOk) {
-      response.status = 200;
-      response.content_type = ContentType::kOctetStream;
-      response.body.assign(result.entry.value.data(), result.entry.value.size());
-    } else {
-      SetError(ErrorFor(result.status), response);
-    }
-    done();
-  });
-}
-
-void Handler::HandlePost(const Request& request, bool ip_key, absl::Time now, Response& response,
-                         Done done) {
-  // The original's rule: with a secret, the secret counts against the value limit and the
-  // message says so; a body cut off at the limit is over it either way.
-  const std::string_view secret = request.owner_secret;  // empty: none (BEHAVIOR #19)
-  const size_t limit = options_.max_value_bytes;
-  if (!secret.empty()) {
-    if (request.body_too_large || secret.size() > limit ||
-        request.body.size() > limit - secret.size()) {
-      return Fail(Error::kValuePlusSecretTooLarge, response, done);
-    }
-  } else if (request.body_too_large || request.body.size() > limit) {
-    return Fail(Error::kValueTooLarge, response, done);
+void Handler::HandleIndexPage(const Request& request, Response& response) {
+  switch (request.method) {
+    case Method::kGet:
+    case Method::kHead:
+      index_page_.Render(request.host, IndexPage::AcceptsGzip(request.accept_encoding),
+                         request.method == Method::kHead, clock_.Now(), response);
+      return Finish(response);
+    case Method::kOptions:
+      response.status = 204;
+      AppendPreflightHeaders(kIndexMethods, response.extra_headers);
+      return Finish(response);
+    default:
+      response.extra_headers.append("Allow: ").append(kIndexMethods).append("\r\n");
+      return Fail(Error::kMethodNotAllowed, response);
   }
-
-  // Prepared before the store call: after it, `request` may be gone (the callback can run on
-  // another thread after the connection moved on) and the callback only has `response`.
-  if (!ip_key) response.body.assign("OK");  // ip/ keys answer the address, already in the body
-  response.status = 200;
-  response.content_type = ContentType::kTextPlain;
-
-  kv::PutRequest put;
-  put.key = response.key_buffer;
-  put.value = request.body;
-  put.secret = secret;
-  put.now = now;
-  put.expires_at = now + options_.expire;
-  store_.Put(put, [&response, done = std::move(done)](const kv::WriteResult& result) mutable {
-    if (result.status != kv::Status::kOk) SetError(ErrorFor(result.status), response);
-    done();
-  });
 }
 
 void Handler::MaybeWarnLocalhost(const Request& request, absl::Time now) {

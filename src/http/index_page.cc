@@ -74,17 +74,65 @@ curl http://{{HOST}}/ip/203.0.113.7/my-service
 the same public address find each other's entries. IPv6 addresses are written in their short
 form (RFC 5952).</p>
 
+<h2>Replace, delete, expire</h2>
+<pre>
+# PUT is the same as POST
+curl -X PUT --data-binary 'v2' http://{{HOST}}/my-key
+
+# delete a key (an owned one needs its secret): 204, or 404 when there is none
+curl -X DELETE -H 'X-Owner-Secret: long-random-secret' http://{{HOST}}/my-key
+
+# a shorter life for this write: whole seconds, or a duration such as 90s or 1h30m
+curl -H 'X-TTL: 90s' -d 'short-lived' http://{{HOST}}/my-key
+</pre>
+<p>A key under <code>ip/ADDRESS/</code> can be deleted only from that address (an IPv6 client
+from any address of its /{{IPV6_PREFIX}} network). An <code>X-TTL</code> longer than
+{{EXPIRE}} is cut to it. Every value and every write answer says when the key expires:
+<code>Expires</code> (a date) and <code>X-Expires-In</code> (whole seconds).</p>
+
+<h2>Conditional requests</h2>
+<pre>
+# every value and every write answer carries an ETag, such as "1f"
+curl -i http://{{HOST}}/my-key
+
+# read only if it changed: 304 Not Modified, without a body, when it did not
+curl -H 'If-None-Match: "1f"' http://{{HOST}}/my-key
+
+# compare-and-swap: write only if the value is still "1f", else 412
+curl -X PUT -H 'If-Match: "1f"' -d 'next' http://{{HOST}}/my-key
+
+# create only: 412 when the key exists
+curl -X PUT -H 'If-None-Match: *' -d 'mine' http://{{HOST}}/my-lock
+</pre>
+<p>The ETag changes on every write of the key. <code>If-Match: *</code> writes only if the key
+exists, and <code>If-Match</code> guards a DELETE too. The condition is checked in the same step
+as the write: of many clients that send the same ETag, exactly one wins.</p>
+
+<h2>From a web page</h2>
+<p>Every answer allows any origin (<code>Access-Control-Allow-Origin: *</code>) and lets scripts
+read its ETag, expiry and rate-limit headers. Browsers' preflight requests (<code>OPTIONS</code>)
+are answered for every key and cost nothing.</p>
+<pre>
+const url = 'http://{{HOST}}/room-42';
+await fetch(url, {method: 'PUT', body: JSON.stringify(offer), headers: {'X-TTL': '60'}});
+const answer = await fetch(url);
+if (answer.ok) console.log(await answer.text(), answer.headers.get('ETag'));
+</pre>
+
 <h2>Limits of this server</h2>
 <table>
 <tr><td>Key</td><td>at most {{MAX_KEY}} bytes after decoding (for <code>/ip/</code> keys, the
 address included)</td></tr>
 <tr><td>Value</td><td>at most {{MAX_VALUE}} bytes, value and secret together</td></tr>
 <tr><td>Keys</td><td>at most {{MAX_ENTRIES}} on the server</td></tr>
-<tr><td>Lifetime</td><td>a key expires {{EXPIRE}} after its last write</td></tr>
+<tr><td>Lifetime</td><td>a key expires {{EXPIRE}} after its last write (or sooner, with
+<code>X-TTL</code>)</td></tr>
 <tr><td>Requests</td><td>{{MAX_REQUESTS}} tokens per client, refilled continuously over
-{{RESET}}; a POST costs 3 tokens, any other request on a key 1</td></tr>
+{{RESET}}; a POST, PUT or DELETE costs 3 tokens, any other request on a key 1</td></tr>
 </table>
-<p>A client is an IPv4 address or an IPv6 /{{IPV6_PREFIX}} network. Out of tokens, the answer is
+<p>A client is an IPv4 address or an IPv6 /{{IPV6_PREFIX}} network. Answers that cost tokens say
+how many you have: <code>RateLimit-Limit</code>, <code>RateLimit-Remaining</code> and
+<code>RateLimit-Reset</code> (seconds until the bucket is full). Out of tokens, the answer is
 <code>429</code> with a <code>Retry-After</code> header (seconds to wait); a refused request costs
 nothing. This page costs nothing either.</p>
 
@@ -92,14 +140,22 @@ nothing. This page costs nothing either.</p>
 <table>
 <tr><th>Status</th><th>Body</th><th>Meaning</th></tr>
 <tr><td>200</td><td><code>OK</code>, the value, or your address</td><td>done</td></tr>
+<tr><td>204</td><td>none</td><td>deleted; or the answer to <code>OPTIONS</code></td></tr>
+<tr><td>304</td><td>none</td>
+<td>the value still has the ETag of <code>If-None-Match</code></td></tr>
 <tr><td>400</td><td><code>Key is required</code>, <code>Key too long</code>,
-<code>Name is required after /ip/</code>, <code>Bad Request: ...</code></td>
-<td>the key or the request is malformed</td></tr>
+<code>Name is required after /ip/</code>, <code>Invalid X-TTL</code>,
+<code>Invalid If-Match or If-None-Match</code>, <code>Bad Request: ...</code></td>
+<td>the key, a header or the request is malformed</td></tr>
 <tr><td>403</td><td><code>Forbidden: Incorrect secret</code></td>
 <td>the key has an owner and the secret is missing or wrong</td></tr>
+<tr><td>403</td><td><code>Forbidden: key belongs to another address</code></td>
+<td>a DELETE of another address's <code>ip/</code> key</td></tr>
 <tr><td>404</td><td><code>Key not found</code></td><td>no such key, or it expired</td></tr>
 <tr><td>405</td><td><code>Method Not Allowed</code></td>
-<td>only GET, HEAD and POST (see the <code>Allow</code> header)</td></tr>
+<td>only GET, HEAD, POST, PUT, DELETE and OPTIONS (see the <code>Allow</code> header)</td></tr>
+<tr><td>412</td><td><code>Precondition Failed</code></td>
+<td>the <code>If-Match</code> or <code>If-None-Match: *</code> condition does not hold</td></tr>
 <tr><td>413</td><td><code>Value too large</code>, <code>Value plus secret too large</code></td>
 <td>over the value limit</td></tr>
 <tr><td>429</td><td><code>Rate limit</code></td><td>out of tokens; retry after

@@ -59,6 +59,10 @@ void AppendDecimal(size_t value, std::string& out) {
   out.append(digits, end.ptr);
 }
 
+// 1xx, 204 (No Content) and 304 (Not Modified) responses end with their header block: no body and
+// no Content-Length (RFC 9110 sections 8.6 and 15.4.5 and RFC 9112 section 6.3).
+bool HasContent(int status) { return status >= 200 && status != 204 && status != 304; }
+
 std::string_view ContentTypeLine(ContentType type) {
   switch (type) {
     case ContentType::kTextPlain:
@@ -88,12 +92,16 @@ void AppendResponse(const Response& response, std::string_view date, bool keep_a
   }
   out.append("Date: ").append(date).append("\r\n");
   out.append(ContentTypeLine(response.content_type));
-  out.append("Content-Length: ");
-  AppendDecimal(response.body.size(), out);
-  out.append("\r\n");
+  const bool has_content = HasContent(response.status);
+  if (has_content) {
+    out.append("Content-Length: ");
+    AppendDecimal(response.body.size(), out);
+    out.append("\r\n");
+  }
   if (response.gzip) out.append("Content-Encoding: gzip\r\n");
   if (response.vary_accept_encoding) out.append("Vary: Accept-Encoding\r\n");
   if (response.nosniff) out.append("X-Content-Type-Options: nosniff\r\n");
+  out.append(kCorsHeaders);
   out.append(response.extra_headers);
   if (response.close || !keep_alive) {
     out.append("Connection: close\r\n");
@@ -101,7 +109,7 @@ void AppendResponse(const Response& response, std::string_view date, bool keep_a
     out.append("Connection: keep-alive\r\n");
   }
   out.append("\r\n");
-  if (!response.head) out.append(response.body);
+  if (has_content && !response.head) out.append(response.body);
 }
 
 }  // namespace rendezvous::http

@@ -8,9 +8,15 @@
 #include <string>
 #include <string_view>
 
+#include "absl/functional/any_invocable.h"
+#include "absl/time/time.h"
+
 namespace rendezvous::http {
 
 enum class ContentType : uint8_t { kNone, kTextPlain, kOctetStream, kHtml };
+
+// The handler's completion (see handler.h).
+using Done = absl::AnyInvocable<void()>;
 
 struct Response {
   int status = 200;
@@ -23,10 +29,20 @@ struct Response {
   bool close = false;    // the server closes the connection after this response
   // Further header lines, each "Name: value\r\n" (Allow, Retry-After, ETag, ...).
   std::string extra_headers;
-  // Not serialized: the handler's scratch space for the decoded key. It lives here because the
-  // Response is per connection and outlives the store operation, and because reusing its capacity
-  // makes key decoding allocation-free. Reset() leaves it alone.
-  std::string key_buffer;
+
+  // Not serialized: the handler's state for the request in flight. It lives here because the
+  // Response is per connection and outlives the store operation, so the store callback needs to
+  // capture nothing but the Response's address (which fits AnyInvocable's inline storage), and
+  // because reusing the strings' capacity keeps the request path free of heap allocations.
+  // Reset() leaves it alone; Handle() sets what it uses.
+  struct InFlight {
+    std::string key;             // the decoded (and /ip/-rewritten) key
+    std::string if_none_match;   // GET/HEAD: a copy of If-None-Match ("" when absent)
+    absl::Time now;              // the request's time
+    bool missing_fails = false;  // DELETE with If-Match: *: a missing key is 412, not 404
+    Done done;                   // the handler's completion, run once the response is complete
+  };
+  InFlight in_flight;
 
   void Reset() {
     status = 200;
@@ -37,17 +53,27 @@ struct Response {
   }
 };
 
+// The CORS header lines every response carries (see AppendResponse): any origin may read every
+// answer (the API has no cookies or other ambient credentials, so "*" exposes nothing a direct
+// request could not get), and scripts may read the metadata headers of key responses.
+inline constexpr std::string_view kCorsHeaders =
+    "Access-Control-Allow-Origin: *\r\n"
+    "Access-Control-Expose-Headers: ETag, Expires, X-Expires-In, RateLimit-Limit, "
+    "RateLimit-Remaining, RateLimit-Reset, Retry-After\r\n";
+
 // Appends the serialized response (status line, headers, body) to `out`. Allocates nothing when
 // `out` has the capacity.
 //
 // The status line always says HTTP/1.1 (RFC 9110: a server sends its own highest version).
 // Headers, in this order: Date (`date` is the preformatted IMF-fixdate), Content-Type (unless
-// kNone), Content-Length (always; for a HEAD response the length a GET would have sent),
-// Content-Encoding: gzip, Vary: Accept-Encoding, X-Content-Type-Options: nosniff, extra_headers,
-// then Connection: "close" when response.close or !keep_alive; "keep-alive" when the request was
-// HTTP/1.0 (`request_version` 10) and the connection stays open; nothing otherwise (HTTP/1.1
-// default). `keep_alive` is the connection's decision for this request (Connection header and
-// version rules); a response with close=true always says close.
+// kNone), Content-Length (except for 1xx, 204 and 304, which RFC 9110 section 8.6 forbids it or
+// which have no content; for a HEAD response the length a GET would have sent), Content-Encoding:
+// gzip, Vary: Accept-Encoding, X-Content-Type-Options: nosniff, kCorsHeaders (always, so that
+// protocol errors answered by net/ carry them too), extra_headers, then Connection: "close" when
+// response.close or !keep_alive; "keep-alive" when the request was HTTP/1.0 (`request_version`
+// 10) and the connection stays open; nothing otherwise (HTTP/1.1 default). `keep_alive` is the
+// connection's decision for this request (Connection header and version rules); a response with
+// close=true always says close. 1xx, 204 and 304 responses never carry a body.
 void AppendResponse(const Response& response, std::string_view date, bool keep_alive,
                     int request_version, std::string& out);
 

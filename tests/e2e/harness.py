@@ -332,7 +332,7 @@ class HttpTestCase(unittest.TestCase):
     def assert_not_found(self, response, head=False):
         self.assert_error(response, 404, "Key not found", head=head)
 
-    def assert_method_not_allowed(self, response, allow="GET, HEAD, POST"):
+    def assert_method_not_allowed(self, response, allow="GET, HEAD, POST, PUT, DELETE, OPTIONS"):
         self.assert_error(response, 405, "Method Not Allowed")
         self.assertEqual(response.header("Allow"), allow, response)
 

@@ -56,12 +56,16 @@ class IndexPageTest(ServerTestCase):
         self.assertEqual(head.header("Vary"), "Accept-Encoding")
         self.assert_not_found(after)  # no body bytes were sent between the two
 
-    def test_row3_other_methods_on_index_are_405_allowing_get_and_head(self):
+    def test_row3_other_methods_on_index_are_405_allowing_get_head_and_options(self):
         for method, body in (("POST", b"hello"), ("PUT", b"hello"), ("DELETE", None),
-                             ("OPTIONS", None), ("PATCH", b"x"), ("post", b"hello")):
+                             ("PATCH", b"x"), ("post", b"hello")):
             with self.subTest(method=method):
                 response = self.conn.request(method, "/", body)
-                self.assert_method_not_allowed(response, allow="GET, HEAD")
+                self.assert_method_not_allowed(response, allow="GET, HEAD, OPTIONS")
+        # OPTIONS is a CORS preflight (issue 6): 204 with the allowed methods.
+        response = self.conn.request("OPTIONS", "/")
+        self.assertEqual(response.status, 204, response)
+        self.assertEqual(response.header("Allow"), "GET, HEAD, OPTIONS", response)
         self.assertEqual(self.get_index().status, 200)
 
     def test_index_uses_the_host_the_client_used(self):
@@ -444,10 +448,10 @@ class IpKeyTest(ServerTestCase):
         self.assert_ok(self.post("/ip//r42x", b"dbl"), "127.0.0.1")
         self.assert_value(self.get("/ip/127.0.0.1//r42x"), b"dbl")
 
-    def test_row43_only_post_is_rewritten_and_put_is_405(self):
-        # Ours: 405 (the original answered 200 and stored nothing).
-        self.assert_method_not_allowed(self.conn.request("PUT", "/ip/r43svc3", b"x"))
-        self.assert_not_found(self.get("/ip/127.0.0.1/r43svc3"))
+    def test_row43_put_is_rewritten_like_post(self):
+        # Ours: PUT is POST (issue 6; the original answered 200 and stored nothing).
+        self.assert_ok(self.conn.request("PUT", "/ip/r43svc3", b"x"), "127.0.0.1")
+        self.assert_value(self.get("/ip/127.0.0.1/r43svc3"), b"x")
 
     def test_an_ip_key_can_be_owned_like_any_other(self):
         headers = [("X-Owner-Secret", "mine")]
@@ -457,20 +461,24 @@ class IpKeyTest(ServerTestCase):
 
 
 class MethodTest(ServerTestCase):
-    """#53-57: methods on a key. Ours: GET, HEAD, POST; anything else is 405 with Allow."""
+    """#53-57: methods on a key. Ours: GET, HEAD, POST, PUT, DELETE, OPTIONS (issue 6); anything
+    else is 405 with Allow."""
 
     def setUp(self):
         super().setUp()
         self.path = "/" + self.key()
         self.assert_ok(self.conn.request("POST", self.path, b"kept"))
 
-    def test_row53_put_is_405_and_changes_nothing(self):
-        self.assert_method_not_allowed(self.conn.request("PUT", self.path, b"changed"))
-        self.assert_value(self.conn.request("GET", self.path), b"kept")
+    def test_row53_put_stores_like_post(self):
+        # Ours: PUT is POST (issue 6; the original answered 200 and changed nothing).
+        self.assert_ok(self.conn.request("PUT", self.path, b"changed"))
+        self.assert_value(self.conn.request("GET", self.path), b"changed")
 
-    def test_row54_delete_is_405_and_deletes_nothing(self):
-        self.assert_method_not_allowed(self.conn.request("DELETE", self.path))
-        self.assert_value(self.conn.request("GET", self.path), b"kept")
+    def test_row54_delete_deletes(self):
+        # Ours: 204 and the key is gone (issue 6; the original answered 200 and deleted nothing).
+        response = self.conn.request("DELETE", self.path)
+        self.assertEqual(response.status, 204, response)
+        self.assert_not_found(self.conn.request("GET", self.path))
 
     def test_row55_head_is_get_without_the_body(self):
         requests = [self.conn.build("HEAD", self.path), self.conn.build("HEAD", self.path + "-no"),
@@ -486,9 +494,13 @@ class MethodTest(ServerTestCase):
         self.assert_value(get, b"kept")  # nothing was sent after either HEAD's headers
 
     def test_row56_other_methods_are_405_with_allow(self):
-        for method in ("OPTIONS", "PATCH", "FOO", "TRACE"):
+        for method in ("PATCH", "FOO", "TRACE"):
             with self.subTest(method=method):
                 self.assert_method_not_allowed(self.conn.request(method, self.path))
+        # OPTIONS is a CORS preflight (issue 6): 204, and it changes nothing.
+        response = self.conn.request("OPTIONS", self.path)
+        self.assertEqual(response.status, 204, response)
+        self.assertEqual(response.header("Allow"), "GET, HEAD, POST, PUT, DELETE, OPTIONS")
         self.assert_value(self.conn.request("GET", self.path), b"kept")
 
     def test_row57_method_names_are_case_sensitive(self):

@@ -85,7 +85,8 @@ class SequenceTest(RateLimitCase):
 
     def test_refused_methods_and_wrong_secrets_cost_tokens(self):
         self.start("-maxRequests", "11", *SLOW_REFILL)
-        self.assertEqual(self.statuses([("PUT", "/m")] * 11), [405] * 11)
+        # PATCH: 405, 1 token (PUT stores and costs 3 since issue 6).
+        self.assertEqual(self.statuses([("PATCH", "/m")] * 11), [405] * 11)
         self.assert_rate_limited(self.conn.request("GET", "/m"))
 
     def test_wrong_secret_posts_cost_three_tokens_each(self):

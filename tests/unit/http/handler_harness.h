@@ -1,9 +1,12 @@
 // A Handler wired to a real MemoryStore, a real Limiter and a ManualClock, and a way to send it
 // requests written as text ("POST", "/k", body) and get the finished Response back.
 //
-// Header-only so that every *_test.cc of this folder can use it. Not thread-safe.
+// Header-only so that every *_test.cc of this folder can use it. Send() may be called from
+// several threads (the Handler, store, limiter and clock are thread-safe); building Calls and
+// moving the clock are the test's business.
 #pragma once
 
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +45,10 @@ struct Call {
   std::string host = "rendezvous.example";
   std::string accept_encoding;
   std::string client = "127.0.0.1";
+  std::string if_match;       // If-Match; empty: none
+  std::string if_none_match;  // If-None-Match; empty: none
+  std::string ttl;            // X-TTL; empty: none
+  std::string origin;         // Origin; empty: none
   int version = 11;
   bool body_too_large = false;
   bool loopback_direct = false;
@@ -52,6 +59,18 @@ struct Call {
   }
   Call& From(std::string address) {
     client = std::move(address);
+    return *this;
+  }
+  Call& IfMatch(std::string value) {
+    if_match = std::move(value);
+    return *this;
+  }
+  Call& IfNoneMatch(std::string value) {
+    if_none_match = std::move(value);
+    return *this;
+  }
+  Call& Ttl(std::string value) {
+    ttl = std::move(value);
     return *this;
   }
 
@@ -66,6 +85,10 @@ struct Call {
     request.has_owner_secret = !secret.empty();
     request.owner_secret = secret;
     request.accept_encoding = accept_encoding;
+    request.if_match = if_match;
+    request.if_none_match = if_none_match;
+    request.ttl = ttl;
+    request.origin = origin;
     request.body = body;
     request.body_too_large = body_too_large;
     std::optional<common::IpAddress> address = common::IpAddress::Parse(client);
@@ -86,6 +109,19 @@ inline Call Post(std::string target, std::string body = "") {
 
 inline Call Get(std::string target) {
   Call call;
+  call.target = std::move(target);
+  return call;
+}
+
+inline Call Put(std::string target, std::string body = "") {
+  Call call = Post(std::move(target), std::move(body));
+  call.method = "PUT";
+  return call;
+}
+
+inline Call Delete(std::string target) {
+  Call call;
+  call.method = "DELETE";
   call.target = std::move(target);
   return call;
 }
@@ -121,7 +157,7 @@ class Harness {
                  index_page_) {}
 
   // Sends `call` and returns the response; the store completes inline, so `done` must have run
-  // exactly once when Handle returns.
+  // exactly once when Handle returns. May be called from several threads at once.
   Response Send(const Call& call) {
     Response response;
     int done_calls = 0;
@@ -142,9 +178,74 @@ class Harness {
   Handler handler_;
 };
 
+// A store that queues every operation and runs it on the MemoryStore only when told, as an
+// engine that commits in batches would. Copies what it needs, as kv/store.h requires.
+class DeferredStore final : public kv::Store {
+ public:
+  explicit DeferredStore(kv::Store& backend) : backend_(backend) {}
+
+  void Get(std::string_view key, absl::Time now, kv::GetCallback done) override {
+    pending_.push_back([this, key = std::string(key), now, done = std::move(done)]() mutable {
+      backend_.Get(key, now, std::move(done));
+    });
+  }
+  void Put(const kv::PutRequest& request, kv::WriteCallback done) override {
+    pending_.push_back([this, key = std::string(request.key), value = std::string(request.value),
+                        secret = std::string(request.secret), request,
+                        done = std::move(done)]() mutable {
+      kv::PutRequest copy = request;
+      copy.key = key;
+      copy.value = value;
+      copy.secret = secret;
+      backend_.Put(copy, std::move(done));
+    });
+  }
+  void Delete(const kv::DeleteRequest& request, kv::WriteCallback done) override {
+    pending_.push_back([this, key = std::string(request.key), secret = std::string(request.secret),
+                        request, done = std::move(done)]() mutable {
+      kv::DeleteRequest copy = request;
+      copy.key = key;
+      copy.secret = secret;
+      backend_.Delete(copy, std::move(done));
+    });
+  }
+  size_t SweepExpired(absl::Time now) override { return 0; }
+  kv::Status Flush() override { return kv::Status::kOk; }
+  size_t Size() const override { return backend_.Size(); }
+  void SetChangeListener(kv::ChangeListener listener) override {}
+
+  size_t pending() const { return pending_.size(); }
+  void RunAll() {
+    while (!pending_.empty()) {
+      auto operation = std::move(pending_.front());
+      pending_.pop_front();
+      operation();
+    }
+  }
+
+ private:
+  kv::Store& backend_;
+  std::deque<absl::AnyInvocable<void()>> pending_;
+};
+
 // "Name: value\r\n" lines of extra_headers, for matching.
 inline bool HasHeader(const Response& response, std::string_view line) {
   return response.extra_headers.find(line) != std::string::npos;
+}
+
+// The value of the extra header `name` (exact case), or "" when absent.
+inline std::string HeaderValue(const Response& response, std::string_view name) {
+  const std::string& headers = response.extra_headers;
+  for (size_t line = 0; line < headers.size();) {
+    const size_t end = headers.find("\r\n", line);
+    const std::string_view text(headers.data() + line, end - line);
+    if (text.size() >= name.size() + 2 && text.starts_with(name) &&
+        text.substr(name.size(), 2) == ": ") {
+      return std::string(text.substr(name.size() + 2));
+    }
+    line = end + 2;
+  }
+  return "";
 }
 
 }  // namespace rendezvous::http::testing

@@ -1,7 +1,6 @@
 // Handler: value and secret sizes, store capacity, rate limiting (BEHAVIOR.md section 3 rows
 // 11-12, 24-31, 77-79 and the section 4 sequences, with our differences), the localhost warning,
 // and a store that completes later.
-#include <deque>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,12 +15,14 @@ namespace rendezvous::http {
 namespace {
 
 using testing::Call;
+using testing::DeferredStore;
 using testing::Get;
 using testing::Harness;
 using testing::HarnessOptions;
 using testing::HasHeader;
 using testing::MethodCall;
 using testing::Post;
+using testing::Put;
 
 // The statuses of `calls`, sent in order, joined with ','.
 std::string Statuses(Harness& harness, const std::vector<Call>& calls) {
@@ -186,10 +187,12 @@ TEST(HandlerRateLimitTest, RefusedAnswersStillCostTokens) {  // section 4, seque
                                 Get("/o")}),
             "413,413,413,429,404");
 
-  Harness puts(DefaultRateLimit());
-  std::vector<Call> calls(11, MethodCall("PUT", "/p"));  // 405 here, 200 in the original
+  // The original answered PUT (then a no-op) 200 and charged 1 token; here PUT stores and costs
+  // 3 like POST, and an unknown method is a 405 that costs 1.
+  Harness unknown(DefaultRateLimit());
+  std::vector<Call> calls(11, MethodCall("PATCH", "/p"));
   calls.push_back(Get("/p"));
-  EXPECT_EQ(Statuses(puts, calls), "405,405,405,405,405,405,405,405,405,405,405,429");
+  EXPECT_EQ(Statuses(unknown, calls), "405,405,405,405,405,405,405,405,405,405,405,429");
 
   Harness wrong(DefaultRateLimit());
   wrong.Send(Post("/w", "v").From("10.9.9.9").Secret("right"));
@@ -242,6 +245,10 @@ TEST(HandlerRateLimitTest, KeyErrorsAndTheIndexPageCostNothing) {
     EXPECT_EQ(harness.Send(Get("/bad%zz")).status, 400);
     EXPECT_EQ(harness.Send(Get("/")).status, 200);
     EXPECT_EQ(harness.Send(MethodCall("PUT", "/")).status, 405);
+    EXPECT_EQ(harness.Send(MethodCall("OPTIONS", "/x")).status, 204);
+    EXPECT_EQ(harness.Send(MethodCall("OPTIONS", "/")).status, 204);
+    EXPECT_EQ(harness.Send(Put("/x", "v").Ttl("0")).status, 400);
+    EXPECT_EQ(harness.Send(Get("/x").IfNoneMatch("unquoted")).status, 400);
   }
   std::vector<Call> calls(11, Get("/x"));
   EXPECT_EQ(Statuses(harness, calls), "404,404,404,404,404,404,404,404,404,404,404");
@@ -292,50 +299,6 @@ TEST(HandlerWarningTest, NoWarningWhenDisabledOrForwarded) {
   forwarded.Send(Get("/k"));
   EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
 }
-
-// A store that queues every operation and runs it on the MemoryStore only when told, as an
-// engine that commits in batches would. Copies what it needs, as kv/store.h requires.
-class DeferredStore final : public kv::Store {
- public:
-  explicit DeferredStore(kv::Store& backend) : backend_(backend) {}
-
-  void Get(std::string_view key, absl::Time now, kv::GetCallback done) override {
-    pending_.push_back([this, key = std::string(key), now, done = std::move(done)]() mutable {
-      backend_.Get(key, now, std::move(done));
-    });
-  }
-  void Put(const kv::PutRequest& request, kv::WriteCallback done) override {
-    pending_.push_back([this, key = std::string(request.key), value = std::string(request.value),
-                        secret = std::string(request.secret), request,
-                        done = std::move(done)]() mutable {
-      kv::PutRequest copy = request;
-      copy.key = key;
-      copy.value = value;
-      copy.secret = secret;
-      backend_.Put(copy, std::move(done));
-    });
-  }
-  void Delete(const kv::DeleteRequest& request, kv::WriteCallback done) override {
-    ADD_FAILURE() << "the handler does not delete";
-  }
-  size_t SweepExpired(absl::Time now) override { return 0; }
-  kv::Status Flush() override { return kv::Status::kOk; }
-  size_t Size() const override { return backend_.Size(); }
-  void SetChangeListener(kv::ChangeListener listener) override {}
-
-  size_t pending() const { return pending_.size(); }
-  void RunAll() {
-    while (!pending_.empty()) {
-      auto operation = std::move(pending_.front());
-      pending_.pop_front();
-      operation();
-    }
-  }
-
- private:
-  kv::Store& backend_;
-  std::deque<absl::AnyInvocable<void()>> pending_;
-};
 
 TEST(HandlerDeferredStoreTest, CompletesLaterWithoutTouchingTheRequest) {
   kv::MemoryStore backend(kv::MemoryStore::Options{});

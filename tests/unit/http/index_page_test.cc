@@ -124,6 +124,23 @@ TEST(IndexPageTest, DefaultLimitsReadNaturally) {
   EXPECT_TRUE(Contains(html, "at most 100000 on"));
 }
 
+TEST(IndexPageTest, DocumentsTheHttpSemanticsWithExamples) {
+  IndexPage page({});
+  const std::string html = Render(page, "example.com", false).body;
+  for (std::string_view part :
+       {"curl -X PUT --data-binary 'v2' http://example.com/my-key",
+        "curl -X DELETE -H 'X-Owner-Secret: long-random-secret' http://example.com/my-key",
+        "curl -H 'X-TTL: 90s'", "curl -H 'If-None-Match: \"1f\"'",
+        "curl -X PUT -H 'If-Match: \"1f\"'", "curl -X PUT -H 'If-None-Match: *'",
+        "const url = 'http://example.com/room-42';", "await fetch(url, {method: 'PUT'",
+        "Access-Control-Allow-Origin: *", "RateLimit-Remaining", "<code>Expires</code>",
+        "<code>X-Expires-In</code>", "a POST, PUT or DELETE costs 3 tokens", "<td>204</td>",
+        "<td>304</td>", "<td>412</td>", "Invalid X-TTL",
+        "Forbidden: key belongs to another address"}) {
+    EXPECT_TRUE(Contains(html, part)) << part;
+  }
+}
+
 TEST(IndexPageTest, PageHasNoExternalResources) {
   IndexPage page({});
   const std::string html = Render(page, "h", false).body;

@@ -11,6 +11,18 @@ namespace {
 
 constexpr std::string_view kDate = "Sun, 06 Nov 1994 08:49:37 GMT";
 
+// Written out rather than taken from kCorsHeaders, so that a change to it shows here.
+const std::string kCors =
+    "Access-Control-Allow-Origin: *\r\n"
+    "Access-Control-Expose-Headers: ETag, Expires, X-Expires-In, RateLimit-Limit, "
+    "RateLimit-Remaining, RateLimit-Reset, Retry-After\r\n";
+
+// A serialized response: `head` (the status line and the headers before the CORS lines), the CORS
+// lines, then `rest` (the headers after them, the blank line and the body).
+std::string Wire(std::string_view head, std::string_view rest) {
+  return std::string(head) + kCors + std::string(rest);
+}
+
 std::string Serialize(const Response& response, bool keep_alive = true, int version = 11) {
   std::string out;
   AppendResponse(response, kDate, keep_alive, version, out);
@@ -26,62 +38,59 @@ Response Ok(ContentType type, std::string body) {
 
 TEST(ResponseTest, GetOfAValueIsOctetStreamWithLength) {
   EXPECT_EQ(Serialize(Ok(ContentType::kOctetStream, "hello world")),
-            "HTTP/1.1 200 OK\r\n"
-            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-            "Content-Type: application/octet-stream\r\n"
-            "Content-Length: 11\r\n"
-            "\r\n"
-            "hello world");
+            Wire("HTTP/1.1 200 OK\r\n"
+                 "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                 "Content-Type: application/octet-stream\r\n"
+                 "Content-Length: 11\r\n",
+                 "\r\n"
+                 "hello world"));
 }
 
 TEST(ResponseTest, ErrorHasTextPlainNosniffAndTheMessage) {
   Response response;
   SetError(Error::kNotFound, response);
-  EXPECT_EQ(Serialize(response),
-            "HTTP/1.1 404 Not Found\r\n"
-            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n"
-            "Content-Length: 14\r\n"
-            "X-Content-Type-Options: nosniff\r\n"
-            "\r\n"
-            "Key not found\n");
+  EXPECT_EQ(Serialize(response), Wire("HTTP/1.1 404 Not Found\r\n"
+                                      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                                      "Content-Type: text/plain; charset=utf-8\r\n"
+                                      "Content-Length: 14\r\n"
+                                      "X-Content-Type-Options: nosniff\r\n",
+                                      "\r\n"
+                                      "Key not found\n"));
 }
 
 TEST(ResponseTest, RateLimitCarriesItsExtraHeader) {
   Response response;
   SetError(Error::kRateLimited, response);
   response.extra_headers = "Retry-After: 6\r\n";
-  EXPECT_EQ(Serialize(response),
-            "HTTP/1.1 429 Too Many Requests\r\n"
-            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n"
-            "Content-Length: 11\r\n"
-            "X-Content-Type-Options: nosniff\r\n"
-            "Retry-After: 6\r\n"
-            "\r\n"
-            "Rate limit\n");
+  EXPECT_EQ(Serialize(response), Wire("HTTP/1.1 429 Too Many Requests\r\n"
+                                      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                                      "Content-Type: text/plain; charset=utf-8\r\n"
+                                      "Content-Length: 11\r\n"
+                                      "X-Content-Type-Options: nosniff\r\n",
+                                      "Retry-After: 6\r\n"
+                                      "\r\n"
+                                      "Rate limit\n"));
 }
 
 TEST(ResponseTest, HeadKeepsContentLengthButSendsNoBody) {
   Response response = Ok(ContentType::kOctetStream, "hello world");
   response.head = true;
-  EXPECT_EQ(Serialize(response),
-            "HTTP/1.1 200 OK\r\n"
-            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-            "Content-Type: application/octet-stream\r\n"
-            "Content-Length: 11\r\n"
-            "\r\n");
+  EXPECT_EQ(Serialize(response), Wire("HTTP/1.1 200 OK\r\n"
+                                      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                                      "Content-Type: application/octet-stream\r\n"
+                                      "Content-Length: 11\r\n",
+                                      "\r\n"));
 }
 
 TEST(ResponseTest, Http10KeepAliveIsAnsweredWithKeepAlive) {
   EXPECT_EQ(Serialize(Ok(ContentType::kTextPlain, "OK"), /*keep_alive=*/true, /*version=*/10),
-            "HTTP/1.1 200 OK\r\n"
-            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-            "Content-Type: text/plain; charset=utf-8\r\n"
-            "Content-Length: 2\r\n"
-            "Connection: keep-alive\r\n"
-            "\r\n"
-            "OK");
+            Wire("HTTP/1.1 200 OK\r\n"
+                 "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                 "Content-Type: text/plain; charset=utf-8\r\n"
+                 "Content-Length: 2\r\n",
+                 "Connection: keep-alive\r\n"
+                 "\r\n"
+                 "OK"));
 }
 
 TEST(ResponseTest, ConnectionCloseWhenTheConnectionOrTheResponseSaysSo) {
@@ -107,23 +116,21 @@ TEST(ResponseTest, GzipHtmlWithVary) {
   Response response = Ok(ContentType::kHtml, "\x1f\x8b");
   response.gzip = true;
   response.vary_accept_encoding = true;
-  EXPECT_EQ(Serialize(response),
-            "HTTP/1.1 200 OK\r\n"
-            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-            "Content-Type: text/html; charset=utf-8\r\n"
-            "Content-Length: 2\r\n"
-            "Content-Encoding: gzip\r\n"
-            "Vary: Accept-Encoding\r\n"
-            "\r\n"
-            "\x1f\x8b");
+  EXPECT_EQ(Serialize(response), Wire("HTTP/1.1 200 OK\r\n"
+                                      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                                      "Content-Type: text/html; charset=utf-8\r\n"
+                                      "Content-Length: 2\r\n"
+                                      "Content-Encoding: gzip\r\n"
+                                      "Vary: Accept-Encoding\r\n",
+                                      "\r\n"
+                                      "\x1f\x8b"));
 }
 
 TEST(ResponseTest, NoContentTypeAndEmptyBodyStillHaveContentLength) {
-  EXPECT_EQ(Serialize(Response()),
-            "HTTP/1.1 200 OK\r\n"
-            "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
-            "Content-Length: 0\r\n"
-            "\r\n");
+  EXPECT_EQ(Serialize(Response()), Wire("HTTP/1.1 200 OK\r\n"
+                                        "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                                        "Content-Length: 0\r\n",
+                                        "\r\n"));
 }
 
 TEST(ResponseTest, AppendsAfterWhatIsAlreadyThereForPipelining) {
@@ -141,6 +148,36 @@ TEST(ResponseTest, SerializingIntoABufferWithCapacityDoesNotReallocate) {
   AppendResponse(response, kDate, true, 10, out);
   AppendResponse(response, kDate, false, 11, out);
   EXPECT_EQ(out.data(), data);
+}
+
+TEST(ResponseTest, NoContentAndNotModifiedHaveNeitherContentLengthNorBody) {
+  Response response = Ok(ContentType::kNone, "");
+  response.status = 204;
+  response.extra_headers = "Allow: GET\r\n";
+  EXPECT_EQ(Serialize(response), Wire("HTTP/1.1 204 No Content\r\n"
+                                      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+                                      "Allow: GET\r\n"
+                                      "\r\n"));
+  // A body left in a 304 by mistake is still not sent: the client would read it as the start of
+  // the next response.
+  response = Ok(ContentType::kNone, "stray");
+  response.status = 304;
+  response.extra_headers = "ETag: \"1f\"\r\n";
+  EXPECT_EQ(Serialize(response), Wire("HTTP/1.1 304 Not Modified\r\n"
+                                      "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n",
+                                      "ETag: \"1f\"\r\n"
+                                      "\r\n"));
+}
+
+TEST(ResponseTest, EveryResponseCarriesTheCorsHeaders) {
+  for (Error error : {Error::kBadRequest, Error::kHeaderTooLarge, Error::kTimeout,
+                      Error::kNotImplemented, Error::kRateLimited}) {
+    Response response;
+    SetError(error, response);
+    const std::string out = Serialize(response, /*keep_alive=*/false);
+    EXPECT_NE(out.find("\r\nAccess-Control-Allow-Origin: *\r\n"), std::string::npos) << out;
+    EXPECT_NE(out.find("\r\nAccess-Control-Expose-Headers: ETag, "), std::string::npos) << out;
+  }
 }
 
 TEST(ResponseTest, UnknownStatusStillMakesAValidStatusLine) {

@@ -1,0 +1,133 @@
+// POST and PUT (store a value) and DELETE of a key, with their conditions.
+#include <atomic>
+#include <memory>
+#include <utility>
+
+#include "http/handler.h"
+#include "http/key_headers.h"
+
+namespace rendezvous::http {
+namespace {
+
+// A write reply: on success the new ETag and expiry join the body prepared before the store call
+// ("OK" or the client address), else the store's error replaces it.
+void OnWritten(const kv::WriteResult& result, Response& response) {
+  if (result.status == kv::Status::kOk) {
+    AppendValueHeaders(result.version, result.expires_at, response.in_flight.now,
+                       response.extra_headers);
+  } else {
+    SetError(ErrorFor(result.status), response);
+  }
+}
+
+}  // namespace
+
+void Handler::HandleWrite(const Request& request, bool ip_key, absl::Duration lifetime,
+                          const WriteCondition& condition, Response& response) {
+  // The original's rule: with a secret, the secret counts against the value limit and the
+  // message says so; a body cut off at the limit is over it either way.
+  const std::string_view secret = request.owner_secret;  // empty: none (BEHAVIOR #19)
+  const size_t limit = options_.max_value_bytes;
+  if (!secret.empty()) {
+    if (request.body_too_large || secret.size() > limit ||
+        request.body.size() > limit - secret.size()) {
+      return Fail(Error::kValuePlusSecretTooLarge, response);
+    }
+  } else if (request.body_too_large || request.body.size() > limit) {
+    return Fail(Error::kValueTooLarge, response);
+  }
+
+  // Prepared before the store call: after it, `request` may be gone (the callback can run on
+  // another thread after the connection moved on) and the callback only has `response`.
+  if (!ip_key) response.body.assign("OK");  // ip/ keys answer the address, already in the body
+  response.status = 200;
+  response.content_type = ContentType::kTextPlain;
+
+  kv::PutRequest put;
+  put.key = response.in_flight.key;
+  put.value = request.body;
+  put.secret = secret;
+  put.now = response.in_flight.now;
+  put.expires_at = put.now + lifetime;
+  put.precondition = condition.precondition;
+  if (condition.key_must_exist) return PutIfExists(put, response);
+  store_.Put(put, [&response](const kv::WriteResult& result) {
+    OnWritten(result, response);
+    Finish(response);
+  });
+}
+
+// If-Match: * on a write, "only if the key exists". kv::Precondition offers "the version is v"
+// and "absent", so this reads the key's version and makes the write conditional on it: the write
+// still never creates a key, but one that loses a race against another write of the key between
+// the read and the write is answered 412. (Until the store has an "exists" condition.)
+//
+// A store callback must not call the store, so the write is issued here, after Get returned, and
+// only if its callback already ran (both engines answer reads inline). Should an engine answer
+// later, the callback answers 503 itself. Whichever of the two sides comes second in `probe`
+// continues: this function (the read was inline) or the callback (it was not).
+void Handler::PutIfExists(kv::PutRequest put, Response& response) {
+  struct Probe {
+    std::atomic<bool> one_side_done{false};
+    kv::Status status = kv::Status::kUnavailable;
+    uint64_t version = 0;
+  };
+  // An allocation, but only on this rare path.
+  auto probe = std::make_shared<Probe>();
+  store_.Get(put.key, put.now, [probe, &response](const kv::GetResult& result) {
+    probe->status = result.status;
+    probe->version = result.entry.version;
+    if (!probe->one_side_done.exchange(true, std::memory_order_acq_rel)) return;
+    Fail(Error::kUnavailable, response);
+  });
+  if (!probe->one_side_done.exchange(true, std::memory_order_acq_rel)) return;
+
+  if (probe->status != kv::Status::kOk) {
+    return Fail(probe->status == kv::Status::kNotFound ? Error::kPreconditionFailed
+                                                       : ErrorFor(probe->status),
+                response);
+  }
+  put.precondition = {kv::Precondition::Kind::kIfMatch, probe->version};
+  store_.Put(put, [&response](const kv::WriteResult& result) {
+    OnWritten(result, response);
+    Finish(response);
+  });
+}
+
+void Handler::HandleDelete(const Request& request, const IfMatch& if_match, Response& response) {
+  const std::string& key = response.in_flight.key;
+  if (key.starts_with("ip/") && !OwnsIpKey(key, request.client)) {
+    return Fail(Error::kForbiddenIpKey, response);
+  }
+  kv::DeleteRequest remove;
+  remove.key = key;
+  remove.secret = request.owner_secret;
+  remove.now = response.in_flight.now;
+  if (if_match.kind == IfMatch::Kind::kVersion) {
+    remove.precondition = {kv::Precondition::Kind::kIfMatch, if_match.version};
+  }
+  // "*" asks only that the key exist, which a delete checks anyway: no store condition, but a
+  // missing key is a failed precondition (412), not 404.
+  response.in_flight.missing_fails = if_match.kind == IfMatch::Kind::kAny;
+  store_.Delete(remove, [&response](const kv::WriteResult& result) {
+    if (result.status == kv::Status::kOk) {
+      response.status = 204;
+      return Finish(response);
+    }
+    if (result.status == kv::Status::kNotFound && response.in_flight.missing_fails) {
+      return Fail(Error::kPreconditionFailed, response);
+    }
+    Fail(ErrorFor(result.status), response);
+  });
+}
+
+bool Handler::OwnsIpKey(std::string_view key, const common::IpAddress& client) const {
+  std::string_view address_text = key.substr(3);  // after "ip/"
+  address_text = address_text.substr(0, address_text.find('/'));
+  const std::optional<common::IpAddress> address = common::IpAddress::Parse(address_text);
+  // A second segment that is no address names no client: no POST or PUT can have created it.
+  return address.has_value() && ratelimit::ClientKey::For(*address, options_.ipv6_prefix_bits) ==
+                                    ratelimit::ClientKey::For(client, options_.ipv6_prefix_bits);
+}
+
+}  // namespace rendezvous::http

@@ -1,0 +1,84 @@
+// The header lines of key responses, byte for byte.
+#include "http/key_headers.h"
+
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace rendezvous::http {
+namespace {
+
+const absl::Time kNow = absl::FromUnixSeconds(1'700'000'000);  // Tue, 14 Nov 2023 22:13:20 GMT
+
+TEST(ValueHeadersTest, ETagExpiryAndNoStore) {
+  std::string out;
+  AppendValueHeaders(0x2a, kNow + absl::Hours(2), kNow, out);
+  EXPECT_EQ(out,
+            "ETag: \"2a\"\r\n"
+            "Expires: Wed, 15 Nov 2023 00:13:20 GMT\r\n"
+            "X-Expires-In: 7200\r\n"
+            "Cache-Control: no-store\r\n");
+}
+
+TEST(ValueHeadersTest, SecondsLeftAreRoundedDownAndNeverNegative) {
+  std::string out;
+  AppendValueHeaders(1, kNow + absl::Milliseconds(90'999), kNow, out);
+  EXPECT_NE(out.find("X-Expires-In: 90\r\n"), std::string::npos) << out;
+  out.clear();
+  AppendValueHeaders(1, kNow + absl::Milliseconds(400), kNow, out);
+  EXPECT_NE(out.find("X-Expires-In: 0\r\n"), std::string::npos) << out;
+  out.clear();
+  AppendValueHeaders(1, kNow - absl::Seconds(5), kNow, out);
+  EXPECT_NE(out.find("X-Expires-In: 0\r\n"), std::string::npos) << out;
+}
+
+TEST(RateLimitHeadersTest, AllowedRequest) {
+  ratelimit::Decision decision;
+  decision.allowed = true;
+  decision.remaining_tokens = 8;
+  decision.until_full = absl::Milliseconds(16'300);
+  std::string out;
+  AppendRateLimitHeaders(decision, 11, out);
+  EXPECT_EQ(out,
+            "RateLimit-Limit: 11\r\n"
+            "RateLimit-Remaining: 8\r\n"
+            "RateLimit-Reset: 17\r\n");
+}
+
+TEST(RateLimitHeadersTest, RefusedRequestAddsRetryAfter) {
+  ratelimit::Decision decision;
+  decision.allowed = false;
+  decision.remaining_tokens = 1;
+  decision.retry_after = absl::Milliseconds(10'900);
+  decision.until_full = absl::Seconds(54);
+  std::string out;
+  AppendRateLimitHeaders(decision, 11, out);
+  EXPECT_EQ(out,
+            "RateLimit-Limit: 11\r\n"
+            "RateLimit-Remaining: 1\r\n"
+            "RateLimit-Reset: 54\r\n"
+            "Retry-After: 11\r\n");
+}
+
+TEST(RateLimitHeadersTest, RetryAfterIsAtLeastOneSecond) {
+  ratelimit::Decision decision;
+  decision.allowed = false;
+  decision.retry_after = absl::Nanoseconds(1);
+  std::string out;
+  AppendRateLimitHeaders(decision, 3, out);
+  EXPECT_NE(out.find("Retry-After: 1\r\n"), std::string::npos) << out;
+}
+
+TEST(PreflightHeadersTest, MethodsHeadersAndMaxAge) {
+  std::string out;
+  AppendPreflightHeaders(kKeyMethods, out);
+  EXPECT_EQ(out,
+            "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n"
+            "Access-Control-Allow-Methods: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n"
+            "Access-Control-Allow-Headers: X-Owner-Secret, If-Match, If-None-Match, X-TTL, "
+            "Content-Type\r\n"
+            "Access-Control-Max-Age: 86400\r\n");
+}
+
+}  // namespace
+}  // namespace rendezvous::http
