@@ -152,7 +152,7 @@ std::optional<Error> Handler::CheckConditions(const Request& request,
       } else if (conditions.if_match.kind == IfMatch::Kind::kVersion) {
         precondition = {kv::Precondition::Kind::kIfMatch, conditions.if_match.version};
       } else {
-        conditions.write.key_must_exist = true;
+        precondition.kind = kv::Precondition::Kind::kIfExists;
       }
       break;
   }

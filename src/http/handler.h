@@ -71,7 +71,6 @@ class Handler {
   // The condition a write's If-Match and If-None-Match ask for.
   struct WriteCondition {
     kv::Precondition precondition;
-    bool key_must_exist = false;  // If-Match: * (the store has no such condition; see PutIfExists)
   };
   // What the conditional and lifetime headers of a request ask for, as far as its method reads
   // them (GET/HEAD: If-None-Match, kept in the request; POST/PUT: all; DELETE: If-Match).
@@ -96,7 +95,6 @@ class Handler {
   void HandleGet(Response& response);
   void HandleWrite(const Request& request, bool ip_key, absl::Duration lifetime,
                    const WriteCondition& condition, Response& response);
-  void PutIfExists(kv::PutRequest put, Response& response);
   void HandleDelete(const Request& request, const IfMatch& if_match, Response& response);
   // Whether `client` may delete the key `key` under "ip/": the address in its second segment
   // must be the client's, compared as the rate limiter does (a whole IPv4 address, an IPv6

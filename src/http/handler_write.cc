@@ -50,44 +50,6 @@ void Handler::HandleWrite(const Request& request, bool ip_key, absl::Duration li
   put.now = response.in_flight.now;
   put.expires_at = put.now + lifetime;
   put.precondition = condition.precondition;
-  if (condition.key_must_exist) return PutIfExists(put, response);
-  store_.Put(put, [&response](const kv::WriteResult& result) {
-    OnWritten(result, response);
-    Finish(response);
-  });
-}
-
-// If-Match: * on a write, "only if the key exists". kv::Precondition offers "the version is v"
-// and "absent", so this reads the key's version and makes the write conditional on it: the write
-// still never creates a key, but one that loses a race against another write of the key between
-// the read and the write is answered 412. (Until the store has an "exists" condition.)
-//
-// A store callback must not call the store, so the write is issued here, after Get returned, and
-// only if its callback already ran (both engines answer reads inline). Should an engine answer
-// later, the callback answers 503 itself. Whichever of the two sides comes second in `probe`
-// continues: this function (the read was inline) or the callback (it was not).
-void Handler::PutIfExists(kv::PutRequest put, Response& response) {
-  struct Probe {
-    std::atomic<bool> one_side_done{false};
-    kv::Status status = kv::Status::kUnavailable;
-    uint64_t version = 0;
-  };
-  // An allocation, but only on this rare path.
-  auto probe = std::make_shared<Probe>();
-  store_.Get(put.key, put.now, [probe, &response](const kv::GetResult& result) {
-    probe->status = result.status;
-    probe->version = result.entry.version;
-    if (!probe->one_side_done.exchange(true, std::memory_order_acq_rel)) return;
-    Fail(Error::kUnavailable, response);
-  });
-  if (!probe->one_side_done.exchange(true, std::memory_order_acq_rel)) return;
-
-  if (probe->status != kv::Status::kOk) {
-    return Fail(probe->status == kv::Status::kNotFound ? Error::kPreconditionFailed
-                                                       : ErrorFor(probe->status),
-                response);
-  }
-  put.precondition = {kv::Precondition::Kind::kIfMatch, probe->version};
   store_.Put(put, [&response](const kv::WriteResult& result) {
     OnWritten(result, response);
     Finish(response);
@@ -105,17 +67,13 @@ void Handler::HandleDelete(const Request& request, const IfMatch& if_match, Resp
   remove.now = response.in_flight.now;
   if (if_match.kind == IfMatch::Kind::kVersion) {
     remove.precondition = {kv::Precondition::Kind::kIfMatch, if_match.version};
+  } else if (if_match.kind == IfMatch::Kind::kAny) {
+    remove.precondition.kind = kv::Precondition::Kind::kIfExists;  // missing: 412, not 404
   }
-  // "*" asks only that the key exist, which a delete checks anyway: no store condition, but a
-  // missing key is a failed precondition (412), not 404.
-  response.in_flight.missing_fails = if_match.kind == IfMatch::Kind::kAny;
   store_.Delete(remove, [&response](const kv::WriteResult& result) {
     if (result.status == kv::Status::kOk) {
       response.status = 204;
       return Finish(response);
-    }
-    if (result.status == kv::Status::kNotFound && response.in_flight.missing_fails) {
-      return Fail(Error::kPreconditionFailed, response);
     }
     Fail(ErrorFor(result.status), response);
   });

@@ -39,7 +39,6 @@ struct Response {
     std::string key;             // the decoded (and /ip/-rewritten) key
     std::string if_none_match;   // GET/HEAD: a copy of If-None-Match ("" when absent)
     absl::Time now;              // the request's time
-    bool missing_fails = false;  // DELETE with If-Match: *: a missing key is 412, not 404
     Done done;                   // the handler's completion, run once the response is complete
   };
   InFlight in_flight;

@@ -163,9 +163,9 @@ void LmdbStore::Delete(const DeleteRequest& request, WriteCallback done) {
   if (request.key.empty() ||
       request.key.size() > static_cast<size_t>(mdb_env_get_maxkeysize(env_->env()))) {
     // No such record can exist.
-    done(Refused(request.precondition.kind == Precondition::Kind::kIfMatch
-                     ? Status::kPreconditionFailed
-                     : Status::kNotFound));
+    const bool needs_entry = request.precondition.kind == Precondition::Kind::kIfMatch ||
+                             request.precondition.kind == Precondition::Kind::kIfExists;
+    done(Refused(needs_entry ? Status::kPreconditionFailed : Status::kNotFound));
     return;
   }
   LmdbWriter::Op op;

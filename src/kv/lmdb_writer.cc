@@ -37,6 +37,9 @@ Status CheckOwnerAndPrecondition(const EntryHeader* live, const LmdbWriter::Op& 
     case Precondition::Kind::kIfAbsent:
       if (live != nullptr) return Status::kPreconditionFailed;
       break;
+    case Precondition::Kind::kIfExists:
+      if (live == nullptr) return Status::kPreconditionFailed;
+      break;
   }
   return Status::kOk;
 }

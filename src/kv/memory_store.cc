@@ -37,7 +37,8 @@ MemoryStore::MemoryStore(const Options& options, secret::Hasher hasher)
     : max_entries_(options.max_entries),
       shard_count_(std::max<size_t>(options.shards, 1)),
       hasher_(std::move(hasher)),
-      shards_(std::make_unique<Shard[]>(shard_count_)) {}
+      shards_(std::make_unique<Shard[]>(shard_count_)),
+      last_version_(options.first_version) {}
 
 MemoryStore::~MemoryStore() = default;
 
@@ -106,6 +107,9 @@ Status MemoryStore::CheckWrite(const Entry* live, bool has_secret, const secret:
       break;
     case Precondition::Kind::kIfAbsent:
       if (live != nullptr) return Status::kPreconditionFailed;
+      break;
+    case Precondition::Kind::kIfExists:
+      if (live == nullptr) return Status::kPreconditionFailed;
       break;
   }
   return Status::kOk;

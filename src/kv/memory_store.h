@@ -43,6 +43,10 @@ class MemoryStore final : public Store {
   struct Options {
     size_t max_entries = 100000;  // live entries at most (-maxNumKV); 0 refuses every new key
     size_t shards = 64;           // lock stripes; 0 is treated as 1
+    // The first version handed out is first_version + 1. A server seeds it from the clock
+    // (microseconds since the epoch), so an ETag a client kept from before a restart cannot match
+    // a new value by chance.
+    uint64_t first_version = 0;
   };
 
   // `hasher` turns owner secrets into the digests kept in memory; the default key is random, which
@@ -96,8 +100,8 @@ class MemoryStore final : public Store {
   std::unique_ptr<Shard[]> shards_;
   // Entries held in all shards plus reservations about to be inserted. Never above max_entries_.
   std::atomic<size_t> held_{0};
-  // Last version handed out; versions start at 1, so 0 never names a live entry.
-  std::atomic<uint64_t> last_version_{0};
+  // Last version handed out; versions start at first_version + 1, so 0 never names a live entry.
+  std::atomic<uint64_t> last_version_;
   ChangeListener listener_;
 };
 

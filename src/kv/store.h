@@ -42,6 +42,7 @@ struct Precondition {
     kNone,
     kIfMatch,   // the live entry's version must equal `version` (absent entry: fails)
     kIfAbsent,  // there must be no live entry (If-None-Match: *)
+    kIfExists,  // there must be a live entry, whatever its version (If-Match: *)
   };
   Kind kind = Kind::kNone;
   uint64_t version = 0;

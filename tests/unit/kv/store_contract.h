@@ -68,6 +68,7 @@ class StoreContractTest : public ::testing::TestWithParam<StoreFactory> {
 
   static Precondition IfMatch(uint64_t version) { return {Precondition::Kind::kIfMatch, version}; }
   static Precondition IfAbsent() { return {Precondition::Kind::kIfAbsent, 0}; }
+  static Precondition IfExists() { return {Precondition::Kind::kIfExists, 0}; }
 
   common::ManualClock clock_;
   std::unique_ptr<Store> store_;

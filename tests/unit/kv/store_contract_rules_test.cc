@@ -132,6 +132,22 @@ TEST_P(StoreContractTest, IfAbsentOnAnExpiredKeyCreatesIt) {
   EXPECT_EQ(Get("k").value, "new");
 }
 
+TEST_P(StoreContractTest, IfExistsReplacesALiveKeyWhateverItsVersion) {
+  ASSERT_EQ(Put("k", "v1").status, Status::kOk);
+  const WriteResult put = Put("k", "v2", "", IfExists());
+  ASSERT_EQ(put.status, Status::kOk);
+  EXPECT_FALSE(put.created);
+  EXPECT_EQ(Get("k").value, "v2");
+}
+
+TEST_P(StoreContractTest, IfExistsNeverCreatesAKey) {
+  EXPECT_EQ(Put("k", "v", "", IfExists()).status, Status::kPreconditionFailed);
+  EXPECT_EQ(Get("k").status, Status::kNotFound);
+  ASSERT_EQ(Put("e", "old", "", {}, absl::Seconds(10)).status, Status::kOk);
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(Put("e", "new", "", IfExists()).status, Status::kPreconditionFailed);
+}
+
 // --- Delete ---------------------------------------------------------------------------------
 
 TEST_P(StoreContractTest, DeleteOfAMissingKeyIsNotFound) {
@@ -184,6 +200,12 @@ TEST_P(StoreContractTest, DeleteHonoursIfMatch) {
 
 TEST_P(StoreContractTest, DeleteWithIfMatchOfAMissingKeyFailsThePrecondition) {
   EXPECT_EQ(Delete("missing", "", IfMatch(1)).status, Status::kPreconditionFailed);
+}
+
+TEST_P(StoreContractTest, DeleteWithIfExistsOfAMissingKeyFailsThePrecondition) {
+  EXPECT_EQ(Delete("missing", "", IfExists()).status, Status::kPreconditionFailed);
+  ASSERT_EQ(Put("k", "v").status, Status::kOk);
+  EXPECT_EQ(Delete("k", "", IfExists()).status, Status::kOk);
 }
 
 TEST_P(StoreContractTest, DeleteWithIfAbsentOfALiveKeyFailsThePrecondition) {
