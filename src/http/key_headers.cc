@@ -2,8 +2,7 @@
 #include "http/key_headers.h"
 
 #include <algorithm>
-
-#include "absl/strings/str_cat.h"
+#include <charconv>
 #include "common/http_date.h"
 #include "http/etag.h"
 
@@ -15,6 +14,14 @@ int64_t CeilSeconds(absl::Duration d) {
   return std::max<int64_t>(0, absl::ToInt64Seconds(absl::Ceil(d, absl::Seconds(1))));
 }
 
+// `name` then the decimal `value` then CRLF. On every key response, so no StrAppend machinery:
+// one to_chars into a stack buffer.
+void AppendNumberLine(std::string_view name, int64_t value, std::string& out) {
+  char digits[20];
+  const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, value);
+  out.append(name).append(digits, end.ptr).append("\r\n");
+}
+
 }  // namespace
 
 void AppendValueHeaders(uint64_t version, absl::Time expires_at, absl::Time now, std::string& out) {
@@ -22,22 +29,22 @@ void AppendValueHeaders(uint64_t version, absl::Time expires_at, absl::Time now,
   AppendETag(version, out);
   out.append("\r\nExpires: ");
   common::AppendHttpDate(expires_at, out);
+  out.append("\r\n");
   // ToInt64Seconds truncates toward zero: rounded down for the positive durations left.
-  absl::StrAppend(
-      &out, "\r\nX-Expires-In: ", std::max<int64_t>(0, absl::ToInt64Seconds(expires_at - now)),
-      "\r\nCache-Control: no-store\r\n");
+  AppendNumberLine("X-Expires-In: ", std::max<int64_t>(0, absl::ToInt64Seconds(expires_at - now)),
+                   out);
+  out.append("Cache-Control: no-store\r\n");
 }
 
 void AppendRateLimitHeaders(const ratelimit::Decision& decision, int64_t capacity_tokens,
                             std::string& out) {
-  absl::StrAppend(&out, "RateLimit-Limit: ", capacity_tokens,
-                  "\r\nRateLimit-Remaining: ", std::max<int64_t>(0, decision.remaining_tokens),
-                  "\r\nRateLimit-Reset: ", CeilSeconds(decision.until_full), "\r\n");
+  AppendNumberLine("RateLimit-Limit: ", capacity_tokens, out);
+  AppendNumberLine("RateLimit-Remaining: ", std::max<int64_t>(0, decision.remaining_tokens), out);
+  AppendNumberLine("RateLimit-Reset: ", CeilSeconds(decision.until_full), out);
   if (!decision.allowed) {
     // A client that waits this long passes; an infinite wait (a cost above the capacity, which
     // the handler never asks for) saturates instead of overflowing.
-    absl::StrAppend(&out, "Retry-After: ", std::max<int64_t>(1, CeilSeconds(decision.retry_after)),
-                    "\r\n");
+    AppendNumberLine("Retry-After: ", std::max<int64_t>(1, CeilSeconds(decision.retry_after)), out);
   }
 }
 

@@ -65,6 +65,8 @@ class Session {
   enum class Completion : uint8_t { kRunning, kDoneInline, kPending };
 
   void MaybeRead();
+  size_t ReadRoom() const;  // bytes the next read may add to in_ (0: the buffer is full)
+  void OnReadable(boost::system::error_code ec);
   void OnRead(boost::system::error_code ec, size_t bytes);
   void ProcessInput();
   // Checks the complete header; `body_follows` when body bytes are still to be read.

@@ -1,6 +1,7 @@
 #include "common/http_date.h"
 
 #include <clocale>
+#include <random>
 
 #include "absl/time/civil_time.h"
 #include "gtest/gtest.h"
@@ -53,6 +54,32 @@ TEST(FormatHttpDateTest, DoesNotDependOnTheLocale) {
   std::setlocale(LC_TIME, "de_DE.UTF-8");
   EXPECT_EQ(FormatHttpDate(Utc(1994, 11, 6, 8, 49, 37)), "Sun, 06 Nov 1994 08:49:37 GMT");
   std::setlocale(LC_TIME, saved.c_str());
+}
+
+}  // namespace
+}  // namespace rendezvous::common
+
+namespace rendezvous::common {
+namespace {
+
+TEST(FormatHttpDateTest, AgreesWithAbseilsCalendarOverFourCenturies) {
+  std::mt19937_64 random(42);
+  // 1800-01-01 to 2200-01-01, plus the days around leap-year edges.
+  std::uniform_int_distribution<int64_t> seconds(-5364662400, 7258118400);
+  for (int i = 0; i < 20000; ++i) {
+    const absl::Time time = absl::FromUnixSeconds(seconds(random));
+    ASSERT_EQ(FormatHttpDate(time),
+              absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", time, absl::UTCTimeZone()))
+        << absl::ToUnixSeconds(time);
+  }
+  for (int year : {1900, 2000, 2024, 2100}) {
+    for (int day : {58, 59, 60}) {  // Feb 28, Feb 29 / Mar 1, Mar 1 / Mar 2
+      const absl::Time time =
+          absl::FromCivil(absl::CivilDay(year, 1, 1) + day, absl::UTCTimeZone());
+      EXPECT_EQ(FormatHttpDate(time),
+                absl::FormatTime("%a, %d %b %Y %H:%M:%S GMT", time, absl::UTCTimeZone()));
+    }
+  }
 }
 
 }  // namespace
