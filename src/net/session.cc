@@ -29,10 +29,6 @@ Session::Session(Worker& worker, boost::asio::ip::tcp::socket socket,
 Session::~Session() { worker_.connections().Release(peer_, exempt_from_client_cap_); }
 
 void Session::Start() {
-  // Reads happen only after the socket reported readable; non-blocking makes a spurious wake-up
-  // answer EAGAIN instead of blocking the worker.
-  boost::system::error_code ignored;
-  socket_.non_blocking(true, ignored);
   // A new connection gets the header timeout to send its first request (not the longer idle
   // timeout): connections that never speak are a cheap way to hold server resources.
   deadline_ms_ = worker_.now_ms() + Millis(worker_.options().header_timeout);
@@ -52,13 +48,16 @@ void Session::MaybeRead() {
   if (reading_ || handler_pending_) return;
   if (close_after_write_ && state_ != State::kLingering) return;
   if (out_.size() >= options.output_limit_bytes) return;  // resumes after the write
-  if (ReadRoom() == 0) return;
-  // Wait for readiness, then read: an immediate read (Asio's async_read_some tries recv at once)
-  // nearly always fails with EAGAIN on keep-alive, since the client is still reading our answer.
-  // That wasted syscall was most of our extra kernel time against nginx (docs/performance.md).
+  const size_t room = ReadRoom();
+  if (room == 0) return;
+  // async_read_some tries recv at once (Asio's speculative read), which fails with EAGAIN when
+  // the client has not sent its next request yet. Waiting for readiness first (async_wait) was
+  // measured to cost an epoll_ctl on every request instead, which is worse: Asio 1.74 re-arms
+  // the descriptor for every non-speculative operation (docs/performance.md).
   reading_ = true;
-  socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
-                     [this](boost::system::error_code ec) { OnReadable(ec); });
+  socket_.async_read_some(in_.prepare(room), [this](boost::system::error_code ec, size_t bytes) {
+    OnRead(ec, bytes);
+  });
 }
 
 size_t Session::ReadRoom() const {
@@ -69,18 +68,6 @@ size_t Session::ReadRoom() const {
   const size_t max_buffered =
       options.header_limit_bytes + options.body_limit_bytes + kReadChunkBytes;
   return in_.size() >= max_buffered ? 0 : std::min(kReadChunkBytes, max_buffered - in_.size());
-}
-
-void Session::OnReadable(boost::system::error_code ec) {
-  if (ec || closed_) return OnRead(ec, 0);
-  boost::system::error_code read_ec;
-  const size_t bytes = socket_.read_some(in_.prepare(ReadRoom()), read_ec);
-  if (read_ec == boost::asio::error::would_block || read_ec == boost::asio::error::try_again) {
-    socket_.async_wait(boost::asio::ip::tcp::socket::wait_read,
-                       [this](boost::system::error_code wait_ec) { OnReadable(wait_ec); });
-    return;
-  }
-  OnRead(read_ec, bytes);
 }
 
 void Session::OnRead(boost::system::error_code ec, size_t bytes) {

@@ -66,7 +66,6 @@ class Session {
 
   void MaybeRead();
   size_t ReadRoom() const;  // bytes the next read may add to in_ (0: the buffer is full)
-  void OnReadable(boost::system::error_code ec);
   void OnRead(boost::system::error_code ec, size_t bytes);
   void ProcessInput();
   // Checks the complete header; `body_follows` when body bytes are still to be read.
