@@ -1,0 +1,524 @@
+#!/usr/bin/env bash
+# The benchmark behind `make bench` (issue 5): our server against nginx answering a constant, on
+# loopback, compared by the server's own CPU time per request.
+#
+# `make bench` installs wrk and nginx-light first; this script installs nothing. It builds the
+# Release tree (build-release, with -DRDV_BENCH=ON), runs the workloads below, the restart and
+# memory measurements and the microbenchmarks, prints one Markdown report and writes it to
+# bench/results/<date>-<short commit>.md.
+#
+# Every workload: nginx (one worker, access_log off, `return 200` of a value of the same size)
+# and our server (one I/O thread) each pinned to CPU 1, wrk pinned to CPU 0 (`wrk -t1 -c64
+# --latency`), a warm-up of each, then BENCH_ROUNDS measured rounds interleaved nginx, ours,
+# nginx, ours, ... CPU per request = utime + stime from /proc/PID/stat over the round ÷ requests
+# wrk counted. Requests carry a random public X-Forwarded-For each (loopback is a trusted proxy),
+# and -maxRequests is high enough that they pass, except in the workload that measures a 429.
+#
+# Settings (environment):
+#   BENCH_SECONDS=5          length of a measured round
+#   BENCH_ROUNDS=3           measured rounds per server and workload
+#   BENCH_WARMUP=2           seconds of warm-up per server and workload
+#   BENCH_CONNECTIONS=64     wrk connections
+#   BENCH_WORKLOADS="..."    subset and order, from: get get-lmdb close pipeline post-memory
+#                            post-lmdb mixed-memory mixed-lmdb limited scaling restart memory micro
+#   BENCH_MAX_REQUESTS=1000000000  the server's -maxRequests in the workloads whose requests pass
+#   BENCH_MICRO_MIN_TIME=0.2 --benchmark_min_time of the microbenchmarks
+#   BENCH_NICE=              e.g. -10: run servers and wrk under `nice -n` (a busy shared machine)
+#   BENCH_BUILD_DIR=build-release, BENCH_RESULTS_DIR=bench/results
+# A workload that cannot run (e.g. the LMDB engine refuses to start) is reported as skipped with
+# the server's message; the script goes on. Every process it starts is stopped by PID on exit.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+
+ROUND_SECONDS=${BENCH_SECONDS:-5}
+ROUNDS=${BENCH_ROUNDS:-3}
+WARMUP_SECONDS=${BENCH_WARMUP:-2}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
+ALL_WORKLOADS="get get-lmdb close pipeline post-memory post-lmdb mixed-memory mixed-lmdb limited
+scaling restart memory micro"
+WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
+WORKLOADS=${WORKLOADS//,/ }
+MAX_REQUESTS=${BENCH_MAX_REQUESTS:-1000000000}
+MICRO_MIN_TIME=${BENCH_MICRO_MIN_TIME:-0.2}
+BUILD_DIR=${BENCH_BUILD_DIR:-build-release}
+RESULTS_DIR=${BENCH_RESULTS_DIR:-bench/results}
+LUA="$ROOT/bench/wrk/workload.lua"
+KEYS=100000          # key population of the POST and mixed workloads
+GET_BYTES=100        # the value of the GET workloads
+POST_BYTES=200       # the values of the POST and mixed workloads
+FIXED_CLIENT=203.0.113.7
+
+die() { echo "bench: $*" >&2; exit 1; }
+log() { echo "bench: $*" >&2; }
+
+KNOWN_WORKLOADS=" ${ALL_WORKLOADS//$'\n'/ } "
+for word in $WORKLOADS; do
+  [[ "$KNOWN_WORKLOADS" == *" $word "* ]] || die "unknown workload '$word' (known:$KNOWN_WORKLOADS)"
+done
+NGINX=$(command -v nginx || true)
+[[ -z "$NGINX" && -x /usr/sbin/nginx ]] && NGINX=/usr/sbin/nginx
+for tool in wrk taskset python3 cmake ninja; do
+  command -v "$tool" >/dev/null ||
+    die "$tool not found: run 'make bench' (it installs wrk and nginx-light)"
+done
+[[ -n "$NGINX" ]] || die "nginx not found: run 'make bench' (it installs nginx-light)"
+
+# Pinning: servers on CPU 1, wrk on CPU 0. On a single CPU everything shares CPU 0 (reported).
+if (( $(nproc) >= 2 )); then
+  SERVER_CPU=1; WRK_CPU=0; PINNING="servers on CPU 1, wrk on CPU 0"
+else
+  SERVER_CPU=0; WRK_CPU=0; PINNING="one CPU only: servers and wrk share CPU 0 (not comparable)"
+fi
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/rdv-bench.XXXXXX")
+PIDS=()  # every process started here and not yet reaped
+
+# Stops `pid` (TERM, then KILL after 20 s) and reaps it.
+stop_pid() {
+  local pid=$1 i state
+  if kill -0 "$pid" 2>/dev/null; then
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 200; i++)); do
+      state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null || echo gone)
+      [[ "$state" == Z || "$state" == gone ]] && break
+      sleep 0.1
+    done
+    if [[ "$state" != Z && "$state" != gone ]]; then
+      kill -KILL "$pid" 2>/dev/null || true
+    fi
+  fi
+  wait "$pid" 2>/dev/null || true
+  local kept=() p
+  for p in "${PIDS[@]}"; do [[ "$p" == "$pid" ]] || kept+=("$p"); done
+  PIDS=("${kept[@]}")
+}
+
+cleanup() {
+  local rc=$?
+  trap - EXIT INT TERM
+  local pid
+  for pid in "${PIDS[@]}"; do stop_pid "$pid"; done
+  rm -rf "$WORK"
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# Appends a command line (shell-quoted) to the report's command list, once.
+record_command() {
+  local line
+  line=$(printf '%q ' "$@")
+  line=${line% }
+  grep -Fxq -- "$line" "$WORK/commands.txt" 2>/dev/null || echo "$line" >>"$WORK/commands.txt"
+}
+
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# utime + stime (clock ticks) summed over the given PIDs.
+cpu_ticks() {
+  local total=0 pid fields
+  for pid in "$@"; do
+    fields=$(sed 's/^.*) //' "/proc/$pid/stat")  # the fields after "(comm)"
+    set -- $fields
+    total=$((total + ${12} + ${13}))           # utime and stime: fields 14 and 15 of stat
+  done
+  echo "$total"
+}
+
+# A field of /proc/PID/status in kB (0 if absent).
+status_kb() {
+  awk -v k="$2:" '$1 == k {print $2; found=1} END {if (!found) print 0}' "/proc/$1/status"
+}
+
+# --- servers -----------------------------------------------------------------------------------
+
+BIN="$ROOT/$BUILD_DIR/rendezvous-server"
+OUR_TASKSET=()
+NGINX_TASKSET=()
+WRK_TASKSET=()
+PRIORITY=()
+[[ -n "${BENCH_NICE:-}" ]] && PRIORITY=(nice -n "$BENCH_NICE")
+set_pinned() {
+  OUR_TASKSET=("${PRIORITY[@]}" taskset -c "$SERVER_CPU")
+  NGINX_TASKSET=("${PRIORITY[@]}" taskset -c "$SERVER_CPU")
+  WRK_TASKSET=("${PRIORITY[@]}" taskset -c "$WRK_CPU")
+}
+set_unpinned() {
+  OUR_TASKSET=("${PRIORITY[@]}"); NGINX_TASKSET=("${PRIORITY[@]}"); WRK_TASKSET=("${PRIORITY[@]}")
+}
+
+# start_ours NAME FLAGS...: sets OUR_PID and OUR_URL; on failure returns 1 with OUR_ERROR set.
+start_ours() {
+  local name=$1; shift
+  local log="$WORK/$name.ours.log" i port
+  local cmd=("${OUR_TASKSET[@]}" "$BIN" -l 127.0.0.1 -port 0 -disableLocalIPWaring "$@")
+  record_command "${cmd[@]}"
+  "${cmd[@]}" >"$log" 2>&1 &
+  OUR_PID=$!
+  PIDS+=("$OUR_PID")
+  OUR_URL=""
+  for ((i = 0; i < 300; i++)); do
+    if grep -q 'listening on 127.0.0.1:' "$log"; then
+      port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | head -n 1 | cut -d: -f2)
+      OUR_URL="http://127.0.0.1:$port/"
+      return 0
+    fi
+    kill -0 "$OUR_PID" 2>/dev/null && [[ $(awk '{print $3}' "/proc/$OUR_PID/stat") != Z ]] || break
+    sleep 0.05
+  done
+  OUR_ERROR=$(grep -v '^$' "$log" | tail -n 1 | sed 's/^[^ ]* [A-Z]* //')
+  [[ -n "$OUR_ERROR" ]] || OUR_ERROR="no 'listening' line within 15 s"
+  stop_pid "$OUR_PID"
+  return 1
+}
+
+# start_nginx NAME BODY_BYTES WORKERS: sets NGINX_PID (master), NGINX_WORKERS and NGINX_URL.
+start_nginx() {
+  local name=$1 bytes=$2 workers=$3
+  local dir="$WORK/$name.nginx" port i
+  mkdir -p "$dir/tmp"
+  port=$(free_port)
+  local body
+  body=$(head -c "$bytes" /dev/zero | tr '\0' v)
+  cat >"$dir/nginx.conf" <<EOF
+worker_processes $workers;
+daemon off;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path $dir/tmp/client_body;
+  proxy_temp_path $dir/tmp/proxy;
+  fastcgi_temp_path $dir/tmp/fastcgi;
+  uwsgi_temp_path $dir/tmp/uwsgi;
+  scgi_temp_path $dir/tmp/scgi;
+  keepalive_requests 1000000000;
+  server {
+    listen 127.0.0.1:$port;
+    location / {
+      default_type application/octet-stream;
+      return 200 "$body";
+    }
+  }
+}
+EOF
+  local cmd=("${NGINX_TASKSET[@]}" "$NGINX" -p "$dir/" -c "$dir/nginx.conf" -e "$dir/error.log")
+  record_command "${cmd[@]}"
+  "${cmd[@]}" >"$dir/stdout.log" 2>&1 &
+  NGINX_PID=$!
+  PIDS+=("$NGINX_PID")
+  NGINX_URL="http://127.0.0.1:$port/"
+  NGINX_WORKERS=()
+  for ((i = 0; i < 200; i++)); do
+    read -r -a NGINX_WORKERS <"/proc/$NGINX_PID/task/$NGINX_PID/children" 2>/dev/null || true
+    if (( ${#NGINX_WORKERS[@]} >= workers )) && (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      return 0
+    fi
+    kill -0 "$NGINX_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$dir/error.log" "$dir/stdout.log" >&2 2>/dev/null || true
+  die "nginx did not start (config $dir/nginx.conf)"
+}
+
+# --- wrk -----------------------------------------------------------------------------------------
+
+# run_wrk OUT SECONDS URL: wrk with the current WRK_ENV (BENCH_* settings for workload.lua),
+# WRK_EXTRA (extra wrk arguments) and WRK_THREADS.
+WRK_ENV=()
+WRK_EXTRA=()
+WRK_THREADS=1
+run_wrk() {
+  local out=$1 seconds=$2 url=$3
+  local cmd=(env "${WRK_ENV[@]}" "${WRK_TASKSET[@]}" wrk -t"$WRK_THREADS" -c"$CONNECTIONS"
+             -d"${seconds}s" --latency "${WRK_EXTRA[@]}" -s "$LUA" "$url")
+  record_command "${cmd[@]}"
+  "${cmd[@]}" >"$out" 2>&1 || true
+}
+
+# fill URL KEYS VALUE_BYTES PREFIX: POSTs keys PREFIX0..PREFIX<KEYS-1> once each (wrk with
+# BENCH_MODE=fill, interrupted when the script reports it is done). Returns 1 unless every
+# answer was 200.
+fill() {
+  local url=$1 keys=$2 bytes=$3 prefix=$4
+  local out="$WORK/fill.$RANDOM.out" i pid
+  local cmd=(env BENCH_MODE=fill BENCH_KEYS="$keys" BENCH_VALUE_BYTES="$bytes"
+             BENCH_KEY_PREFIX="$prefix" "${WRK_TASKSET[@]}" wrk -t1 -c"$CONNECTIONS" -d600s
+             -s "$LUA" "$url")
+  record_command "${cmd[@]}"
+  "${cmd[@]}" >"$out" 2>&1 &
+  pid=$!
+  PIDS+=("$pid")
+  for ((i = 0; i < 6000; i++)); do
+    grep -q '^BENCH_FILL' "$out" && break
+    kill -0 "$pid" 2>/dev/null || break
+    sleep 0.1
+  done
+  kill -INT "$pid" 2>/dev/null || true
+  wait "$pid" 2>/dev/null || true
+  stop_pid "$pid"
+  if ! grep -q '^BENCH_FILL .* bad=0$' "$out"; then
+    FILL_ERROR="fill of $keys keys failed: $(grep -E '^BENCH_(FILL|RESULT)' "$out" | tr '\n' ' ')"
+    return 1
+  fi
+  return 0
+}
+
+# The server CPU's counters from /proc/stat, in ticks: "busy idle steal" (busy: user, nice,
+# system, irq, softirq). Busy time beyond the server's own shows other load on its CPU.
+server_cpu_stat() {
+  awk -v c="cpu$SERVER_CPU" '$1 == c {print $2 + $3 + $4 + $7 + $8, $5 + $6, $9}' /proc/stat
+}
+
+# measure WORKLOAD SERVER ROUND URL PIDS...: one measured round.
+measure() {
+  local workload=$1 server=$2 round=$3 url=$4; shift 4
+  local out="$WORK/$workload.$server.$round.out" before after result stat_before stat_after
+  stat_before=($(server_cpu_stat))
+  before=$(cpu_ticks "$@")
+  run_wrk "$out" "$ROUND_SECONDS" "$url"
+  after=$(cpu_ticks "$@")
+  stat_after=($(server_cpu_stat))
+  result=$(sed -n 's/^BENCH_RESULT //p' "$out" | tail -n 1)
+  [[ -n "$result" ]] || result="error=wrk"
+  local busy=$((stat_after[0] - stat_before[0])) idle=$((stat_after[1] - stat_before[1]))
+  local steal=$((stat_after[2] - stat_before[2]))
+  echo "workload=$workload server=$server round=$round cpu_ticks=$((after - before))" \
+    "cpu_busy=$busy cpu_idle=$idle cpu_steal=$steal $result" >>"$WORK/rounds.txt"
+  printf 'bench:   %-13s %-6s round %s: %s\n' "$workload" "$server" "$round" "$result" >&2
+}
+
+note() { printf 'workload=%s note=%q\n' "$1" "$2" >>"$WORK/notes.txt"; log "$1: $2"; }
+
+# run_pair WORKLOAD NGINX_ENV OUR_ENV: warm-up, then interleaved rounds against NGINX_* and
+# OUR_* (both running). The env arguments are space-separated VAR=value lists for workload.lua.
+run_pair() {
+  local workload=$1 nginx_env=$2 our_env=$3 r
+  local -a nginx_env_a our_env_a
+  read -r -a nginx_env_a <<<"$nginx_env"
+  read -r -a our_env_a <<<"$our_env"
+  WRK_ENV=("${nginx_env_a[@]}")
+  run_wrk "$WORK/$workload.nginx.warmup.out" "$WARMUP_SECONDS" "$NGINX_URL"
+  WRK_ENV=("${our_env_a[@]}")
+  run_wrk "$WORK/$workload.ours.warmup.out" "$WARMUP_SECONDS" "$OUR_URL"
+  for ((r = 1; r <= ROUNDS; r++)); do
+    WRK_ENV=("${nginx_env_a[@]}"); measure "$workload" nginx "$r" "$NGINX_URL" "${NGINX_WORKERS[@]}"
+    WRK_ENV=("${our_env_a[@]}"); measure "$workload" ours "$r" "$OUR_URL" "$OUR_PID"
+  done
+  local w hwm=0
+  for w in "${NGINX_WORKERS[@]}"; do hwm=$((hwm + $(status_kb "$w" VmHWM))); done
+  echo "workload=$workload server=nginx vmhwm_kb=$hwm" >>"$WORK/rss.txt"
+  echo "workload=$workload server=ours vmhwm_kb=$(status_kb "$OUR_PID" VmHWM)" >>"$WORK/rss.txt"
+}
+
+# The server flags of the workloads whose requests pass the limiter.
+our_flags() {  # ENGINE_DIR_OR_EMPTY THREADS
+  local db=""
+  if [[ -n "$1" ]]; then mkdir -p "$1"; db="$1/store.db"; fi
+  OUR_FLAGS=(-threads "$2" -db "$db" -maxRequests "$MAX_REQUESTS" -maxNumKV 1000000)
+}
+
+# workload NAME: one workload from the list.
+workload() {
+  local name=$1
+  local get_env="BENCH_MODE=get BENCH_PATH=/bench/get0"
+  local engine_dir="" nginx_env our_env nginx_bytes=$GET_BYTES threads=1 workers=1
+  WRK_EXTRA=(); WRK_THREADS=1; set_pinned
+  case $name in
+    *-lmdb) engine_dir="$WORK/$name.db" ;;
+  esac
+  case $name in
+    get|get-lmdb) nginx_env=$get_env; our_env=$get_env ;;
+    close) nginx_env=$get_env; our_env=$get_env; WRK_EXTRA=(-H "Connection: close") ;;
+    pipeline) nginx_env="$get_env BENCH_PIPELINE=16"; our_env=$nginx_env ;;
+    post-*) nginx_env=$get_env
+            our_env="BENCH_MODE=post BENCH_KEYS=$KEYS BENCH_VALUE_BYTES=$POST_BYTES" ;;
+    mixed-*) nginx_env="BENCH_MODE=mixed BENCH_KEYS=$KEYS BENCH_VALUE_BYTES=$POST_BYTES"
+             our_env=$nginx_env ;;
+    limited) nginx_env="$get_env BENCH_CLIENT=$FIXED_CLIENT"; our_env=$nginx_env ;;
+    scaling) nginx_env=$get_env; our_env=$get_env; threads=2; workers=2; WRK_THREADS=2
+             set_unpinned ;;
+  esac
+  our_flags "$engine_dir" "$threads"
+  # Three tokens a minute (the least the server accepts: a POST costs 3): after the first three
+  # GETs every request of the one client is refused.
+  [[ $name == limited ]] && OUR_FLAGS=(-threads 1 -db "" -maxRequests 3 -maxNumKV 1000000)
+
+  log "workload $name"
+  if ! start_ours "$name" "${OUR_FLAGS[@]}"; then
+    note "$name" "skipped: our server did not start: $OUR_ERROR"
+    return 0
+  fi
+  # The value every GET reads (not in `limited`: no token for it, and a 429 never reads the
+  # store), then the keys of the POST and mixed workloads.
+  if { [[ $name != limited ]] && ! fill "$OUR_URL" 1 "$GET_BYTES" /bench/get; } ||
+     { [[ $name == post-* || $name == mixed-* ]] &&
+       ! fill "$OUR_URL" "$KEYS" "$POST_BYTES" /bench/k; }; then
+    note "$name" "skipped: $FILL_ERROR"
+    stop_pid "$OUR_PID"
+    return 0
+  fi
+  start_nginx "$name" "$nginx_bytes" "$workers"
+  run_pair "$name" "$nginx_env" "$our_env"
+  stop_pid "$NGINX_PID"
+  stop_pid "$OUR_PID"
+}
+
+# --- restart time --------------------------------------------------------------------------------
+
+# restart_row ENGINE ENTRIES NOTE EXPECTED_STATUS KEY_PATH SERVER_FLAGS...: BENCH_ROUNDS starts
+# of the server, each timed to its first answer to GET KEY_PATH. Returns 1 if a start failed.
+restart_row() {
+  local engine=$1 entries=$2 row_note=$3 expect=$4 path=$5; shift 5
+  local cmd=(python3 "$ROOT/bench/first_request.py" --expect "$expect" --path "$path" --
+             "${OUR_TASKSET[@]}" "$BIN" -l 127.0.0.1 -port 0 -disableLocalIPWaring "$@")
+  local r line pid
+  for ((r = 1; r <= ROUNDS; r++)); do
+    record_command "${cmd[@]}"
+    "${cmd[@]}" >"$WORK/restart.out" 2>&1 &
+    pid=$!
+    PIDS+=("$pid")
+    wait "$pid" || true
+    stop_pid "$pid"
+    line=$(sed -n 's/^BENCH_START //p' "$WORK/restart.out" | tail -n 1)
+    [[ -n "$line" ]] || line="error=$(printf '%q' "$(tail -n 1 "$WORK/restart.out")")"
+    printf 'engine=%s entries=%s round=%s fill=%q %s\n' "$engine" "$entries" "$r" "$row_note" \
+      "$line" >>"$WORK/restart.txt"
+    log "restart $engine $entries: $line"
+    [[ $line == error=* ]] && return 1
+  done
+  return 0
+}
+
+restart() {
+  set_pinned
+  log "restart times"
+  # The cost of starting the process at all: the memory engine has nothing to load.
+  restart_row memory 0 "empty store: process start alone" 404 /bench/missing -threads 1 -db "" \
+    -maxNumKV 100000 || true
+  local n dir fill_out fill_cmd
+  for n in 100000 1000000; do
+    dir="$WORK/restart-$n"
+    mkdir -p "$dir"
+    fill_cmd=("$ROOT/$BUILD_DIR/bench/rdv-lmdb-fill" "$dir/store.db" "$n" "$POST_BYTES" "$n"
+              bench/f)
+    record_command "${fill_cmd[@]}"
+    if ! fill_out=$("${fill_cmd[@]}" 2>"$WORK/lmdb-fill.log"); then
+      fill_out=$(tail -n 1 "$WORK/lmdb-fill.log")
+      printf 'engine=lmdb entries=%s round=0 error=%q\n' "$n" "loader failed: $fill_out" \
+        >>"$WORK/restart.txt"
+      log "restart lmdb $n: loader failed: $fill_out"
+      rm -rf "$dir"
+      continue
+    fi
+    log "$fill_out"
+    if ! restart_row lmdb "$n" "$POST_BYTES-byte values; loader: ${fill_out#filled }" 200 \
+        "/bench/f$((n / 2))" -threads 1 -db "$dir/store.db" -maxNumKV "$n"; then
+      rm -rf "$dir"
+      break  # the engine does not start: the larger store would fail the same way
+    fi
+    rm -rf "$dir"
+  done
+}
+
+# --- memory with 100 000 × 1000-byte entries -----------------------------------------------------
+
+memory() {
+  set_pinned
+  log "memory with $KEYS entries of 1000 bytes"
+  local raw engine dir db
+  # Raw bytes: the stored keys ("bench/m<i>", without the path's leading '/') and the values.
+  raw=$(python3 -c "print(sum(len('bench/m%d' % i) + 1000 for i in range($KEYS)))")
+  for engine in memory lmdb; do
+    dir="$WORK/memory-$engine"; mkdir -p "$dir"
+    db=""; [[ $engine == lmdb ]] && db="$dir/store.db"
+    if ! start_ours "memory-$engine" -threads 1 -db "$db" -maxRequests "$MAX_REQUESTS" \
+        -maxNumKV "$KEYS"; then
+      printf 'engine=%s raw_bytes=%s note=%q\n' "$engine" "$raw" \
+        "skipped: our server did not start: $OUR_ERROR" >>"$WORK/memory.txt"
+      log "memory $engine: skipped: $OUR_ERROR"
+      continue
+    fi
+    local before
+    before=$(status_kb "$OUR_PID" VmHWM)
+    if ! fill "$OUR_URL" "$KEYS" 1000 /bench/m; then
+      printf 'engine=%s raw_bytes=%s note=%q\n' "$engine" "$raw" "$FILL_ERROR" >>"$WORK/memory.txt"
+      stop_pid "$OUR_PID"
+      continue
+    fi
+    local line="engine=$engine raw_bytes=$raw vmhwm_before_kb=$before"
+    line+=" vmhwm_kb=$(status_kb "$OUR_PID" VmHWM) rss_anon_kb=$(status_kb "$OUR_PID" RssAnon)"
+    line+=" rss_file_kb=$(status_kb "$OUR_PID" RssFile)"
+    if [[ -n "$db" ]]; then
+      line+=" file_bytes=$(stat -c %s "$db") file_alloc_bytes=$(($(stat -c '%b * %B' "$db")))"
+    fi
+    echo "$line" >>"$WORK/memory.txt"
+    log "memory: $line"
+    stop_pid "$OUR_PID"
+    rm -rf "$dir"
+  done
+}
+
+micro() {
+  log "microbenchmarks"
+  local cmd=("$ROOT/$BUILD_DIR/bench/rdv-micro" "--benchmark_min_time=$MICRO_MIN_TIME"
+             "--benchmark_out=$WORK/micro.json" --benchmark_out_format=json)
+  record_command "${cmd[@]}"
+  TMPDIR="$WORK" "${cmd[@]}" >&2 || note micro "the microbenchmarks failed"
+}
+
+# --- main ----------------------------------------------------------------------------------------
+
+log "building $BUILD_DIR"
+cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRDV_BENCH=ON >"$WORK/cmake.log" \
+  || { cat "$WORK/cmake.log" >&2; die "cmake failed"; }
+ninja -C "$BUILD_DIR" rendezvous-server rdv-micro rdv-lmdb-fill >&2
+
+COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo nocommit)
+DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null || true)
+if [[ $COMMIT != nocommit && -n "$DIRTY" ]]; then
+  COMMIT_NOTE="$COMMIT (with uncommitted changes)"
+else
+  COMMIT_NOTE=$COMMIT
+fi
+{
+  echo "date=$(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo "commit=$COMMIT_NOTE"
+  echo "cpu_model=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)"
+  echo "cpus=$(nproc)"
+  echo "kernel=$(uname -r)"
+  echo "clk_tck=$(getconf CLK_TCK)"
+  echo "load_before=$(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "nginx_version=$("$NGINX" -v 2>&1 | sed 's/^nginx version: //')"
+  echo "wrk_version=$(wrk -v 2>&1 | head -n 1 | awk '{print $1, $2}')"
+  echo "settings=BENCH_SECONDS=$ROUND_SECONDS BENCH_ROUNDS=$ROUNDS BENCH_WARMUP=$WARMUP_SECONDS" \
+       "BENCH_CONNECTIONS=$CONNECTIONS BENCH_MAX_REQUESTS=$MAX_REQUESTS" \
+       "BENCH_NICE=${BENCH_NICE:-}" \
+       "BENCH_WORKLOADS=\"$(echo $WORKLOADS)\""
+  echo "pinning=$PINNING"
+  echo "server_cpu=$SERVER_CPU"
+} >"$WORK/meta.txt"
+
+for word in $WORKLOADS; do
+  case $word in
+    restart) restart ;;
+    memory) memory ;;
+    micro) micro ;;
+    *) workload "$word" ;;
+  esac
+done
+
+echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/meta.txt"
+mkdir -p "$RESULTS_DIR"
+RESULT_FILE="$RESULTS_DIR/$(date -u +%Y-%m-%d)-$COMMIT.md"
+python3 "$ROOT/bench/report.py" "$WORK" >"$WORK/report.md"
+cp "$WORK/report.md" "$RESULT_FILE"
+cat "$WORK/report.md"
+log "written to $RESULT_FILE"
