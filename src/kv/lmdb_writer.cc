@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "kv/write_rules.h"
 
 namespace rendezvous::kv {
 namespace {
@@ -20,28 +21,12 @@ std::string_view ToView(const MDB_val& val) {
   return std::string_view(static_cast<const char*>(val.mv_data), val.mv_size);
 }
 
-// The owner rule, then the precondition (the order MemoryStore uses too). `live` is null when no
-// live record exists. An empty secret never matches an owner.
+// The shared write rules (kv/write_rules.h) on a record header; `live` is null when no live
+// record exists.
 Status CheckOwnerAndPrecondition(const EntryHeader* live, const LmdbWriter::Op& op) {
-  if (live != nullptr && live->owned && (!op.has_secret || !secret::Equal(op.digest, live->owner))) {
-    return Status::kForbidden;
-  }
-  switch (op.precondition.kind) {
-    case Precondition::Kind::kNone:
-      break;
-    case Precondition::Kind::kIfMatch:
-      if (live == nullptr || live->version != op.precondition.version) {
-        return Status::kPreconditionFailed;
-      }
-      break;
-    case Precondition::Kind::kIfAbsent:
-      if (live != nullptr) return Status::kPreconditionFailed;
-      break;
-    case Precondition::Kind::kIfExists:
-      if (live == nullptr) return Status::kPreconditionFailed;
-      break;
-  }
-  return Status::kOk;
+  if (live == nullptr) return CheckWrite(nullptr, op.has_secret, op.digest, op.precondition);
+  const LiveEntry entry{live->owned, &live->owner, live->version};
+  return CheckWrite(&entry, op.has_secret, op.digest, op.precondition);
 }
 
 }  // namespace

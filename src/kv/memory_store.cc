@@ -8,6 +8,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "kv/write_rules.h"
 
 namespace rendezvous::kv {
 namespace {
@@ -93,26 +94,9 @@ size_t MemoryStore::PurgeExpiredLocked(Shard& shard, absl::Time now) {
 
 Status MemoryStore::CheckWrite(const Entry* live, bool has_secret, const secret::Digest& digest,
                                const Precondition& precondition) {
-  // An empty secret never matches an owner, whatever its digest would be.
-  if (live != nullptr && live->owned && (!has_secret || !secret::Equal(digest, live->owner))) {
-    return Status::kForbidden;
-  }
-  switch (precondition.kind) {
-    case Precondition::Kind::kNone:
-      break;
-    case Precondition::Kind::kIfMatch:
-      if (live == nullptr || live->version != precondition.version) {
-        return Status::kPreconditionFailed;
-      }
-      break;
-    case Precondition::Kind::kIfAbsent:
-      if (live != nullptr) return Status::kPreconditionFailed;
-      break;
-    case Precondition::Kind::kIfExists:
-      if (live == nullptr) return Status::kPreconditionFailed;
-      break;
-  }
-  return Status::kOk;
+  if (live == nullptr) return kv::CheckWrite(nullptr, has_secret, digest, precondition);
+  const LiveEntry entry{live->owned, &live->owner, live->version};
+  return kv::CheckWrite(&entry, has_secret, digest, precondition);
 }
 
 void MemoryStore::Get(std::string_view key, absl::Time now, GetCallback done) {

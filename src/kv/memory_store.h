@@ -81,8 +81,8 @@ class MemoryStore final : public Store {
   };
   struct Shard;
 
-  // The owner rule, then the precondition, for a write that found `live` (null when there is no
-  // live entry). `digest` is meaningful only when `has_secret`.
+  // The shared write rules (kv/write_rules.h) for a write that found `live` (null when there is
+  // no live entry).
   static Status CheckWrite(const Entry* live, bool has_secret, const secret::Digest& digest,
                            const Precondition& precondition);
   Shard& ShardFor(std::string_view key);
