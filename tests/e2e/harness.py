@@ -13,6 +13,7 @@ Environment:
                 server's output fail the test, and time limits are stretched a little.
 """
 
+import concurrent.futures
 import ctypes
 import faulthandler
 import os
@@ -383,3 +384,23 @@ class PerTestServerCase(HttpTestCase):
         self.conn = server.connect()
         self.addCleanup(self.conn.close)
         return server
+
+
+def race(server, requests):
+    """One connection per request, all released at once; returns the responses in order."""
+    conns = [server.connect() for _ in requests]
+    barrier = threading.Barrier(len(requests))
+
+    def fire(index):
+        conn = conns[index]
+        data = conn.build(*requests[index])
+        barrier.wait(10 * SLOWDOWN)
+        conn.send(data)
+        return conn.read_response()
+
+    try:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=len(requests)) as pool:
+            return list(pool.map(fire, range(len(requests))))
+    finally:
+        for conn in conns:
+            conn.close()

@@ -10,29 +10,9 @@ import random
 import threading
 import unittest
 
-from harness import NO_RATE_LIMIT, SLOWDOWN, PerTestServerCase, pipeline
+from harness import NO_RATE_LIMIT, SLOWDOWN, PerTestServerCase, pipeline, race
 
 CLAIMERS = 64
-
-
-def race(server, requests):
-    """Opens one connection per request, then releases them all at once; returns responses."""
-    conns = [server.connect() for _ in requests]
-    barrier = threading.Barrier(len(requests))
-
-    def fire(index):
-        conn = conns[index]
-        data = conn.build(*requests[index])
-        barrier.wait(10 * SLOWDOWN)
-        conn.send(data)
-        return conn.read_response()
-
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=len(requests)) as pool:
-            return list(pool.map(fire, range(len(requests))))
-    finally:
-        for conn in conns:
-            conn.close()
 
 
 class ClaimRaceTest(PerTestServerCase):

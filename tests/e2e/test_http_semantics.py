@@ -5,7 +5,6 @@ Every test of SemanticsTests runs twice: on the in-memory store and on the LMDB 
 writes complete on a writer thread). LmdbRestartTest checks that ETags survive a restart.
 """
 
-import concurrent.futures
 import email.utils
 import os
 import re
@@ -13,11 +12,11 @@ import shlex
 import shutil
 import subprocess
 import tempfile
-import threading
 import time
 import unittest
 
-from harness import NO_RATE_LIMIT, SLOWDOWN, Server, ServerTestCase, build_request, pipeline
+from harness import (NO_RATE_LIMIT, SLOWDOWN, Server, ServerTestCase, build_request, pipeline,
+                     race)
 
 KEY_METHODS = "GET, HEAD, POST, PUT, DELETE, OPTIONS"
 INDEX_METHODS = "GET, HEAD, OPTIONS"
@@ -25,26 +24,6 @@ EXPOSED = ("ETag, Expires, X-Expires-In, RateLimit-Limit, RateLimit-Remaining, R
            "Retry-After")
 ETAG_RE = re.compile(r'^"[0-9a-f]{1,16}"$')
 RACERS = 32
-
-
-def race(server, requests):
-    """One connection per request, all released at once; returns the responses in order."""
-    conns = [server.connect() for _ in requests]
-    barrier = threading.Barrier(len(requests))
-
-    def fire(index):
-        conn = conns[index]
-        data = conn.build(*requests[index])
-        barrier.wait(10 * SLOWDOWN)
-        conn.send(data)
-        return conn.read_response()
-
-    try:
-        with concurrent.futures.ThreadPoolExecutor(max_workers=len(requests)) as pool:
-            return list(pool.map(fire, range(len(requests))))
-    finally:
-        for conn in conns:
-            conn.close()
 
 
 def statuses(responses):
