@@ -69,6 +69,9 @@ class LmdbEnv {
   MDB_env* env() const { return env_; }
   MDB_dbi entries_dbi() const { return entries_dbi_; }
   MDB_dbi meta_dbi() const { return meta_dbi_; }
+  // "quota": creator (16 bytes) -> live records it created (u32 little-endian); a creator at 0 has
+  // no record. Changed in the same write transaction as the records, so it survives restarts.
+  MDB_dbi quota_dbi() const { return quota_dbi_; }
   const std::string& path() const { return path_; }
   const secret::Key& hash_key() const { return hash_key_; }
   // Values read at open: "version_hwm" and the number of records.
@@ -131,6 +134,7 @@ class LmdbEnv {
   MDB_env* env_ = nullptr;
   MDB_dbi entries_dbi_ = 0;
   MDB_dbi meta_dbi_ = 0;
+  MDB_dbi quota_dbi_ = 0;
   secret::Key hash_key_{};
   uint64_t version_hwm_at_open_ = 0;
   size_t entries_at_open_ = 0;
