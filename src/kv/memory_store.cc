@@ -67,6 +67,7 @@ void MemoryStore::Release(size_t n) {
 }
 
 bool MemoryStore::TryTakeQuota(const Creator& creator, uint32_t limit) {
+  if (limit == 0) return true;  // no quota: nothing counted, and no shared lock taken
   std::lock_guard lock(quota_mu_);
   auto it = quota_counts_.find(creator);
   if (it == quota_counts_.end()) {
@@ -78,7 +79,9 @@ bool MemoryStore::TryTakeQuota(const Creator& creator, uint32_t limit) {
   return true;
 }
 
-void MemoryStore::ReleaseQuota(const Creator& creator) {
+void MemoryStore::ReleaseQuota(const Entry& entry) {
+  if (!entry.counted) return;
+  const Creator& creator = entry.creator;
   std::lock_guard lock(quota_mu_);
   auto it = quota_counts_.find(creator);
   if (it == quota_counts_.end()) return;  // cannot happen: every held entry was counted
@@ -99,7 +102,7 @@ size_t MemoryStore::PurgeExpiredLocked(Shard& shard, absl::Time now) {
   absl::Time earliest = absl::InfiniteFuture();
   for (auto it = shard.entries.begin(); it != shard.entries.end();) {
     if (it->second.expires_at <= now) {
-      ReleaseQuota(it->second.creator);
+      ReleaseQuota(it->second);
       shard.entries.erase(it++);  // erasing does not invalidate other iterators
       ++removed;
     } else {
@@ -152,7 +155,7 @@ void MemoryStore::Put(const PutRequest& request, WriteCallback done) {
     // creator's quota and its unit of capacity), then proceeds as for a new key: a unit of the
     // creator's quota, then a unit of capacity.
     if (result.status == Status::kOk && found && !live) {
-      ReleaseQuota(it->second.creator);
+      ReleaseQuota(it->second);
       shard.entries.erase(it);
       Release(1);
       found = false;
@@ -168,7 +171,12 @@ void MemoryStore::Put(const PutRequest& request, WriteCallback done) {
       if (TryReserve() || (PurgeExpiredLocked(shard, request.now) > 0 && TryReserve())) {
         it = shard.entries.emplace(std::string(request.key), Entry{}).first;
       } else {
-        ReleaseQuota(request.creator);
+        if (request.max_entries_per_creator != 0) {
+          Entry taken;  // gives back the unit taken above
+          taken.creator = request.creator;
+          taken.counted = true;
+          ReleaseQuota(taken);
+        }
         result.status = Status::kCapacityReached;
       }
     }
@@ -179,6 +187,7 @@ void MemoryStore::Put(const PutRequest& request, WriteCallback done) {
         entry.owned = has_secret;
         entry.owner = digest;
         entry.creator = request.creator;
+        entry.counted = request.max_entries_per_creator != 0;
       } else if (!entry.owned && has_secret) {
         entry.owned = true;  // anyone may claim an unowned key (as the original server)
         entry.owner = digest;
@@ -213,7 +222,7 @@ void MemoryStore::Delete(const DeleteRequest& request, WriteCallback done) {
     if (result.status == Status::kOk && !live) result.status = Status::kNotFound;
     // Remove a deleted entry, and an expired one while the lock is held anyway.
     if (found && (result.status == Status::kOk || !live)) {
-      ReleaseQuota(it->second.creator);
+      ReleaseQuota(it->second);
       shard.entries.erase(it);
       Release(1);
     }

@@ -25,7 +25,10 @@
 // checked and incremented under the new key's shard lock, before the capacity reservation, and
 // decremented by every path that removes or replaces an entry. Lock order: shard mutex, then the
 // quota mutex, never the reverse. Expired entries count until removed, as for capacity; a create
-// refused by the quota first purges its own shard's expired entries, like the capacity rule.
+// refused by the quota first purges its own shard's expired entries, like the capacity rule. An
+// entry created without a quota (max_entries_per_creator 0) is not counted and takes no shared
+// lock: with -maxKeysPerIP 0 the engine scales as before. (Within one process the quota flag does
+// not change, so every creator's entries are either all counted or none.)
 //
 // Thread-safety: all methods may be called concurrently from any thread, except SetChangeListener,
 // which must be called before the store is shared between threads.
@@ -87,7 +90,8 @@ class MemoryStore final : public Store {
     absl::Time expires_at;
     bool owned = false;
     secret::Digest owner{};
-    std::array<uint8_t, 16> creator{};  // counted in quota_counts_ while the entry is held
+    std::array<uint8_t, 16> creator{};
+    bool counted = false;  // created under a quota: counted in quota_counts_ while held
   };
   struct Shard;
   using Creator = std::array<uint8_t, 16>;
@@ -104,7 +108,8 @@ class MemoryStore final : public Store {
   size_t PurgeExpiredLocked(Shard& shard, absl::Time now);
   // Takes one unit of `creator`'s quota; false when it already holds `limit` (0 = unlimited).
   bool TryTakeQuota(const Creator& creator, uint32_t limit);
-  void ReleaseQuota(const Creator& creator);
+  // Gives back the unit `entry` holds, if it was counted.
+  void ReleaseQuota(const Entry& entry);
   uint64_t NextVersion();
   void Notify(std::string_view key, uint64_t version);
 
