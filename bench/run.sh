@@ -349,7 +349,8 @@ workload() {
   our_flags "$engine_dir" "$threads"
   # Three tokens a minute (the least the server accepts: a POST costs 3): after the first three
   # GETs every request of the one client is refused.
-  [[ $name == limited ]] && OUR_FLAGS=(-threads 1 -db "" -maxRequests 3 -maxNumKV 1000000 -maxKeysPerIP 0)
+  [[ $name == limited ]] &&
+    OUR_FLAGS=(-threads 1 -db "" -maxRequests 3 -maxNumKV 1000000 -maxKeysPerIP 0)
 
   log "workload $name"
   if ! start_ours "$name" "${OUR_FLAGS[@]}"; then

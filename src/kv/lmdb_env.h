@@ -10,7 +10,8 @@
 //            happily lets two processes share one file; two servers would then each believe they
 //            own the capacity count and the version counter, so the second one is refused.
 //
-// Databases inside P: "entries" (key bytes -> record, see entry_codec.h) and "meta":
+// Databases inside P: "entries" (key bytes -> record, see entry_codec.h), "quota" (creator ->
+// live records it created, see quota_dbi()) and "meta":
 //   "format"       8-byte little-endian store format (kStoreFormat);
 //   "hash_key"     the 32-byte secret::Hasher key, generated when the file is created and kept
 //                  with it (digests in the file are useless without it; the plain secret is
