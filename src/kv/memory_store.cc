@@ -153,7 +153,9 @@ void MemoryStore::Put(const PutRequest& request, WriteCallback done) {
         CheckWrite(live ? &it->second : nullptr, has_secret, digest, request.precondition);
     // A creation over an expired entry of the same key first removes that entry (giving back its
     // creator's quota and its unit of capacity), then proceeds as for a new key: a unit of the
-    // creator's quota, then a unit of capacity.
+    // creator's quota, then a unit of capacity. (Under a race at a full store another shard may
+    // take the unit given back first: this write is then refused with kCapacityReached, as any
+    // other creation would be.)
     if (result.status == Status::kOk && found && !live) {
       ReleaseQuota(it->second);
       shard.entries.erase(it);
@@ -183,7 +185,7 @@ void MemoryStore::Put(const PutRequest& request, WriteCallback done) {
     if (result.status == Status::kOk) {
       Entry& entry = it->second;
       if (!live) {
-        // A creation, possibly over an expired entry: the previous owner's claim ends with it.
+        // A creation (an expired entry of the key, if any, was removed above with its owner).
         entry.owned = has_secret;
         entry.owner = digest;
         entry.creator = request.creator;
