@@ -322,7 +322,7 @@ run_pair() {
 our_flags() {  # ENGINE_DIR_OR_EMPTY THREADS
   local db=""
   if [[ -n "$1" ]]; then mkdir -p "$1"; db="$1/store.db"; fi
-  OUR_FLAGS=(-threads "$2" -db "$db" -maxRequests "$MAX_REQUESTS" -maxNumKV 1000000)
+  OUR_FLAGS=(-threads "$2" -db "$db" -maxRequests "$MAX_REQUESTS" -maxNumKV 1000000 -maxKeysPerIP 0)
 }
 
 # workload NAME: one workload from the list.
@@ -349,7 +349,8 @@ workload() {
   our_flags "$engine_dir" "$threads"
   # Three tokens a minute (the least the server accepts: a POST costs 3): after the first three
   # GETs every request of the one client is refused.
-  [[ $name == limited ]] && OUR_FLAGS=(-threads 1 -db "" -maxRequests 3 -maxNumKV 1000000)
+  [[ $name == limited ]] &&
+    OUR_FLAGS=(-threads 1 -db "" -maxRequests 3 -maxNumKV 1000000 -maxKeysPerIP 0)
 
   log "workload $name"
   if ! start_ours "$name" "${OUR_FLAGS[@]}"; then
@@ -440,7 +441,7 @@ memory() {
     dir="$WORK/memory-$engine"; mkdir -p "$dir"
     db=""; [[ $engine == lmdb ]] && db="$dir/store.db"
     if ! start_ours "memory-$engine" -threads 1 -db "$db" -maxRequests "$MAX_REQUESTS" \
-        -maxNumKV "$KEYS"; then
+        -maxNumKV "$KEYS" -maxKeysPerIP 0; then
       printf 'engine=%s raw_bytes=%s note=%q\n' "$engine" "$raw" \
         "skipped: our server did not start: $OUR_ERROR" >>"$WORK/memory.txt"
       log "memory $engine: skipped: $OUR_ERROR"

@@ -97,6 +97,12 @@ std::optional<std::string> Validate(const Config& config) {
     return absl::StrCat("-maxConnectionsPerIP must be between 1 and -maxConnections (",
                         config.max_connections, "), got ", config.max_connections_per_client);
   }
+  // A quota at or above -maxNumKV never bites, and is accepted: the seed's flags alone (say
+  // -maxNumKV 50) must still start the server with the default quota.
+  if (config.max_keys_per_client > kMaxEntriesLimit) {
+    return absl::StrCat("-maxKeysPerIP must be between 0 (no quota) and ", kMaxEntriesLimit,
+                        ", got ", config.max_keys_per_client);
+  }
   if (config.ipv6_prefix_bits < 1 || config.ipv6_prefix_bits > 128) {
     return absl::StrCat("-ipv6Prefix must be between 1 and 128, got ", config.ipv6_prefix_bits);
   }

@@ -52,6 +52,9 @@ ABSL_FLAG(int, ipv6Prefix, 64,
 ABSL_FLAG(uint64_t, maxConnections, 10000, "maximum number of open connections");
 ABSL_FLAG(uint64_t, maxConnectionsPerIP, 128,
           "maximum open connections per client address (IPv6: per -ipv6Prefix network)");
+ABSL_FLAG(uint64_t, maxKeysPerIP, 250,
+          "maximum live keys created per client address (IPv6: per -ipv6Prefix network); "
+          "0 = no quota");
 
 namespace rendezvous::app {
 namespace {
@@ -76,6 +79,7 @@ constexpr absl::string_view kFlagNames[] = {
     "ipv6Prefix",
     "maxConnections",
     "maxConnectionsPerIP",
+    "maxKeysPerIP",
 };
 
 constexpr int kExitUsageError = 2;  // Go's flag package exits with 2 on a command-line error
@@ -264,6 +268,7 @@ FlagsResult BuildConfig() {
   config.ipv6_prefix_bits = absl::GetFlag(FLAGS_ipv6Prefix);
   config.max_connections = absl::GetFlag(FLAGS_maxConnections);
   config.max_connections_per_client = absl::GetFlag(FLAGS_maxConnectionsPerIP);
+  config.max_keys_per_client = absl::GetFlag(FLAGS_maxKeysPerIP);
 
   // The original joined "-l" and "-port" into a Go listen address, so it also took service
   // names and host names; this server binds exactly the address and port given.

@@ -62,6 +62,7 @@ http::HandlerOptions HandlerOptionsFor(const Config& config) {
   options.expire = config.expire;
   options.ipv6_prefix_bits = config.ipv6_prefix_bits;
   options.warn_localhost = !config.disable_localhost_warning;
+  options.max_keys_per_client = static_cast<uint32_t>(config.max_keys_per_client);
   return options;
 }
 

@@ -48,6 +48,8 @@ ErrorShape ShapeOf(Error error) {
       return {413, "Value plus secret too large\n", false};
     case Error::kRateLimited:
       return {429, "Rate limit\n", false};
+    case Error::kQuotaReached:
+      return {429, "Key quota reached: too many live keys from your address\n", false};
     case Error::kHeaderTooLarge:
       return {431, "Request Header Fields Too Large\n", true};
     case Error::kUnavailable:
@@ -82,6 +84,8 @@ Error ErrorFor(kv::Status status) {
       return Error::kForbidden;
     case kv::Status::kCapacityReached:
       return Error::kCapacityReached;
+    case kv::Status::kQuotaReached:
+      return Error::kQuotaReached;
     case kv::Status::kPreconditionFailed:
       return Error::kPreconditionFailed;
     case kv::Status::kStorageFull:

@@ -30,6 +30,10 @@ enum class Error : uint8_t {
   kValueTooLarge,       // 413 "Value too large\n"
   kValuePlusSecretTooLarge,  // 413 "Value plus secret too large\n"
   kRateLimited,              // 429 "Rate limit\n" (+ Retry-After, added by the caller)
+  // 429 "Key quota reached: too many live keys from your address\n". 429 and not 507: it is this
+  // client's limit (-maxKeysPerIP), not the server's storage, and it clears as the client's keys
+  // expire or are deleted.
+  kQuotaReached,
   kHeaderTooLarge,           // 431 "Request Header Fields Too Large\n" (closes)
   kUnavailable,              // 503 "Service Unavailable\n"
   kCapacityReached,          // 507 "Store capacity reached\n"

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 #include <string>
 
@@ -45,6 +46,9 @@ struct HandlerOptions {
   absl::Duration expire = absl::Hours(2);  // -expireDuration; also the longest X-TTL
   int ipv6_prefix_bits = 64;               // rate-limit granularity and owner of ip/ keys (IPv6)
   bool warn_localhost = true;              // !-disableLocalIPWaring
+  // -maxKeysPerIP: live keys one client (ratelimit::ClientKey: IPv4 address or IPv6 prefix of
+  // ipv6_prefix_bits) may have created; 0 = no quota. Enforced by the store (kv::PutRequest).
+  uint32_t max_keys_per_client = 250;
 };
 
 class Handler {

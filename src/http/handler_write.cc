@@ -50,6 +50,8 @@ void Handler::HandleWrite(const Request& request, bool ip_key, absl::Duration li
   put.now = response.in_flight.now;
   put.expires_at = put.now + lifetime;
   put.precondition = condition.precondition;
+  put.creator = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
+  put.max_entries_per_creator = options_.max_keys_per_client;
   store_.Put(put, [&response](const kv::WriteResult& result) {
     OnWritten(result, response);
     Finish(response);

@@ -12,12 +12,23 @@ constexpr size_t kFlagsOffset = 1;
 constexpr size_t kVersionOffset = 2;
 constexpr size_t kExpiresOffset = 10;
 constexpr size_t kOwnerOffset = 18;
-static_assert(kOwnerOffset + secret::kDigestBytes == kEntryHeaderBytes);
+constexpr size_t kCreatorOffset = kOwnerOffset + secret::kDigestBytes;
+static_assert(kCreatorOffset + 16 == kEntryHeaderBytes);
 
 constexpr uint8_t kFlagOwned = 0x01;
 constexpr uint8_t kKnownFlags = kFlagOwned;
 
 }  // namespace
+
+void EncodeUint32(uint32_t value, char* out) {
+  for (int i = 0; i < 4; ++i) out[i] = static_cast<char>(value >> (8 * i));
+}
+
+uint32_t DecodeUint32(const char* in) {
+  uint32_t value = 0;
+  for (int i = 0; i < 4; ++i) value |= uint32_t{static_cast<uint8_t>(in[i])} << (8 * i);
+  return value;
+}
 
 void EncodeUint64(uint64_t value, char* out) {
   for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(value >> (8 * i));
@@ -51,6 +62,7 @@ void EncodeEntryHeader(const EntryHeader& header, char* out) {
   } else {
     std::memset(out + kOwnerOffset, 0, secret::kDigestBytes);
   }
+  std::memcpy(out + kCreatorOffset, header.creator.data(), header.creator.size());
 }
 
 bool DecodeEntry(std::string_view record, EntryHeader* header, std::string_view* value) {
@@ -65,6 +77,7 @@ bool DecodeEntry(std::string_view record, EntryHeader* header, std::string_view*
   header->expires_at =
       TimeFromUnixNanos(static_cast<int64_t>(DecodeUint64(in + kExpiresOffset)));
   std::memcpy(header->owner.data(), in + kOwnerOffset, secret::kDigestBytes);
+  std::memcpy(header->creator.data(), in + kCreatorOffset, header->creator.size());
   *value = record.substr(kEntryHeaderBytes);
   return true;
 }

@@ -145,7 +145,7 @@ std::unique_ptr<LmdbEnv> LmdbEnv::Open(const Options& options, std::string* erro
     self->env_ = nullptr;
     return fail(DescribeLmdbError(rc));
   }
-  if ((rc = mdb_env_set_maxdbs(self->env_, 2)) != 0 ||
+  if ((rc = mdb_env_set_maxdbs(self->env_, 3)) != 0 ||
       (rc = mdb_env_set_maxreaders(self->env_, kMaxReaders)) != 0 ||
       (rc = mdb_env_set_mapsize(self->env_, initial_map)) != 0) {
     return fail(DescribeLmdbError(rc));
@@ -240,6 +240,8 @@ bool LmdbEnv::Load(std::string* reason) {
     *reason = "metadata damaged: hashing key or version counter missing";
   } else if ((rc = mdb_dbi_open(txn, "entries", 0, &entries_dbi_)) != 0) {
     *reason = absl::StrCat("metadata damaged: no entries database (", DescribeLmdbError(rc), ")");
+  } else if ((rc = mdb_dbi_open(txn, "quota", 0, &quota_dbi_)) != 0) {
+    *reason = absl::StrCat("metadata damaged: no quota database (", DescribeLmdbError(rc), ")");
   } else {
     std::memcpy(hash_key_.data(), key, secret::kKeyBytes);
     version_hwm_at_open_ = DecodeUint64(hwm);
@@ -276,6 +278,7 @@ bool LmdbEnv::Initialise(std::string* reason) {
   };
   if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta_dbi_)) != 0 ||
       (rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &entries_dbi_)) != 0 ||
+      (rc = mdb_dbi_open(txn, "quota", MDB_CREATE, &quota_dbi_)) != 0 ||
       (rc = put(kMetaFormat, std::string_view(format, 8))) != 0 ||
       (rc = put(kMetaHashKey, key_bytes)) != 0 ||
       (rc = put(kMetaVersionHwm, std::string_view(hwm, 8))) != 0) {

@@ -10,7 +10,8 @@
 //            happily lets two processes share one file; two servers would then each believe they
 //            own the capacity count and the version counter, so the second one is refused.
 //
-// Databases inside P: "entries" (key bytes -> record, see entry_codec.h) and "meta":
+// Databases inside P: "entries" (key bytes -> record, see entry_codec.h), "quota" (creator ->
+// live records it created, see quota_dbi()) and "meta":
 //   "format"       8-byte little-endian store format (kStoreFormat);
 //   "hash_key"     the 32-byte secret::Hasher key, generated when the file is created and kept
 //                  with it (digests in the file are useless without it; the plain secret is
@@ -69,6 +70,9 @@ class LmdbEnv {
   MDB_env* env() const { return env_; }
   MDB_dbi entries_dbi() const { return entries_dbi_; }
   MDB_dbi meta_dbi() const { return meta_dbi_; }
+  // "quota": creator (16 bytes) -> live records it created (u32 little-endian); a creator at 0 has
+  // no record. Changed in the same write transaction as the records, so it survives restarts.
+  MDB_dbi quota_dbi() const { return quota_dbi_; }
   const std::string& path() const { return path_; }
   const secret::Key& hash_key() const { return hash_key_; }
   // Values read at open: "version_hwm" and the number of records.
@@ -131,6 +135,7 @@ class LmdbEnv {
   MDB_env* env_ = nullptr;
   MDB_dbi entries_dbi_ = 0;
   MDB_dbi meta_dbi_ = 0;
+  MDB_dbi quota_dbi_ = 0;
   secret::Key hash_key_{};
   uint64_t version_hwm_at_open_ = 0;
   size_t entries_at_open_ = 0;

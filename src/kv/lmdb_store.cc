@@ -155,6 +155,8 @@ void LmdbStore::Put(const PutRequest& request, WriteCallback done) {
   op.now = request.now;
   op.expires_at = request.expires_at;
   op.precondition = request.precondition;
+  op.creator = request.creator;
+  op.max_entries_per_creator = request.max_entries_per_creator;
   op.done = std::move(done);
   writer_->Submit(std::move(op));
 }

@@ -170,6 +170,18 @@ int LmdbWriter::ApplyPut(MDB_txn* txn, Op& op) {
   if (damaged) return 0;  // kUnavailable: never overwrite what we cannot read
   const bool live = found && old.expires_at > op.now;
   Status status = CheckOwnerAndPrecondition(live ? &old : nullptr, op);
+  if (status == Status::kOk && found && !live) {
+    // A creation over an expired record: remove that record (and its creator's count) first.
+    MDB_val k = ToVal(op.key);
+    if (const int rc = mdb_del(txn, env_.entries_dbi(), &k, nullptr); rc != 0) return rc;
+    if (const int rc = AdjustQuota(txn, old.creator, -1); rc != 0) return rc;
+    found = false;
+  }
+  if (status == Status::kOk && !live && op.max_entries_per_creator != 0) {
+    uint32_t count = 0;
+    if (const int rc = QuotaCount(txn, op.creator, &count); rc != 0) return rc;
+    if (count >= op.max_entries_per_creator) status = Status::kQuotaReached;
+  }
   if (status == Status::kOk && !live) {
     bool room = false;
     if (const int rc = MakeRoom(txn, op.key, op.now, &found, &room); rc != 0) return rc;
@@ -183,6 +195,10 @@ int LmdbWriter::ApplyPut(MDB_txn* txn, Op& op) {
   EntryHeader next;
   next.version = state_.next_version++;
   next.expires_at = TimeFromUnixNanos(TimeToUnixNanos(op.expires_at));  // as a reload sees it
+  next.creator = live ? old.creator : op.creator;  // an update keeps the creator
+  if (!live) {
+    if (const int rc = AdjustQuota(txn, op.creator, +1); rc != 0) return rc;
+  }
   if (live && old.owned) {
     next.owned = true;  // the secret matched: the owner stays
     next.owner = old.owner;
@@ -220,6 +236,7 @@ int LmdbWriter::ApplyDelete(MDB_txn* txn, Op& op) {
   if (found && (status == Status::kOk || !live)) {
     MDB_val k = ToVal(op.key);
     if (const int rc = mdb_del(txn, env_.entries_dbi(), &k, nullptr); rc != 0) return rc;
+    if (const int rc = AdjustQuota(txn, old.creator, -1); rc != 0) return rc;
   }
   op.result.status = status;
   return 0;
@@ -266,7 +283,7 @@ int LmdbWriter::MakeRoom(MDB_txn* txn, std::string_view key, absl::Time now, boo
       if (header.expires_at <= now) {
         if (record_key == key) *found = false;
         state_.purge_resume_key.assign(record_key);  // SET_RANGE finds its successor
-        if ((rc = mdb_cursor_del(cursor, 0)) != 0) break;
+        if ((rc = DeleteAtCursor(txn, cursor, ToView(v))) != 0) break;
         --records;
         if (fits()) break;
       } else {
@@ -283,6 +300,41 @@ int LmdbWriter::MakeRoom(MDB_txn* txn, std::string_view key, absl::Time now, boo
   }
   *room = fits();
   return 0;
+}
+
+int LmdbWriter::QuotaCount(MDB_txn* txn, const std::array<uint8_t, 16>& creator,
+                           uint32_t* count) {
+  MDB_val k{creator.size(), const_cast<uint8_t*>(creator.data())};
+  MDB_val v;
+  const int rc = mdb_get(txn, env_.quota_dbi(), &k, &v);
+  *count = 0;
+  if (rc == MDB_NOTFOUND) return 0;
+  if (rc != 0) return rc;
+  if (v.mv_size == 4) *count = DecodeUint32(static_cast<const char*>(v.mv_data));
+  return 0;
+}
+
+int LmdbWriter::AdjustQuota(MDB_txn* txn, const std::array<uint8_t, 16>& creator, int delta) {
+  uint32_t count = 0;
+  if (const int rc = QuotaCount(txn, creator, &count); rc != 0) return rc;
+  MDB_val k{creator.size(), const_cast<uint8_t*>(creator.data())};
+  if (delta < 0 && count <= 1) {
+    const int rc = mdb_del(txn, env_.quota_dbi(), &k, nullptr);
+    return rc == MDB_NOTFOUND ? 0 : rc;
+  }
+  char bytes[4];
+  EncodeUint32(delta < 0 ? count - 1 : count + 1, bytes);
+  MDB_val v{sizeof(bytes), bytes};
+  return mdb_put(txn, env_.quota_dbi(), &k, &v, 0);
+}
+
+int LmdbWriter::DeleteAtCursor(MDB_txn* txn, MDB_cursor* cursor, std::string_view record) {
+  EntryHeader header;
+  std::string_view value;
+  // Callers only delete records they decoded; the header is read before the page changes.
+  const bool decoded = DecodeEntry(record, &header, &value);
+  if (const int rc = mdb_cursor_del(cursor, 0); rc != 0) return rc;
+  return decoded ? AdjustQuota(txn, header.creator, -1) : 0;
 }
 
 void LmdbWriter::NoteExpiry(absl::Time expires_at) {
@@ -355,7 +407,7 @@ int LmdbWriter::TrySweepChunk(SweepJob& job) {
     std::string_view value;
     if (DecodeEntry(ToView(v), &header, &value)) {
       if (header.expires_at <= job.now) {
-        if ((rc = mdb_cursor_del(cursor, 0)) != 0) break;
+        if ((rc = DeleteAtCursor(txn, cursor, ToView(v))) != 0) break;
         ++job.removed;
       } else {
         earliest_kept = std::min(earliest_kept, header.expires_at);

@@ -24,12 +24,20 @@
 // have expired. SweepExpired removes expired records in chunks of kSweepChunkRecords, one short
 // transaction each, interleaved with the queued writes.
 //
+// Key quota. Each record carries its creator (entry_codec.h); the "quota" database holds each
+// creator's count of records. Every change of the records changes the counts in the same
+// transaction: a creation adds one, and every removal (Delete, a sweep chunk, a capacity purge,
+// a Put over an expired record, which removes that record first) takes one off the creator it
+// names. The quota is checked before capacity, without a purge of its own: a creator's expired
+// records go back to it as the sweep (or a capacity purge) removes them.
+//
 // Thread-safety: Submit, SweepExpired, Size and commit_count may be called from any thread;
 // SetChangeListener before the first Submit. The destructor processes everything queued first.
 #pragma once
 
 #include <lmdb.h>
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstddef>
@@ -66,6 +74,8 @@ class LmdbWriter {
     absl::Time now;
     absl::Time expires_at;  // kPut only
     Precondition precondition;
+    std::array<uint8_t, 16> creator{};     // kPut only: see PutRequest
+    uint32_t max_entries_per_creator = 0;  // kPut only; 0 = no quota
     WriteCallback done;
     WriteResult result;  // filled in by the writer thread
   };
@@ -125,6 +135,11 @@ class LmdbWriter {
   // Makes room for a new record of `key` (capacity rule); see the header comment. `*found` says
   // whether an (expired) record of `key` is held, and is cleared if the purge removes it.
   int MakeRoom(MDB_txn* txn, std::string_view key, absl::Time now, bool* found, bool* room);
+  // Adds `delta` (+1 or -1) to `creator`'s count in the quota database; a count of 0 is deleted.
+  int AdjustQuota(MDB_txn* txn, const std::array<uint8_t, 16>& creator, int delta);
+  int QuotaCount(MDB_txn* txn, const std::array<uint8_t, 16>& creator, uint32_t* count);
+  // Deletes the record under the cursor and takes it off the count of the creator `record` names.
+  int DeleteAtCursor(MDB_txn* txn, MDB_cursor* cursor, std::string_view record);
   void NoteExpiry(absl::Time expires_at);
   void RunSweepChunk(SweepJob& job);
   int TrySweepChunk(SweepJob& job);

@@ -66,6 +66,28 @@ void MemoryStore::Release(size_t n) {
   if (n > 0) held_.fetch_sub(n, std::memory_order_relaxed);
 }
 
+bool MemoryStore::TryTakeQuota(const Creator& creator, uint32_t limit) {
+  if (limit == 0) return true;  // no quota: nothing counted, and no shared lock taken
+  std::lock_guard lock(quota_mu_);
+  auto it = quota_counts_.find(creator);
+  if (it == quota_counts_.end()) {
+    quota_counts_.emplace(creator, 1);
+    return true;
+  }
+  if (limit != 0 && it->second >= limit) return false;
+  ++it->second;
+  return true;
+}
+
+void MemoryStore::ReleaseQuota(const Entry& entry) {
+  if (!entry.counted) return;
+  const Creator& creator = entry.creator;
+  std::lock_guard lock(quota_mu_);
+  auto it = quota_counts_.find(creator);
+  if (it == quota_counts_.end()) return;  // cannot happen: every held entry was counted
+  if (--it->second == 0) quota_counts_.erase(it);
+}
+
 uint64_t MemoryStore::NextVersion() {
   return last_version_.fetch_add(1, std::memory_order_relaxed) + 1;
 }
@@ -80,6 +102,7 @@ size_t MemoryStore::PurgeExpiredLocked(Shard& shard, absl::Time now) {
   absl::Time earliest = absl::InfiniteFuture();
   for (auto it = shard.entries.begin(); it != shard.entries.end();) {
     if (it->second.expires_at <= now) {
+      ReleaseQuota(it->second);
       shard.entries.erase(it++);  // erasing does not invalidate other iterators
       ++removed;
     } else {
@@ -124,25 +147,49 @@ void MemoryStore::Put(const PutRequest& request, WriteCallback done) {
   {
     std::unique_lock lock(shard.mu);
     auto it = shard.entries.find(AsAbsl(request.key));
-    const bool found = it != shard.entries.end();
+    bool found = it != shard.entries.end();
     const bool live = found && it->second.expires_at > request.now;
     result.status =
         CheckWrite(live ? &it->second : nullptr, has_secret, digest, request.precondition);
-    // A new key needs a unit of capacity. An expired entry of the same key is reused in place and
-    // already holds one.
+    // A creation over an expired entry of the same key first removes that entry (giving back its
+    // creator's quota and its unit of capacity), then proceeds as for a new key: a unit of the
+    // creator's quota, then a unit of capacity. (Under a race at a full store another shard may
+    // take the unit given back first: this write is then refused with kCapacityReached, as any
+    // other creation would be.)
+    if (result.status == Status::kOk && found && !live) {
+      ReleaseQuota(it->second);
+      shard.entries.erase(it);
+      Release(1);
+      found = false;
+    }
+    if (result.status == Status::kOk && !live) {
+      const uint32_t limit = request.max_entries_per_creator;
+      if (!TryTakeQuota(request.creator, limit) &&
+          !(PurgeExpiredLocked(shard, request.now) > 0 && TryTakeQuota(request.creator, limit))) {
+        result.status = Status::kQuotaReached;
+      }
+    }
     if (result.status == Status::kOk && !found) {
       if (TryReserve() || (PurgeExpiredLocked(shard, request.now) > 0 && TryReserve())) {
         it = shard.entries.emplace(std::string(request.key), Entry{}).first;
       } else {
+        if (request.max_entries_per_creator != 0) {
+          Entry taken;  // gives back the unit taken above
+          taken.creator = request.creator;
+          taken.counted = true;
+          ReleaseQuota(taken);
+        }
         result.status = Status::kCapacityReached;
       }
     }
     if (result.status == Status::kOk) {
       Entry& entry = it->second;
       if (!live) {
-        // A creation, possibly over an expired entry: the previous owner's claim ends with it.
+        // A creation (an expired entry of the key, if any, was removed above with its owner).
         entry.owned = has_secret;
         entry.owner = digest;
+        entry.creator = request.creator;
+        entry.counted = request.max_entries_per_creator != 0;
       } else if (!entry.owned && has_secret) {
         entry.owned = true;  // anyone may claim an unowned key (as the original server)
         entry.owner = digest;
@@ -177,6 +224,7 @@ void MemoryStore::Delete(const DeleteRequest& request, WriteCallback done) {
     if (result.status == Status::kOk && !live) result.status = Status::kNotFound;
     // Remove a deleted entry, and an expired one while the lock is held anyway.
     if (found && (result.status == Status::kOk || !live)) {
+      ReleaseQuota(it->second);
       shard.entries.erase(it);
       Release(1);
     }

@@ -20,14 +20,26 @@
 // entries in other shards still count against the limit until the next SweepExpired: run it
 // periodically.
 //
+// Key quota: each entry records its creator; a store-wide map (creator -> live entries held, an
+// entry removed at 0, so its size is bounded by the entries held) guarded by its own std::mutex is
+// checked and incremented under the new key's shard lock, before the capacity reservation, and
+// decremented by every path that removes or replaces an entry. Lock order: shard mutex, then the
+// quota mutex, never the reverse. Expired entries count until removed, as for capacity; a create
+// refused by the quota first purges its own shard's expired entries, like the capacity rule. An
+// entry created without a quota (max_entries_per_creator 0) is not counted and takes no shared
+// lock: with -maxKeysPerIP 0 the engine scales as before. (Within one process the quota flag does
+// not change, so every creator's entries are either all counted or none.)
+//
 // Thread-safety: all methods may be called concurrently from any thread, except SetChangeListener,
 // which must be called before the store is shared between threads.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -78,8 +90,11 @@ class MemoryStore final : public Store {
     absl::Time expires_at;
     bool owned = false;
     secret::Digest owner{};
+    std::array<uint8_t, 16> creator{};
+    bool counted = false;  // created under a quota: counted in quota_counts_ while held
   };
   struct Shard;
+  using Creator = std::array<uint8_t, 16>;
 
   // The shared write rules (kv/write_rules.h) for a write that found `live` (null when there is
   // no live entry).
@@ -91,6 +106,10 @@ class MemoryStore final : public Store {
   void Release(size_t n);
   // Removes the expired entries of `shard` (writer lock held); returns how many were removed.
   size_t PurgeExpiredLocked(Shard& shard, absl::Time now);
+  // Takes one unit of `creator`'s quota; false when it already holds `limit` (0 = unlimited).
+  bool TryTakeQuota(const Creator& creator, uint32_t limit);
+  // Gives back the unit `entry` holds, if it was counted.
+  void ReleaseQuota(const Entry& entry);
   uint64_t NextVersion();
   void Notify(std::string_view key, uint64_t version);
 
@@ -103,6 +122,10 @@ class MemoryStore final : public Store {
   // Last version handed out; versions start at first_version + 1, so 0 never names a live entry.
   std::atomic<uint64_t> last_version_;
   ChangeListener listener_;
+  // Live entries held per creator (entries at 0 are erased). Taken after a shard mutex, never
+  // before one.
+  std::mutex quota_mu_;
+  absl::flat_hash_map<Creator, uint32_t> quota_counts_;  // guarded by quota_mu_
 };
 
 }  // namespace rendezvous::kv

@@ -15,6 +15,7 @@
 // Thread-safety: all methods may be called concurrently from any thread.
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -31,6 +32,7 @@ enum class Status : uint8_t {
   kNotFound,            // no live (unexpired) entry under the key
   kForbidden,           // the entry is owned and the secret given does not match (or is empty)
   kCapacityReached,     // creating the entry would exceed the configured maximum of live entries
+  kQuotaReached,        // creating the entry would exceed its creator's quota of live entries
   kPreconditionFailed,  // an If-Match / If-None-Match condition did not hold
   kStorageFull,         // the disk or the engine's map is full; reads still work
   kUnavailable,         // the engine failed (I/O error, backend down); nothing was changed
@@ -73,6 +75,15 @@ struct PutRequest {
   absl::Time now;         // for expiry checks
   absl::Time expires_at;  // the new absolute expiry of the entry (every write refreshes it)
   Precondition precondition;
+  // Key quota (-maxKeysPerIP): who creates the entry (the client's ratelimit::ClientKey bytes:
+  // an IPv4 address or an IPv6 prefix) and how many live entries one creator may hold (0 =
+  // unlimited). Only a creation counts against the quota; an update or claim of a live entry
+  // keeps the creator recorded when it was created. The count falls again when the entry is
+  // deleted or its expired record is removed (sweep, capacity purge, a new write over it), so a
+  // client that stops writing gets its slots back as its keys expire. An expired record still
+  // counts until it is removed, as it does for the capacity limit.
+  std::array<uint8_t, 16> creator{};
+  uint32_t max_entries_per_creator = 0;
 };
 
 struct DeleteRequest {
@@ -105,8 +116,10 @@ class Store {
   // Creates or replaces the entry under `key` subject to the owner, capacity and precondition
   // rules above. On kOk the entry's version changes and its expiry becomes request.expires_at.
   // Checks run in this order, the first failure wins: owner (kForbidden), precondition
-  // (kPreconditionFailed), capacity for a new key (kCapacityReached). A Put over an expired entry
-  // is a creation (created = true; the old owner's claim is gone).
+  // (kPreconditionFailed), then for a new key the creator's quota (kQuotaReached) and capacity
+  // (kCapacityReached). Quota comes first so that a client over its quota hears about its own
+  // limit, and never triggers a capacity purge on its behalf. A Put over an expired entry is a
+  // creation (created = true; the old owner's claim and the old creator's count are gone).
   virtual void Put(const PutRequest& request, WriteCallback done) = 0;
 
   // Removes the live entry under `key`: kOk, kNotFound, kForbidden (owned and the secret does

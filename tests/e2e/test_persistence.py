@@ -26,7 +26,7 @@ import unittest
 from harness import (SLOWDOWN, ProtocolError, Server, pipeline, run_server_to_exit,
                      sanitizer_reports)
 
-NO_LIMITS = ("-maxRequests", "1000000000")
+NO_LIMITS = ("-maxRequests", "1000000000", "-maxKeysPerIP", "0")
 SECRET_HEADER = "X-Owner-Secret"
 FORBIDDEN = b"Forbidden: Incorrect secret\n"
 

@@ -48,6 +48,18 @@ TEST(ConfigTest, DefaultsOfTheNewSettingsAreAsDocumented) {
   EXPECT_EQ(config.db_path, "store.db");
   EXPECT_FALSE(config.sync_writes);
   EXPECT_EQ(config.ipv6_prefix_bits, 64);
+  EXPECT_EQ(config.max_keys_per_client, 250u);
+}
+
+TEST(ConfigTest, AKeyQuotaIsZeroOrAtMostTheEntryLimit) {
+  Config config;
+  config.max_keys_per_client = 0;
+  EXPECT_EQ(Validate(config), std::nullopt);
+  config.max_entries = 10;
+  config.max_keys_per_client = 250;  // never bites, but the seed's -maxNumKV 10 must still start
+  EXPECT_EQ(Validate(config), std::nullopt);
+  config.max_keys_per_client = kMaxEntriesLimit + 1;
+  EXPECT_THAT(Validate(config).value_or(""), HasSubstr("-maxKeysPerIP must be between 0"));
 }
 
 TEST(ConfigTest, DefaultConfigIsValid) { EXPECT_EQ(Validate(Config{}), std::nullopt); }

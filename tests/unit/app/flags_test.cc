@@ -72,6 +72,7 @@ TEST_F(FlagsTest, NoArgumentsGiveTheDefaultConfig) {
   EXPECT_EQ(parsed.db_path, defaults.db_path);
   EXPECT_EQ(parsed.sync_writes, defaults.sync_writes);
   EXPECT_EQ(parsed.ipv6_prefix_bits, defaults.ipv6_prefix_bits);
+  EXPECT_EQ(parsed.max_keys_per_client, defaults.max_keys_per_client);
 }
 
 TEST_F(FlagsTest, DefaultsAreTheSeedsDefaults) {
@@ -102,7 +103,7 @@ TEST_F(FlagsTest, SetsEveryFlag) {
                           "-saveDuration", "5m", "-maxRequests", "20", "-port", "8080",
                           "-l", "127.0.0.1", "-disableLocalIPWaring",
                           "-trustedProxies", "10.0.0.0/8", "-threads", "4", "-db", "/tmp/x.db",
-                          "-syncWrites", "-ipv6Prefix", "48"});
+                          "-syncWrites", "-ipv6Prefix", "48", "-maxKeysPerIP", "5"});
   // clang-format on
   EXPECT_EQ(config.max_key_bytes, 50u);
   EXPECT_EQ(config.max_value_bytes, 2000u);
@@ -120,6 +121,7 @@ TEST_F(FlagsTest, SetsEveryFlag) {
   EXPECT_EQ(config.db_path, "/tmp/x.db");
   EXPECT_TRUE(config.sync_writes);
   EXPECT_EQ(config.ipv6_prefix_bits, 48);
+  EXPECT_EQ(config.max_keys_per_client, 5u);
 }
 
 TEST_F(FlagsTest, TheLastValueOfARepeatedFlagWins) {
@@ -265,6 +267,7 @@ TEST_F(FlagsTest, RefusesThreadsAndIpv6PrefixOutOfRange) {
   EXPECT_THAT(Refuse({"-threads", "-1"}), StartsWith("-threads must be between"));
   EXPECT_THAT(Refuse({"-ipv6Prefix", "0"}), StartsWith("-ipv6Prefix must be between 1 and 128"));
   EXPECT_THAT(Refuse({"-ipv6Prefix", "129"}), StartsWith("-ipv6Prefix must be between"));
+  EXPECT_THAT(Refuse({"-maxKeysPerIP", "-1"}), HasSubstr("-maxKeysPerIP"));
 }
 
 TEST_F(FlagsTest, AnEmptyDbPathSelectsTheMemoryEngine) {
@@ -331,7 +334,7 @@ TEST_F(FlagsTest, HelpListsEveryFlag) {
   for (std::string name :
        {"maxKeySize", "maxValueSize", "maxNumKV", "expireDuration", "resetDuration", "saveDuration",
         "maxRequests", "port", "l", "disableLocalIPWaring", "trustedProxies", "threads", "db",
-        "syncWrites", "ipv6Prefix"}) {
+        "syncWrites", "ipv6Prefix", "maxKeysPerIP"}) {
     std::string entry = "\n  -" + name;
     size_t at = usage.find(entry);
     ASSERT_NE(at, std::string::npos) << name;

@@ -140,6 +140,26 @@ TEST(HandlerCapacityTest, NewKeysPastMaxNumKvAre507) {  // #77, #78
   EXPECT_EQ(harness.Send(Post("/k5", std::string(1001, 'v'))).status, 413);
 }
 
+TEST(HandlerCapacityTest, NewKeysPastAClientsQuotaAre429AndOtherClientsAreNot) {
+  HarnessOptions options;
+  options.handler.max_keys_per_client = 2;
+  Harness harness(options);
+  EXPECT_EQ(Statuses(harness, {Post("/q1", "1").From("203.0.113.9"),
+                               Post("/q2", "2").From("203.0.113.9")}),
+            "200,200");
+  Response response = harness.Send(Post("/q3", "3").From("203.0.113.9"));
+  EXPECT_EQ(response.status, 429);
+  EXPECT_EQ(response.body, "Key quota reached: too many live keys from your address\n");
+  EXPECT_EQ(Read(harness, "/q3"), "404 Key not found\n");
+  EXPECT_EQ(harness.Send(Post("/q1", "updated").From("203.0.113.9")).status, 200);
+  EXPECT_EQ(harness.Send(Post("/q3", "3").From("203.0.113.10")).status, 200);
+  // IPv6 clients are one client per -ipv6Prefix network (/64 by default).
+  EXPECT_EQ(harness.Send(Post("/v1", "1").From("2001:db8::1")).status, 200);
+  EXPECT_EQ(harness.Send(Post("/v2", "2").From("2001:db8::2")).status, 200);
+  EXPECT_EQ(harness.Send(Post("/v3", "3").From("2001:db8::3")).status, 429);
+  EXPECT_EQ(harness.Send(Post("/v3", "3").From("2001:db8:0:1::3")).status, 200);
+}
+
 TEST(HandlerCapacityTest, ExpiredKeysAreNotServed) {
   HarnessOptions options;
   options.handler.expire = absl::Seconds(3);

@@ -213,6 +213,8 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
       {Error::kValueTooLarge, 413, "Value too large\n", false},
       {Error::kValuePlusSecretTooLarge, 413, "Value plus secret too large\n", false},
       {Error::kRateLimited, 429, "Rate limit\n", false},
+      {Error::kQuotaReached, 429, "Key quota reached: too many live keys from your address\n",
+       false},
       {Error::kHeaderTooLarge, 431, "Request Header Fields Too Large\n", true},
       {Error::kUnavailable, 503, "Service Unavailable\n", false},
       {Error::kCapacityReached, 507, "Store capacity reached\n", false},
@@ -246,6 +248,7 @@ TEST(ErrorsTest, StoreStatusesMapToTheirErrors) {
   EXPECT_EQ(ErrorFor(kv::Status::kNotFound), Error::kNotFound);
   EXPECT_EQ(ErrorFor(kv::Status::kForbidden), Error::kForbidden);
   EXPECT_EQ(ErrorFor(kv::Status::kCapacityReached), Error::kCapacityReached);
+  EXPECT_EQ(ErrorFor(kv::Status::kQuotaReached), Error::kQuotaReached);
   EXPECT_EQ(ErrorFor(kv::Status::kPreconditionFailed), Error::kPreconditionFailed);
   EXPECT_EQ(ErrorFor(kv::Status::kStorageFull), Error::kStorageFull);
   EXPECT_EQ(ErrorFor(kv::Status::kUnavailable), Error::kUnavailable);

@@ -23,6 +23,7 @@ TEST(EntryCodecTest, AnOwnedRecordRoundTrips) {
   header.expires_at = absl::FromUnixNanos(1'700'000'000'123'456'789);
   header.owned = true;
   for (size_t i = 0; i < header.owner.size(); ++i) header.owner[i] = static_cast<uint8_t>(i + 1);
+  header.creator.fill(0x7F);
   const std::string value("bytes\0with nul", 14);
 
   const std::string record = Record(header, value);
@@ -33,6 +34,7 @@ TEST(EntryCodecTest, AnOwnedRecordRoundTrips) {
   EXPECT_EQ(decoded.expires_at, header.expires_at);
   EXPECT_TRUE(decoded.owned);
   EXPECT_EQ(decoded.owner, header.owner);
+  EXPECT_EQ(decoded.creator, header.creator);
   EXPECT_EQ(decoded_value, value);
 }
 
@@ -43,7 +45,7 @@ TEST(EntryCodecTest, AnUnownedRecordStoresNoDigestAndAnEmptyValue) {
   header.owner.fill(0xAB);  // ignored when not owned
   const std::string record = Record(header, "");
   EXPECT_EQ(record.size(), kEntryHeaderBytes);
-  EXPECT_EQ(record.substr(18), std::string(32, '\0'));
+  EXPECT_EQ(record.substr(18, 32), std::string(32, '\0'));
   EntryHeader decoded;
   std::string_view value = "not empty";
   ASSERT_TRUE(DecodeEntry(record, &decoded, &value));
@@ -57,13 +59,18 @@ TEST(EntryCodecTest, TheLayoutIsLittleEndianAtFixedOffsets) {
   header.expires_at = absl::FromUnixNanos(0x1112131415161718);
   header.owned = true;
   header.owner.fill(0xEE);
+  for (size_t i = 0; i < header.creator.size(); ++i) {
+    header.creator[i] = static_cast<uint8_t>(i + 1);
+  }
   const std::string record = Record(header, "v");
   EXPECT_EQ(record[0], 1);  // record format
   EXPECT_EQ(record[1], 1);  // flags: owned
   EXPECT_EQ(record.substr(2, 8), "\x01\x02\x03\x04\x05\x06\x07\x08");
   EXPECT_EQ(record.substr(10, 8), "\x18\x17\x16\x15\x14\x13\x12\x11");
   EXPECT_EQ(record.substr(18, 32), std::string(32, '\xEE'));
-  EXPECT_EQ(record.substr(50), "v");
+  EXPECT_EQ(record.substr(50, 16),
+            "\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0A\x0B\x0C\x0D\x0E\x0F\x10");
+  EXPECT_EQ(record.substr(66), "v");
 }
 
 TEST(EntryCodecTest, InfiniteTimesSurviveARoundTrip) {
@@ -101,6 +108,9 @@ TEST(EntryCodecTest, MetadataIntegersAreLittleEndian) {
   EXPECT_EQ(DecodeUint64(bytes), 0x0102030405060708u);
   EncodeUint64(std::numeric_limits<uint64_t>::max(), bytes);
   EXPECT_EQ(DecodeUint64(bytes), std::numeric_limits<uint64_t>::max());
+  EncodeUint32(0x01020304, bytes);
+  EXPECT_EQ(std::string(bytes, 4), "\x04\x03\x02\x01");
+  EXPECT_EQ(DecodeUint32(bytes), 0x01020304u);
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 // the file, expired records make room at capacity, sweeps walk the file in chunks.
 #include "kv/lmdb_store.h"
 
+#include <array>
 #include <lmdb.h>
 
 #include <atomic>
@@ -106,6 +107,43 @@ TEST_F(LmdbStoreTest, ValuesOwnersExpiriesAndVersionsSurviveAReopen) {
   EXPECT_EQ(SyncGet(*store, "b", Now()).status, Status::kOk);
   clock_.Advance(absl::Minutes(20));
   EXPECT_EQ(SyncGet(*store, "b", Now()).status, Status::kNotFound);
+}
+
+TEST_F(LmdbStoreTest, KeyQuotaCountsSurviveAReopen) {
+  std::array<uint8_t, 16> alice{};
+  alice[0] = 1;
+  {
+    auto store = OpenOrFail(OptionsIn(dir_));
+    ASSERT_EQ(SyncPut(*store, "a0", "v", Now(), absl::Hours(1), "", alice, 3).status, Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "a1", "v", Now(), absl::Hours(1), "", alice, 3).status, Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "a2", "v", Now(), absl::Hours(1), "", alice, 3).status, Status::kOk);
+    ASSERT_EQ(SyncDelete(*store, "a1", Now()).status, Status::kOk);
+  }
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(SyncPut(*store, "a3", "v", Now(), absl::Hours(1), "", alice, 3).status, Status::kOk);
+  EXPECT_EQ(SyncPut(*store, "a4", "v", Now(), absl::Hours(1), "", alice, 3).status,
+            Status::kQuotaReached);
+}
+
+TEST_F(LmdbStoreTest, ACapacityPurgeGivesTheCreatorsSlotsBack) {
+  std::array<uint8_t, 16> alice{};
+  alice[0] = 1;
+  std::array<uint8_t, 16> bob{};
+  bob[0] = 2;
+  auto store = OpenOrFail(OptionsIn(dir_, 2));
+  ASSERT_NE(store, nullptr);
+  ASSERT_EQ(SyncPut(*store, "a0", "v", Now(), absl::Seconds(10), "", alice, 2).status,
+            Status::kOk);
+  ASSERT_EQ(SyncPut(*store, "a1", "v", Now(), absl::Seconds(10), "", alice, 2).status,
+            Status::kOk);
+  clock_.Advance(absl::Seconds(10));
+  // The store is full of Alice's expired keys: Bob's creation purges one (a0) to make room.
+  ASSERT_EQ(SyncPut(*store, "b0", "v", Now(), absl::Hours(1), "", bob, 2).status, Status::kOk);
+  ASSERT_EQ(SyncPut(*store, "a2", "v", Now(), absl::Hours(1), "", alice, 2).status, Status::kOk);
+  EXPECT_EQ(store->SweepExpired(Now()), 0u);  // a1 went in the second purge
+  EXPECT_EQ(SyncPut(*store, "a3", "v", Now(), absl::Hours(1), "", alice, 1).status,
+            Status::kQuotaReached);
 }
 
 TEST_F(LmdbStoreTest, VersionsKeepIncreasingAcrossReopensEvenForDeletedKeys) {

@@ -5,6 +5,7 @@
 // several threads at once.
 #pragma once
 
+#include <array>
 #include <sys/stat.h>
 
 #include <chrono>
@@ -113,13 +114,16 @@ inline GotEntry SyncGet(Store& store, std::string_view key, absl::Time now) {
 
 inline WriteResult SyncPut(Store& store, std::string_view key, std::string_view value,
                            absl::Time now, absl::Duration ttl = absl::Hours(2),
-                           std::string_view secret = "") {
+                           std::string_view secret = "",
+                           const std::array<uint8_t, 16>& creator = {}, uint32_t quota = 0) {
   PutRequest request;
   request.key = key;
   request.value = value;
   request.secret = secret;
   request.now = now;
   request.expires_at = now + ttl;
+  request.creator = creator;
+  request.max_entries_per_creator = quota;
   std::promise<WriteResult> promise;
   std::future<WriteResult> future = promise.get_future();
   store.Put(request, [&promise](const WriteResult& result) { promise.set_value(result); });

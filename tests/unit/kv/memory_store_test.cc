@@ -77,6 +77,26 @@ TEST_F(MemoryStoreTest, TheListenerRunsBeforeTheCompletionCallback) {
   EXPECT_EQ(order, (std::vector<std::string>{"listener", "done"}));
 }
 
+TEST_F(MemoryStoreTest, ACreatorAtItsQuotaPurgesTheExpiredEntriesOfItsShard) {
+  MemoryStore store({.max_entries = 10, .shards = 1});
+  auto put_as_alice = [&](std::string_view key, absl::Duration ttl) {
+    PutRequest request = MakePut(key, "", ttl);
+    request.creator[0] = 1;
+    request.max_entries_per_creator = 2;
+    Status status = Status::kUnavailable;
+    store.Put(request, [&](const WriteResult& result) { status = result.status; });
+    return status;
+  };
+  ASSERT_EQ(put_as_alice("a0", absl::Seconds(10)), Status::kOk);
+  ASSERT_EQ(put_as_alice("a1", absl::Seconds(10)), Status::kOk);
+  EXPECT_EQ(put_as_alice("a2", absl::Hours(1)), Status::kQuotaReached);
+  clock_.Advance(absl::Seconds(10));
+  EXPECT_EQ(put_as_alice("a2", absl::Hours(1)), Status::kOk);  // no SweepExpired needed
+  EXPECT_EQ(put_as_alice("a3", absl::Hours(1)), Status::kOk);
+  EXPECT_EQ(put_as_alice("a4", absl::Hours(1)), Status::kQuotaReached);
+  EXPECT_EQ(store.Size(), 2u);
+}
+
 TEST_F(MemoryStoreTest, ANewKeyAtCapacityPurgesTheExpiredEntriesOfItsShard) {
   MemoryStore store({.max_entries = 3, .shards = 1});
   for (const char* key : {"a", "b", "c"})

@@ -51,6 +51,9 @@ void PrintTo(Status status, std::ostream* os) {
     case Status::kCapacityReached:
       *os << "kCapacityReached";
       return;
+    case Status::kQuotaReached:
+      *os << "kQuotaReached";
+      return;
     case Status::kPreconditionFailed:
       *os << "kPreconditionFailed";
       return;
@@ -106,6 +109,19 @@ WriteResult StoreContractTest::Put(std::string_view key, std::string_view value,
 
 WriteResult StoreContractTest::Put(const PutRequest& request) {
   return AwaitWrite([&](WriteCallback done) { store_->Put(request, std::move(done)); });
+}
+
+WriteResult StoreContractTest::PutAs(const Creator& creator, uint32_t quota,
+                                     std::string_view key, absl::Duration ttl,
+                                     std::string_view value) {
+  PutRequest request;
+  request.key = key;
+  request.value = value;
+  request.now = clock_.Now();
+  request.expires_at = request.now + ttl;
+  request.creator = creator;
+  request.max_entries_per_creator = quota;
+  return Put(request);
 }
 
 WriteResult StoreContractTest::Delete(std::string_view key, std::string_view secret,

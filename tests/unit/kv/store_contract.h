@@ -14,7 +14,9 @@
 // Thread-safety: the helpers may be called from several threads at once (the concurrency tests do).
 #pragma once
 
+#include <array>
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -62,6 +64,10 @@ class StoreContractTest : public ::testing::TestWithParam<StoreFactory> {
   WriteResult Put(std::string_view key, std::string_view value, std::string_view secret = "",
                   Precondition precondition = {}, absl::Duration ttl = kTtl);
   WriteResult Put(const PutRequest& request);
+  // A Put of a new or existing key by `creator` under a key quota of `quota` (0 = none).
+  using Creator = std::array<uint8_t, 16>;
+  WriteResult PutAs(const Creator& creator, uint32_t quota, std::string_view key,
+                    absl::Duration ttl = kTtl, std::string_view value = "v");
   WriteResult Delete(std::string_view key, std::string_view secret = "",
                      Precondition precondition = {});
   WriteResult Delete(const DeleteRequest& request);
