@@ -41,6 +41,19 @@ bool ContinuesOnNextLine(boost::beast::string_view name) {
   return p[2] == ' ' || p[2] == '\t';
 }
 
+// RFC 9112 3.2: Host is uri-host [":" port]; uri-host is an IP literal in brackets, a dotted quad
+// or a reg-name (unreserved, pct-encoded, sub-delims). Anything else (spaces, quotes, angle
+// brackets, control bytes) is an invalid field value, which a server must refuse with 400.
+bool IsValidHost(std::string_view host) {
+  for (const char c : host) {
+    const bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    if (!alnum && std::string_view("-._~%!$&'()*+,;=:[]").find(c) == std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
 }  // namespace
 
 void RequestFields::Clear() {
@@ -124,6 +137,10 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
       content_length_seen_ = true;
       return;
     case bhttp::field::host:
+      if (!IsValidHost(v)) {
+        ec = bhttp::error::bad_value;
+        return;
+      }
       ++fields_.host_count;
       if (fields_.host_count == 1) fields_.host.assign(v);
       return;

@@ -234,6 +234,19 @@ TEST(RequestParserTest, CountsHostLines) {
   EXPECT_EQ(fields.host, "a");
 }
 
+TEST(RequestParserTest, AnInvalidHostValueIsRefused) {
+  RequestFields fields;
+  EXPECT_TRUE(Feed(fields, "GET /k HTTP/1.1\r\nHost: a b\r\n\r\n", 64).ec);
+  EXPECT_TRUE(Feed(fields, "GET /k HTTP/1.1\r\nHost: <script>\r\n\r\n", 64).ec);
+  EXPECT_TRUE(Feed(fields, "GET /k HTTP/1.1\r\nHost: \"x\"\r\n\r\n", 64).ec);
+  for (const char* host : {"example.org", "example.org:8080", "[::1]:80", "127.0.0.1", "a_b~c"}) {
+    const Parsed parsed =
+        Feed(fields, std::string("GET /k HTTP/1.1\r\nHost: ") + host + "\r\n\r\n", 64);
+    EXPECT_TRUE(parsed.done) << host;
+    EXPECT_EQ(fields.host, host);
+  }
+}
+
 TEST(RequestParserTest, Http10ClosesUnlessKeepAliveIsAsked) {
   RequestFields fields;
   EXPECT_FALSE(Feed(fields, "GET /k HTTP/1.0\r\n\r\n", 64).keep_alive);
