@@ -5,8 +5,7 @@
 - Crash: 16 clients POST distinct keys while the server gets SIGKILL at a random moment; after a
   restart every POST that got 200 is there with its value (counts are printed; zero may be lost).
 - The data file is 0600 and never holds a plain owner secret.
-- A file that cannot be opened stops the start: exit 1, one line naming the file and the reason,
-  the file byte-for-byte unchanged; a second server on a file in use is refused, the first goes on.
+- (Files that cannot be opened: test_bad_files.py.)
 - Start-up over 100 000 entries serves its first GET within 1 s (no log replay).
 
 Reproduce a crash run's kill moments with RDV_CRASH_SEED=<seed printed by the test>.
@@ -15,136 +14,15 @@ Reproduce a crash run's kill moments with RDV_CRASH_SEED=<seed printed by the te
 import hashlib
 import os
 import random
-import shutil
 import signal
 import stat
-import tempfile
 import threading
 import time
 import unittest
 
-from harness import (SLOWDOWN, ProtocolError, Server, pipeline, run_server_to_exit,
-                     sanitizer_reports)
-
-NO_LIMITS = ("-maxRequests", "1000000000", "-maxKeysPerIP", "0")
-SECRET_HEADER = "X-Owner-Secret"
-FORBIDDEN = b"Forbidden: Incorrect secret\n"
-
-# Keys of every awkward kind, sent percent-encoded (every byte as %XX).
-ODD_KEYS = (
-    b"\x00", b"nul\x00inside", b"k", b"k\x00", b"line\nbreak", b"cr\r\nlf", b"\x01\x02\x1b[31m\x7f",
-    b"tab\tand space ", b"\xff\xfe\xfd", b"\xc3\x28 invalid utf-8", b"\xed\xa0\x80 surrogate",
-    b"%41 a literal percent", b"/leading/slash", b"?#not-a-query", "ключ κλειδί 鍵".encode(),
-    bytes(range(1, 101)), b"\xff" * 100,
-)
-
-
-def path_of(key):
-    if isinstance(key, str):
-        key = key.encode()
-    return "/" + "".join("%%%02X" % byte for byte in key)
-
-
-def derived_value(key):
-    """64 to 256 bytes that depend on the key only."""
-    digest = hashlib.sha256(key.encode() if isinstance(key, str) else key).hexdigest().encode()
-    return digest * (1 + digest[0] % 4)
-
-
-def etag_number(response):
-    etag = response.header("ETag")
-    return int(etag.strip('"'), 16) if etag else None
-
-
-def pipelined(server, items, build, connections=8, chunk=500):
-    """Sends build(conn, item) for every item, pipelined in chunks over `connections` keep-alive
-    connections in parallel; returns {item: Response}."""
-    results = {}
-    failures = []
-
-    def work(part):
-        try:
-            with server.connect() as conn:
-                for start in range(0, len(part), chunk):
-                    batch = part[start:start + chunk]
-                    answers = pipeline(conn, [build(conn, item) for item in batch])
-                    results.update(zip(batch, answers))
-        except Exception as error:  # pylint: disable=broad-except
-            failures.append(error)
-
-    threads = [threading.Thread(target=work, args=(items[i::connections],), daemon=True)
-               for i in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(60 * SLOWDOWN)
-    if failures:
-        raise failures[0]
-    if len(results) != len(items):
-        raise AssertionError("pipelined: %d of %d answers" % (len(results), len(items)))
-    return results
-
-
-class PersistenceCase(unittest.TestCase):
-    """Each test gets a temp dir (removed at the end) and starts servers on files in it."""
-
-    def setUp(self):
-        super().setUp()
-        self.dir = tempfile.mkdtemp(prefix="rdv-persist-")
-        self.addCleanup(shutil.rmtree, self.dir, ignore_errors=True)
-        self.db = os.path.join(self.dir, "store.db")
-
-    def start(self, *flags, db=None):
-        server = Server(*NO_LIMITS, *flags,
-                        base_flags=("-port", "0", "-db", db or self.db, "-disableLocalIPWaring"))
-        self.addCleanup(self._reap, server)
-        return server.start()
-
-    @staticmethod
-    def _reap(server):
-        """Cleanup: a server still running (the test failed) is killed by its PID."""
-        if server.proc is not None and server.exit_code is None and server.proc.poll() is None:
-            server.proc.kill()
-            server.wait_exit()
-
-    def stop(self, server, signum):
-        """SIGTERM must exit cleanly (0); SIGKILL leaves nothing to check but the file."""
-        server.send_signal(signum)
-        code = server.wait_exit()
-        if signum == signal.SIGTERM:
-            server.check_clean_exit()
-        else:
-            self.assertEqual(code, -signal.SIGKILL, server.output())
-            server.check_no_sanitizer_reports()
-
-    @staticmethod
-    def post(conn, key, value, secret=None, headers=()):
-        headers = list(headers)
-        if secret is not None:
-            headers.insert(0, (SECRET_HEADER, secret))
-        return conn.request("POST", path_of(key), value, headers)
-
-    def assert_posted(self, conn, key, value, secret=None):
-        response = self.post(conn, key, value, secret)
-        self.assertEqual((response.status, response.body), (200, b"OK"), (key, response))
-        return response
-
-    def assert_stored(self, conn, key, value):
-        response = conn.request("GET", path_of(key))
-        self.assertEqual((response.status, response.body), (200, value), key)
-        return response
-
-    def refused(self, db, *flags):
-        """Starts a server that must refuse `db`: exit 1 and one line naming the file."""
-        code, out, err = run_server_to_exit(
-            ["-l", "127.0.0.1", "-port", "0", "-disableLocalIPWaring", *NO_LIMITS, *flags,
-             "-db", db], timeout=5.0)
-        lines = [line for line in (out + err).splitlines() if line.strip()]
-        self.assertEqual(code, 1, out + err)
-        self.assertEqual(len(lines), 1, out + err)
-        self.assertIn(db, lines[0])
-        self.assertEqual(sanitizer_reports(out + err), [])
-        return lines[0]
+from harness import SLOWDOWN, ProtocolError
+from persistence_case import (FORBIDDEN, ODD_KEYS, PersistenceCase, derived_value, etag_number,
+                              path_of, pipelined)
 
 
 class RestartTest(PersistenceCase):
@@ -380,80 +258,6 @@ class DataFileTest(PersistenceCase):
         for name in os.listdir(self.dir):
             with open(os.path.join(self.dir, name), "rb") as any_file:
                 self.assertNotIn(secret.encode(), any_file.read(), name)
-
-
-class UnopenableFileTest(PersistenceCase):
-    """Refuse clearly, touch nothing, never start empty over existing data."""
-
-    def assert_refused_untouched(self, content, *reason_words):
-        with open(self.db, "wb") as data_file:
-            data_file.write(content)
-        os.chmod(self.db, 0o644)
-        line = self.refused(self.db)
-        for word in reason_words:
-            self.assertIn(word, line)
-        with open(self.db, "rb") as data_file:
-            self.assertEqual(data_file.read(), content, "the refused file was changed")
-        self.assertEqual(stat.S_IMODE(os.stat(self.db).st_mode), 0o644)
-        return line
-
-    def test_a_corrupt_file_is_refused_and_left_unchanged(self):
-        line = self.assert_refused_untouched(os.urandom(16384), "not an LMDB data file")
-        print("\n  corrupt: %s" % line, flush=True)
-
-    def test_the_original_servers_json_store_is_refused_and_left_unchanged(self):
-        line = self.assert_refused_untouched(b'{"k":{"Value":"v"}}\n', "JSON")
-        print("\n  JSON: %s" % line, flush=True)
-
-    def test_a_truncated_file_is_refused_and_opens_again_once_restored(self):
-        server = self.start()
-        with server.connect() as conn:
-            for number in range(300):
-                self.assert_posted(conn, "key-%d" % number, b"x" * 900)
-        self.stop(server, signal.SIGTERM)
-        with open(self.db, "rb") as data_file:
-            whole = data_file.read()
-        line = self.assert_refused_untouched(whole[:len(whole) // 2], "truncated")
-        print("\n  truncated: %s" % line, flush=True)
-        with open(self.db, "wb") as data_file:
-            data_file.write(whole)
-        server = self.start()
-        with server.connect() as conn:
-            self.assert_stored(conn, "key-299", b"x" * 900)
-        self.stop(server, signal.SIGTERM)
-
-    def test_a_second_server_on_a_file_in_use_is_refused_and_the_first_serves_on(self):
-        first = self.start()
-        with first.connect() as conn:
-            self.assert_posted(conn, b"before", b"1")
-            line = self.refused(self.db)
-            self.assertIn("in use", line)
-            print("\n  second server: %s" % line, flush=True)
-            self.assert_stored(conn, b"before", b"1")
-            self.assert_posted(conn, b"after", b"2")
-        self.stop(first, signal.SIGTERM)
-        server = self.start()
-        with server.connect() as conn:
-            self.assert_stored(conn, b"before", b"1")
-            self.assert_stored(conn, b"after", b"2")
-        self.stop(server, signal.SIGTERM)
-
-    def test_an_unreadable_file_is_refused(self):
-        if os.geteuid() == 0:
-            self.skipTest("running as root: chmod 000 does not stop root from opening the file")
-        server = self.start()
-        self.stop(server, signal.SIGTERM)
-        with open(self.db, "rb") as data_file:
-            content = data_file.read()
-        os.chmod(self.db, 0)
-        try:
-            line = self.refused(self.db)
-            self.assertIn("Permission denied", line)
-            print("\n  unreadable: %s" % line, flush=True)
-        finally:
-            os.chmod(self.db, 0o600)
-        with open(self.db, "rb") as data_file:
-            self.assertEqual(data_file.read(), content)
 
 
 class StartupTest(PersistenceCase):
