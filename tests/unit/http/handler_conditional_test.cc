@@ -26,11 +26,7 @@ using testing::HeaderValue;
 using testing::MethodCall;
 using testing::Post;
 using testing::Put;
-
-std::string Read(Harness& harness, std::string target) {
-  const Response response = harness.Send(Get(std::move(target)));
-  return std::to_string(response.status) + " " + response.body;
-}
+using testing::Read;
 
 std::string ETagOf(const Response& response) { return HeaderValue(response, "ETag"); }
 

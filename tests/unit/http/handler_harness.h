@@ -178,6 +178,12 @@ class Harness {
   Handler handler_;
 };
 
+// "<status> <body>" of a GET of `target`: what most assertions about a key's state need.
+inline std::string Read(Harness& harness, std::string target) {
+  const Response response = harness.Send(Get(std::move(target)));
+  return std::to_string(response.status) + " " + response.body;
+}
+
 // A store that queues every operation and runs it on the MemoryStore only when told, as an
 // engine that commits in batches would. Copies what it needs, as kv/store.h requires.
 class DeferredStore final : public kv::Store {

@@ -23,6 +23,7 @@ using testing::HasHeader;
 using testing::MethodCall;
 using testing::Post;
 using testing::Put;
+using testing::Read;
 
 // The statuses of `calls`, sent in order, joined with ','.
 std::string Statuses(Harness& harness, const std::vector<Call>& calls) {
@@ -32,11 +33,6 @@ std::string Statuses(Harness& harness, const std::vector<Call>& calls) {
     out += std::to_string(harness.Send(call).status);
   }
   return out;
-}
-
-std::string Read(Harness& harness, std::string target) {
-  const Response response = harness.Send(Get(std::move(target)));
-  return std::to_string(response.status) + " " + response.body;
 }
 
 TEST(HandlerSizeTest, ValueOverTheLimitIs413AndNotStored) {  // #11 (413, was 400)
