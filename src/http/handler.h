@@ -32,6 +32,7 @@
 #include "http/errors.h"
 #include "http/etag.h"
 #include "http/request.h"
+#include "http/request_handler.h"
 #include "http/response.h"
 #include "kv/store.h"
 #include "ratelimit/limiter.h"
@@ -51,7 +52,7 @@ struct HandlerOptions {
   uint32_t max_keys_per_client = 250;
 };
 
-class Handler {
+class Handler final : public RequestHandler {
  public:
   // All references must outlive the Handler.
   Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Limiter& limiter,
@@ -69,7 +70,7 @@ class Handler {
   //   - response.close for a request whose body was cut off (request.body_too_large) and for
   //     protocol errors (see errors.h); net/ must honour it besides its own keep-alive rules.
   // HTTP/1.1 without a Host header is answered here (an empty Host value counts as missing).
-  void Handle(const Request& request, Response& response, Done done);
+  void Handle(const Request& request, Response& response, Done done) override;
 
  private:
   // The condition a write's If-Match and If-None-Match ask for.

@@ -26,7 +26,7 @@ asio::ip::address ToAsio(const common::IpAddress& address) {
 
 }  // namespace
 
-Server::Server(const ServerOptions& options, http::Handler& handler, const common::Clock& clock)
+Server::Server(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock)
     : options_(options),
       handler_(handler),
       clock_(clock),

@@ -12,7 +12,7 @@
 
 #include "absl/time/time.h"
 #include "common/clock.h"
-#include "http/handler.h"
+#include "http/request_handler.h"
 #include "net/connection_limiter.h"
 #include "net/options.h"
 
@@ -22,7 +22,7 @@ class Worker;
 
 class Server {
  public:
-  Server(const ServerOptions& options, http::Handler& handler, const common::Clock& clock);
+  Server(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -39,7 +39,7 @@ class Server {
 
  private:
   ServerOptions options_;
-  http::Handler& handler_;
+  http::RequestHandler& handler_;
   const common::Clock& clock_;
   ConnectionLimiter connections_;  // outlives the workers and their sessions
   std::vector<std::unique_ptr<Worker>> workers_;

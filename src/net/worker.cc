@@ -28,7 +28,7 @@ common::IpAddress ToIpAddress(const asio::ip::address& address) {
 
 }  // namespace
 
-Worker::Worker(const ServerOptions& options, http::Handler& handler, const common::Clock& clock,
+Worker::Worker(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
                ConnectionLimiter& connections)
     : options_(options), handler_(handler), clock_(clock), connections_(connections) {
   RefreshTime();

@@ -18,7 +18,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
-#include "http/handler.h"
+#include "http/request_handler.h"
 #include "net/connection_limiter.h"
 #include "net/options.h"
 
@@ -28,7 +28,7 @@ class Session;
 
 class Worker {
  public:
-  Worker(const ServerOptions& options, http::Handler& handler, const common::Clock& clock,
+  Worker(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
          ConnectionLimiter& connections);
   ~Worker();
   Worker(const Worker&) = delete;
@@ -49,7 +49,7 @@ class Worker {
 
   // For sessions.
   const ServerOptions& options() const { return options_; }
-  http::Handler& handler() { return handler_; }
+  http::RequestHandler& handler() { return handler_; }
   const std::string& date() const { return date_; }
   int64_t now_ms() const { return now_ms_; }
   boost::asio::io_context& io_context() { return io_context_; }
@@ -64,7 +64,7 @@ class Worker {
   void RefreshTime();
 
   const ServerOptions& options_;
-  http::Handler& handler_;
+  http::RequestHandler& handler_;
   const common::Clock& clock_;
   ConnectionLimiter& connections_;
   boost::asio::io_context io_context_{1};
