@@ -50,10 +50,7 @@ std::string FormatFraction(uint64_t value, int precision) {
 }  // namespace
 
 std::vector<common::CidrBlock> Config::DefaultTrustedProxies() {
-  std::vector<common::CidrBlock> blocks;
-  // The constant is pinned by a test; a failure here would leave the list empty (trust nobody),
-  // the safe side.
-  return net::ParseCidrList(kDefaultTrustedProxies, nullptr).value_or(blocks);
+  return net::ProxyPolicy::Default().trusted;
 }
 
 std::optional<std::string> Validate(const Config& config) {

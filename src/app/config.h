@@ -21,11 +21,6 @@
 
 namespace rendezvous::app {
 
-// The default of -trustedProxies: loopback and the private ranges, as the original trusted
-// X-Forwarded-For from any loopback or private peer.
-inline constexpr std::string_view kDefaultTrustedProxies =
-    "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7";
-
 // Upper bounds enforced by Validate. Each defends a resource or an invariant elsewhere:
 // A key must fit in the 8 KiB request line even when every byte is percent-encoded (3 bytes
 // each), with room left for the method, the "/ip/<address>/" prefix and " HTTP/1.1".
@@ -92,7 +87,8 @@ struct Config {
   // with a small -maxNumKV still start.
   size_t max_keys_per_client = 250;
 
-  // kDefaultTrustedProxies, parsed.
+  // net::kDefaultTrustedProxies (loopback only), parsed: the one definition of the default,
+  // which -trustedProxies and its -h text use too.
   static std::vector<common::CidrBlock> DefaultTrustedProxies();
 };
 

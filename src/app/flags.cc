@@ -40,7 +40,7 @@ ABSL_FLAG(std::string, l, "0.0.0.0",
           "interface to listen (an IPv4 or IPv6 address; 0.0.0.0 accepts IPv6 clients too)");
 ABSL_FLAG(bool, disableLocalIPWaring, false, "disable warnings about requests from localhost");
 // Flags the original did not have.
-ABSL_FLAG(std::string, trustedProxies, std::string(rendezvous::app::kDefaultTrustedProxies),
+ABSL_FLAG(std::string, trustedProxies, std::string(rendezvous::net::kDefaultTrustedProxies),
           "comma-separated CIDR blocks of proxies whose X-Forwarded-For is believed; "
           "empty trusts none");
 ABSL_FLAG(int, threads, 0, "number of I/O threads; 0 uses one per CPU core");

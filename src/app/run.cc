@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "app/sweeper.h"
 #include "common/clock.h"
@@ -86,6 +87,20 @@ std::string HostPort(const common::IpAddress& address, uint16_t port) {
   return "[" + address.ToString() + "]:" + std::to_string(port);
 }
 
+// The start-up line that names whose X-Forwarded-For is believed, so that an operator sees at
+// once whether a proxy is missing from the list (its clients would all share its address).
+std::string TrustedProxiesLine(const std::vector<common::CidrBlock>& trusted) {
+  if (trusted.empty()) {
+    return "X-Forwarded-For is ignored: no trusted proxies (-trustedProxies \"\")";
+  }
+  std::string line = "X-Forwarded-For is believed only from the trusted proxies ";
+  for (size_t i = 0; i < trusted.size(); ++i) {
+    if (i > 0) line += ",";
+    line += trusted[i].ToString();
+  }
+  return line + " (-trustedProxies)";
+}
+
 }  // namespace
 
 int Run(const Config& config) {
@@ -125,6 +140,7 @@ int Run(const Config& config) {
     common::LogError(error);
     return 1;
   }
+  common::LogInfo(TrustedProxiesLine(config.trusted_proxies));
   common::LogInfo("listening on " + HostPort(config.listen_ip, server.port()) + " (" +
                   std::to_string(WorkerThreads(config)) + " threads, store: " +
                   (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");

@@ -180,9 +180,20 @@ void Handler::MaybeWarnLocalhost(const Request& request, absl::Time now) {
   if (!options_.warn_localhost || !request.client_is_loopback_direct) return;
   if (!localhost_warning_.ShouldLog(now)) return;
   const int64_t suppressed = localhost_warning_.TakeSuppressedCount();
+  // Two different mistakes: a proxy on this machine that does not send the header, and a header
+  // that was sent but not believed (the proxy is missing from -trustedProxies, or it wrote
+  // something that is not an address). Either way the request is charged to the loopback address.
+  const std::string what =
+      request.forwarded_for.empty()
+          ? std::string("request from localhost without X-Forwarded-For (is a reverse proxy on "
+                        "this machine not sending it?)")
+          : absl::StrCat("request from localhost with an X-Forwarded-For that was not used "
+                         "(the peer is not in -trustedProxies, or the right-most entry is not an "
+                         "IP address): \"",
+                         common::EscapeForLog(request.forwarded_for, 100), "\"");
   common::LogWarning(absl::StrCat(
-      "request from localhost without X-Forwarded-For (is a reverse proxy not sending it?): ",
-      common::EscapeForLog(request.method_text), " ", common::EscapeForLog(request.target),
+      what, "; charged to the loopback address: ", common::EscapeForLog(request.method_text), " ",
+      common::EscapeForLog(request.target),
       suppressed > 0 ? absl::StrCat(" (", suppressed, " more since the last warning)") : "",
       "; at most one such warning a minute; -disableLocalIPWaring turns it off"));
 }

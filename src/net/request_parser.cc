@@ -86,6 +86,7 @@ void RequestFields::FillRequest(http::Request& request) const {
   request.if_none_match = if_none_match.value;
   request.ttl = ttl.value;
   request.origin = origin.value;
+  request.forwarded_for = forwarded_for;
   request.body = body;
 }
 

@@ -293,7 +293,10 @@ TEST(HandlerWarningTest, LoopbackWithoutForwardingWarnsOnceAMinuteEscaped) {
   std::vector<std::string> lines = absl::StrSplit(log, '\n', absl::SkipEmpty());
   ASSERT_EQ(lines.size(), 1u) << log;
   EXPECT_NE(lines[0].find("WARNING"), std::string::npos) << log;
-  EXPECT_NE(lines[0].find("localhost without X-Forwarded-For"), std::string::npos) << log;
+  EXPECT_NE(lines[0].find("request from localhost without X-Forwarded-For (is a reverse proxy"),
+            std::string::npos)
+      << log;
+  EXPECT_NE(lines[0].find("charged to the loopback address"), std::string::npos) << log;
   EXPECT_NE(lines[0].find("GET /a%22b\\\"c"), std::string::npos) << log;
 
   harness.clock().Advance(absl::Seconds(61));
@@ -301,6 +304,22 @@ TEST(HandlerWarningTest, LoopbackWithoutForwardingWarnsOnceAMinuteEscaped) {
   harness.Send(call);
   log = ::testing::internal::GetCapturedStderr();
   EXPECT_NE(log.find("2 more since the last warning"), std::string::npos) << log;
+}
+
+TEST(HandlerWarningTest, AnUnusedForwardedForIsNamedNotCalledMissing) {
+  Harness harness;
+  Call call = Get("/k");
+  call.loopback_direct = true;  // net/ did not use the header: an untrusted peer, or garbage
+  call.forwarded_for = "203.0.113.7\n";
+  ::testing::internal::CaptureStderr();
+  harness.Send(call);
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_EQ(log.find("without X-Forwarded-For"), std::string::npos) << log;
+  EXPECT_NE(log.find("request from localhost with an X-Forwarded-For that was not used (the peer "
+                     "is not in -trustedProxies, or the right-most entry is not an IP address): "
+                     "\"203.0.113.7\\n\"; charged to the loopback address: GET /k"),
+            std::string::npos)
+      << log;
 }
 
 TEST(HandlerWarningTest, NoWarningWhenDisabledOrForwarded) {
