@@ -18,6 +18,7 @@
 
 #include "absl/time/time.h"
 #include "common/ip_address.h"
+#include "http/request_cost.h"
 
 namespace rendezvous::app {
 
@@ -30,8 +31,8 @@ inline constexpr size_t kMaxLmdbKeyBytes = 511;
 // A value (plus secret) is buffered whole in memory per request.
 inline constexpr size_t kMaxValueBytesLimit = 16 * 1024 * 1024;
 inline constexpr size_t kMaxEntriesLimit = 1'000'000'000;
-// A POST takes 3 tokens; a bucket smaller than that could never let a POST through.
-inline constexpr int64_t kMinMaxRequests = 3;
+// A bucket smaller than a write's cost could never let a write through.
+inline constexpr int64_t kMinMaxRequests = http::kWriteCostTokens;
 inline constexpr int64_t kMaxMaxRequests = 1'000'000'000;
 // Durations are added to "now" as int64 nanoseconds in places; 100 years keeps that far from
 // overflow (int64 nanoseconds reach about 292 years past 1970).
@@ -49,7 +50,7 @@ struct Config {
   // -expireDuration: a key's lifetime after its last write.
   absl::Duration expire = absl::Hours(2);
   // -resetDuration and -maxRequests: each client's bucket holds `max_requests` tokens and refills
-  // at `max_requests` tokens per `reset`. A POST costs 3 tokens, any other key request 1.
+  // at `max_requests` tokens per `reset`. What a request costs: http/request_cost.h.
   absl::Duration reset = absl::Minutes(1);
   int64_t max_requests = 11;
   // -saveDuration: time between automatic saves (flushes) of the store.

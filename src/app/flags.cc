@@ -18,13 +18,15 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "http/request_cost.h"
 #include "net/client_address.h"
 
 // Note: Debian's Abseil has its own absl::string_view, distinct from std::string_view, and its
 // string functions take only that; so this file uses absl::string_view inside.
 
-// The seed's ten flags keep their names (typo included), meanings and defaults. The sizes are
-// unsigned so that Abseil itself refuses a negative size; the usage still calls them "int".
+// The original server's ten flags keep their names (typo included), meanings and defaults. The
+// sizes are unsigned so that Abseil itself refuses a negative size; the usage still calls them
+// "int".
 ABSL_FLAG(uint64_t, maxKeySize, 100, "maximum allowed key length in bytes");
 ABSL_FLAG(uint64_t, maxValueSize, 1000, "maximum allowed value size in bytes");
 ABSL_FLAG(uint64_t, maxNumKV, 100000, "maximum number of key-value pairs allowed");
@@ -35,6 +37,9 @@ ABSL_FLAG(absl::Duration, saveDuration, absl::Minutes(30),
           "duration between automatic state saves");
 ABSL_FLAG(int64_t, maxRequests, 11,
           "maximum request tokens per IP per resetDuration (POST=3 tokens, GET=1 token)");
+// The help text above is a literal (Abseil needs a constant); it must name the real costs.
+static_assert(rendezvous::http::kWriteCostTokens == 3 && rendezvous::http::kOtherCostTokens == 1,
+              "update the -maxRequests help text");
 ABSL_FLAG(std::string, port, "80", "port on which the server listens (0 picks a free port)");
 ABSL_FLAG(std::string, l, "0.0.0.0",
           "interface to listen (an IPv4 or IPv6 address; 0.0.0.0 accepts IPv6 clients too)");

@@ -8,15 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "http/index_page.h"
 #include "http/key_headers.h"
+#include "http/request_cost.h"
 #include "http/target.h"
 #include "http/ttl.h"
 
 namespace rendezvous::http {
 namespace {
 
-// A write (POST, PUT) or a DELETE costs 3 tokens, every other request on a key 1.
-constexpr int64_t kWriteCostTokens = 3;
-constexpr int64_t kOtherCostTokens = 1;
 // Writes to keys under this prefix are stored under "ip/<client address>/<rest>".
 constexpr std::string_view kIpPrefix = "ip/";
 
@@ -185,12 +183,14 @@ void Handler::MaybeWarnLocalhost(const Request& request, absl::Time now) {
   // something that is not an address). Either way the request is charged to the loopback address.
   const std::string what =
       request.forwarded_for.empty()
-          ? std::string("request from localhost without X-Forwarded-For (is a reverse proxy on "
-                        "this machine not sending it?)")
-          : absl::StrCat("request from localhost with an X-Forwarded-For that was not used "
-                         "(the peer is not in -trustedProxies, or the right-most entry is not an "
-                         "IP address): \"",
-                         common::EscapeForLog(request.forwarded_for, 100), "\"");
+          ? std::string(
+                "request from localhost without X-Forwarded-For (is a reverse proxy on "
+                "this machine not sending it?)")
+          : absl::StrCat(
+                "request from localhost with an X-Forwarded-For that was not used "
+                "(the peer is not in -trustedProxies, or the right-most entry is not an "
+                "IP address): \"",
+                common::EscapeForLog(request.forwarded_for, 100), "\"");
   common::LogWarning(absl::StrCat(
       what, "; charged to the loopback address: ", common::EscapeForLog(request.method_text), " ",
       common::EscapeForLog(request.target),

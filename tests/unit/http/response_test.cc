@@ -1,7 +1,9 @@
 // Response serialization (byte for byte) and the Error -> status/body mapping.
 #include "http/response.h"
 
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "http/errors.h"
@@ -186,6 +188,19 @@ TEST(ResponseTest, UnknownStatusStillMakesAValidStatusLine) {
   EXPECT_EQ(Serialize(response).rfind("HTTP/1.1 299 Status\r\n", 0), 0u);
 }
 
+TEST(ResponseTest, EveryStatusTheServerAnswersHasItsReasonPhrase) {
+  std::vector<int> statuses = {100};  // 100 Continue: net/ answers Expect: 100-continue
+  for (const Answer& answer : ErrorAnswers()) statuses.push_back(answer.status);
+  for (const Answer& answer : SuccessAnswers()) statuses.push_back(answer.status);
+  for (int status : statuses) {
+    Response response;
+    response.status = status;
+    const std::string line = Serialize(response).substr(0, Serialize(response).find("\r\n"));
+    EXPECT_EQ(line.rfind("HTTP/1.1 " + std::to_string(status) + " ", 0), 0u) << line;
+    EXPECT_EQ(line.find(" Status"), std::string::npos) << line;  // not the fallback phrase
+  }
+}
+
 struct ErrorCase {
   Error error;
   int status;
@@ -221,7 +236,9 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
       {Error::kStorageFull, 507, "Storage full\n", false},
       {Error::kNotImplemented, 501, "Not Implemented\n", true},
   };
+  ASSERT_EQ(std::size(cases), kErrorCount);  // a new Error needs its row here
   for (const ErrorCase& c : cases) {
+    EXPECT_EQ(AnswerFor(c.error).status, c.status) << c.body;
     Response response;
     response.body = "old";
     response.gzip = true;
