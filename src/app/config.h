@@ -84,7 +84,7 @@ struct Config {
   // them) may have created; 0 = no quota. Past it a new key is refused with 429 until one of the
   // client's keys expires or is deleted. 250 by default: with -maxNumKV 100000 it takes at least
   // 400 distinct client prefixes to fill the store, while one client can still keep hundreds of
-  // rendezvous open. A value at or above -maxNumKV is allowed (it never bites), so the seed's flags
+  // rendezvous open. A value at or above -maxNumKV is allowed (it never bites), so the original's flags
   // with a small -maxNumKV still start.
   size_t max_keys_per_client = 250;
 

@@ -13,7 +13,7 @@ import unittest
 from harness import (BASE_FLAGS, NO_RATE_LIMIT, SLOWDOWN, PerTestServerCase, Server,
                      run_server_to_exit, sanitizer_reports)
 
-SEED_FLAGS = ("disableLocalIPWaring", "expireDuration", "l", "maxKeySize", "maxNumKV",
+ORIGINAL_FLAGS = ("disableLocalIPWaring", "expireDuration", "l", "maxKeySize", "maxNumKV",
               "maxRequests", "maxValueSize", "port", "resetDuration", "saveDuration")
 NEW_FLAGS = ("trustedProxies", "threads", "db")
 # Safe flags so that a wrongly accepted command line starts a harmless, short-lived server.
@@ -26,18 +26,18 @@ def lines_of(*texts):
 
 class HelpTest(unittest.TestCase):
 
-    def test_help_lists_every_seed_flag_and_the_new_ones_and_exits_0(self):
+    def test_help_lists_every_original_flag_and_the_new_ones_and_exits_0(self):
         for option in ("-h", "--help", "-help"):
             with self.subTest(option=option):
                 code, out, err = run_server_to_exit([option])
                 self.assertEqual(code, 0, out + err)
                 text = out + err
-                for flag in SEED_FLAGS + NEW_FLAGS:
+                for flag in ORIGINAL_FLAGS + NEW_FLAGS:
                     self.assertRegex(text, r"(?m)^\s*--?%s\b" % re.escape(flag),
                                      "flag -%s missing from the usage" % flag)
                 self.assertEqual(sanitizer_reports(text), [])
 
-    def test_help_shows_the_seed_defaults_in_go_form(self):
+    def test_help_shows_the_original_defaults_in_go_form(self):
         _, out, err = run_server_to_exit(["-h"])
         for default in ("2h0m0s", "1m0s", "30m0s", "0.0.0.0", "100000", "1000"):
             self.assertIn(default, out + err)

@@ -54,7 +54,7 @@ TEST(ConfigTest, AKeyQuotaIsZeroOrAtMostTheEntryLimit) {
   config.max_keys_per_client = 0;
   EXPECT_EQ(Validate(config), std::nullopt);
   config.max_entries = 10;
-  config.max_keys_per_client = 250;  // never bites, but the seed's -maxNumKV 10 must still start
+  config.max_keys_per_client = 250;  // never bites, but the original's -maxNumKV 10 must still start
   EXPECT_EQ(Validate(config), std::nullopt);
   config.max_keys_per_client = kMaxEntriesLimit + 1;
   EXPECT_THAT(Validate(config).value_or(""), HasSubstr("-maxKeysPerIP must be between 0"));

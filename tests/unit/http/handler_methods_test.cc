@@ -39,7 +39,7 @@ std::string Serialized(const Response& response) {
 
 HarnessOptions SeedRateLimit() {
   HarnessOptions options;
-  options.max_requests = 11;  // the seed's default
+  options.max_requests = 11;  // the original's default
   return options;
 }
 
