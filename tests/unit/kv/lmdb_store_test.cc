@@ -33,8 +33,8 @@ class TempDirLmdbStore final : public Store {
  public:
   explicit TempDirLmdbStore(size_t max_entries) {
     LmdbStore::Options options = OptionsIn(dir_, max_entries);
-    options.max_key_bytes = 511;
-    options.max_value_bytes = 64 * 1024;
+    options.max_key_bytes = kContractLimits.max_key_bytes;
+    options.max_value_bytes = kContractLimits.max_value_bytes;
     store_ = OpenOrFail(options);
   }
   ~TempDirLmdbStore() override { store_.reset(); }  // before the directory goes
