@@ -30,6 +30,7 @@ std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
   if (config.db_path.empty()) {
     kv::MemoryStore::Options options;
     options.max_entries = config.max_entries;
+    options.limits = {config.max_key_bytes, config.max_value_bytes};
     options.first_version = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
     return std::make_unique<kv::MemoryStore>(options);
   }

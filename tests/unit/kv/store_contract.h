@@ -26,8 +26,13 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "kv/store.h"
+#include "kv/write_plan.h"
 
 namespace rendezvous::kv {
+
+// The input limits every factory gives its store: LMDB's longest key and values longer than the
+// defaults, so the suite can test arbitrary bytes and sizes.
+inline constexpr InputLimits kContractLimits{.max_key_bytes = 511, .max_value_bytes = 64 * 1024};
 
 struct StoreFactory {
   std::string name;  // a valid gtest name: letters, digits, underscores
