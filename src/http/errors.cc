@@ -42,6 +42,8 @@ ErrorShape ShapeOf(Error error) {
       return {408, "Request Timeout\n", true};
     case Error::kPreconditionFailed:
       return {412, "Precondition Failed\n", false};
+    case Error::kUriTooLong:
+      return {414, "URI Too Long\n", true};
     case Error::kValueTooLarge:
       return {413, "Value too large\n", false};
     case Error::kValuePlusSecretTooLarge:
@@ -74,6 +76,7 @@ void SetError(Error error, Response& response) {
   response.gzip = false;
   response.nosniff = true;
   if (shape.closes) response.close = true;
+  if (error == Error::kUnavailable) response.extra_headers.append("Retry-After: 1\r\n");
 }
 
 Error ErrorFor(kv::Status status) {
