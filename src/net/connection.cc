@@ -163,20 +163,21 @@ bool Connection::SkipEmptyLines() {
   return false;
 }
 
-bool Connection::DowngradeMinorVersion() {
+Connection::Downgrade Connection::DowngradeMinorVersion() {
   char* p = static_cast<char*>(in_.data().data());
   const void* lf = std::memchr(p, '\n', in_.size());
-  if (lf == nullptr) return false;
+  // Beast checks the version as soon as its eight bytes are here, before the line ends.
+  if (lf == nullptr) return Downgrade::kNeedMore;
   size_t end = static_cast<size_t>(static_cast<const char*>(lf) - p);
   if (end > 0 && p[end - 1] == '\r') --end;
   constexpr std::string_view kPrefix = " HTTP/1.";
-  if (end < kPrefix.size() + 1) return false;
+  if (end < kPrefix.size() + 1) return Downgrade::kNo;
   char* version = p + end - kPrefix.size() - 1;
-  if (std::string_view(version, kPrefix.size()) != kPrefix) return false;
+  if (std::string_view(version, kPrefix.size()) != kPrefix) return Downgrade::kNo;
   char& minor = version[kPrefix.size()];
-  if (minor < '2' || minor > '9') return false;
+  if (minor < '2' || minor > '9') return Downgrade::kNo;
   minor = '1';
-  return true;
+  return Downgrade::kDone;
 }
 
 void Connection::ProcessInput(int64_t now_ms) {
@@ -199,13 +200,16 @@ void Connection::ProcessInput(int64_t now_ms) {
     if (!parser_->is_done()) {
       if (in_.size() == 0) return;  // wait for more bytes
       size_t used = parser_->put(in_.data(), ec);
-      if (ec == bhttp::error::bad_version && !parser_->request_line_done() &&
-          DowngradeMinorVersion()) {
+      if (ec == bhttp::error::bad_version && !parser_->request_line_done()) {
         // RFC 9112 2.6: a later 1.x minor version is answered as HTTP/1.1. Beast refuses
         // anything but 1.0 and 1.1, and a parser cannot be reused after an error.
-        parser_.emplace(fields_, options_.header_limit_bytes, options_.body_limit_bytes,
-                        options_.max_target_bytes);
-        used = parser_->put(in_.data(), ec);
+        const Downgrade downgrade = DowngradeMinorVersion();
+        if (downgrade != Downgrade::kNo) {
+          parser_.emplace(fields_, options_.header_limit_bytes, options_.body_limit_bytes,
+                          options_.max_target_bytes);
+          if (downgrade == Downgrade::kNeedMore) return;  // decided once the line is whole
+          used = parser_->put(in_.data(), ec);
+        }
       }
       in_.consume(used);
     }

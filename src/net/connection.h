@@ -135,8 +135,10 @@ class Connection {
   // Drops empty lines before a request-line (RFC 9112 2.2). False: more bytes are needed to know.
   bool SkipEmptyLines();
   // An `HTTP/1.x` request-line with x > 1 is answered as HTTP/1.1 (RFC 9112 2.6): rewrites the
-  // minor digit in the buffered request-line. False when the line is not such a version.
-  bool DowngradeMinorVersion();
+  // minor digit in the buffered request-line (kDone). kNo: the line has another version;
+  // kNeedMore: the line has not ended yet.
+  enum class Downgrade : uint8_t { kNo, kDone, kNeedMore };
+  Downgrade DowngradeMinorVersion();
   void OnHeaderDone(bool body_follows, int64_t now_ms);
   void Dispatch(bool body_too_large, int64_t now_ms);
   void FinishResponse(int64_t now_ms);
