@@ -9,7 +9,8 @@
 //     path cleaning ("x/../y" stays, #49), a trailing '/' is part of the key (#50);
 //   - absolute-form "http://host[:port]/path" (scheme http or https, any case): the host is
 //     ignored (#60); an empty path is kKeyRequired (#59);
-//   - asterisk-form "*" and authority-form "host:port" (CONNECT) are kBadTarget (the original
+//   - asterisk-form "*" (is_asterisk; the handler answers "OPTIONS *") and authority-form
+//     "host:port" (CONNECT) are kBadTarget (the original
 //     stored the key "*", #58); anything else without a leading '/' is kBadRequest (#62);
 //   - the raw path "/" is the index page (so "/?x=1" is too, #1; "/%2F" is the key "/");
 //   - %XX in either case decodes to the byte 0xXX, any byte (NUL, '/', '?', '#', UTF-8) included
@@ -33,6 +34,9 @@ struct ParsedTarget {
   std::optional<Error> error;
   // The raw (still percent-encoded) path: starts with '/', query cut off. A view into the target.
   std::string_view path;
+  // The asterisk-form "*" (error kBadTarget): only OPTIONS may use it, to ask about the server
+  // itself (RFC 9110 9.3.7), and the handler answers that one.
+  bool is_asterisk = false;
 
   bool is_index_page() const { return !error && path == "/"; }
 };
