@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +51,9 @@ net::ServerOptions ServerOptionsFor(const Config& config) {
   options.port = config.port;
   options.threads = WorkerThreads(config);
   options.body_limit_bytes = config.max_value_bytes;
+  // Every valid key fits as a target: each byte percent-encoded, plus room for an absolute-form
+  // scheme and host, the /ip/ prefix and a query.
+  options.max_target_bytes = std::max<size_t>(8192, 3 * config.max_key_bytes + 1024);
   options.proxies.trusted = config.trusted_proxies;
   options.max_connections = config.max_connections;
   options.max_connections_per_client = config.max_connections_per_client;

@@ -37,6 +37,8 @@ constexpr std::array<Answer, kErrorCount> MakeErrorTable() {
                         "the request or its answer took longer than the server waits", true});
   set(Error::kPreconditionFailed,
       {412, "Precondition Failed\n", "the If-Match or If-None-Match: * condition does not hold"});
+  set(Error::kUriTooLong, {414, "URI Too Long\n",
+                           "the request-target is longer than the server reads", true});
   set(Error::kValueTooLarge, {413, "Value too large\n", "the value is over the value limit"});
   set(Error::kValuePlusSecretTooLarge,
       {413, "Value plus secret too large\n", "value and secret together are over the value limit"});
@@ -95,6 +97,7 @@ void SetError(Error error, Response& response) {
   response.gzip = false;
   response.nosniff = true;
   if (answer.closes) response.close = true;
+  if (error == Error::kUnavailable) response.extra_headers.append("Retry-After: 1\r\n");
 }
 
 Error ErrorFor(kv::Status status) {

@@ -31,6 +31,9 @@ enum class Error : uint8_t {
   kMethodNotAllowed,    // 405 "Method Not Allowed\n" (+ Allow header, added by the caller)
   kTimeout,             // 408 "Request Timeout\n" (closes)
   kPreconditionFailed,  // 412 "Precondition Failed\n"
+  // 414 "URI Too Long\n": a request-target over the connection's limit (closes: the rest of the
+  // request was not read).
+  kUriTooLong,
   kValueTooLarge,       // 413 "Value too large\n"
   kValuePlusSecretTooLarge,  // 413 "Value plus secret too large\n"
   kRateLimited,              // 429 "Rate limit\n" (+ Retry-After, added by the caller)
@@ -39,7 +42,7 @@ enum class Error : uint8_t {
   // expire or are deleted.
   kQuotaReached,
   kHeaderTooLarge,   // 431 "Request Header Fields Too Large\n" (closes)
-  kUnavailable,      // 503 "Service Unavailable\n"
+  kUnavailable,      // 503 "Service Unavailable\n" (+ Retry-After: 1, added by SetError)
   kCapacityReached,  // 507 "Store capacity reached\n"
   kStorageFull,      // 507 "Storage full\n" (the disk or the LMDB map is full)
   kNotImplemented,   // 501 "Not Implemented\n" (unsupported Transfer-Encoding; closes)
@@ -70,7 +73,8 @@ std::span<const Answer> SuccessAnswers();
 // clears gzip. For the errors marked "closes" (protocol errors, after which the connection may be
 // out of sync) it also sets response.close; it never clears close. Leaves head and extra_headers
 // as they are (so a HEAD answered with an error still has no body, and Allow/Retry-After added
-// before or after survive).
+// before or after survive), except that kUnavailable appends "Retry-After: 1": the store was
+// unreachable or slow for a moment, and a client told when to come back does not retry at once.
 void SetError(Error error, Response& response);
 
 // The error for a store status other than kOk (kOk itself, a caller bug, gives kUnavailable).

@@ -51,6 +51,12 @@ void Handler::Handle(const Request& request, Response& response, Done done) {
   if (request.body_too_large) response.close = true;
 
   const ParsedTarget target = ParseTarget(request.target);
+  if (target.is_asterisk && request.method == Method::kOptions) {
+    // "OPTIONS *" asks what the server supports (RFC 9110 9.3.7): every method some path takes.
+    response.status = 204;
+    response.extra_headers.append("Allow: ").append(kKeyMethods).append("\r\n");
+    return Finish(response);
+  }
   if (target.error) return Fail(*target.error, response);
   if (request.version >= 11 && request.host.empty()) return Fail(Error::kMissingHost, response);
   if (target.is_index_page()) return HandleIndexPage(request, response);

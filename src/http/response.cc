@@ -35,6 +35,8 @@ std::string_view StatusLine(int status) {
       return "HTTP/1.1 412 Precondition Failed\r\n";
     case 413:
       return "HTTP/1.1 413 Request Entity Too Large\r\n";
+    case 414:
+      return "HTTP/1.1 414 Request URI Too Long\r\n";
     case 429:
       return "HTTP/1.1 429 Too Many Requests\r\n";
     case 431:

@@ -9,8 +9,8 @@
 //     path cleaning ("x/../y" stays), a trailing '/' is part of the key;
 //   - absolute-form "http://host[:port]/path" (scheme http or https, any case): the host is
 //     ignored; an empty path is kKeyRequired;
-//   - asterisk-form "*" and authority-form "host:port" (CONNECT) are kBadTarget (the original
-//     stored the key "*"); anything else without a leading '/' is kBadRequest;
+//   - asterisk-form "*" (is_asterisk; the handler answers "OPTIONS *") and authority-form
+//     "host:port" (CONNECT) are kBadTarget (the original stored the key "*"); anything else without a leading '/' is kBadRequest;
 //   - the raw path "/" is the index page (so "/?x=1" is too; "/%2F" is the key "/");
 //   - %XX in either case decodes to the byte 0xXX, any byte (NUL, '/', '?', '#', UTF-8) included;
 //     '+' stays '+'; a '%' not followed by two hex digits is kBadPercentEncoding. Bytes that are
@@ -33,6 +33,9 @@ struct ParsedTarget {
   std::optional<Error> error;
   // The raw (still percent-encoded) path: starts with '/', query cut off. A view into the target.
   std::string_view path;
+  // The asterisk-form "*" (error kBadTarget): only OPTIONS may use it, to ask about the server
+  // itself (RFC 9110 9.3.7), and the handler answers that one.
+  bool is_asterisk = false;
 
   bool is_index_page() const { return !error && path == "/"; }
 };

@@ -247,6 +247,13 @@ TEST_F(HandlerTest, AsteriskAndAuthorityTargetsAreUnsupported) {  // differs fro
   }
 }
 
+TEST_F(HandlerTest, OptionsAsteriskIsAnsweredWithTheServersMethods) {
+  const Response response = Send(MethodCall("OPTIONS", "*"));
+  EXPECT_EQ(response.status, 204);
+  EXPECT_EQ(response.extra_headers, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n");
+  EXPECT_FALSE(response.close);
+}
+
 TEST_F(HandlerTest, AbsoluteFormTargets) {
   ExpectError(Send(Get("http://x")), 400, "Key is required\n");
   ExpectOk(Send(Post("http://otherhost/ak", "abs")));

@@ -225,6 +225,7 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
       {Error::kMethodNotAllowed, 405, "Method Not Allowed\n", false},
       {Error::kTimeout, 408, "Request Timeout\n", true},
       {Error::kPreconditionFailed, 412, "Precondition Failed\n", false},
+      {Error::kUriTooLong, 414, "URI Too Long\n", true},
       {Error::kValueTooLarge, 413, "Value too large\n", false},
       {Error::kValuePlusSecretTooLarge, 413, "Value plus secret too large\n", false},
       {Error::kRateLimited, 429, "Rate limit\n", false},
@@ -250,7 +251,11 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
     EXPECT_TRUE(response.nosniff) << c.body;
     EXPECT_FALSE(response.gzip) << c.body;
     EXPECT_EQ(response.close, c.closes) << c.body;
-    EXPECT_EQ(response.extra_headers, "Allow: GET\r\n") << c.body;
+    // A 503 says when to come back (the store was unreachable or slow for a moment).
+    EXPECT_EQ(response.extra_headers, c.error == Error::kUnavailable
+                                          ? "Allow: GET\r\nRetry-After: 1\r\n"
+                                          : "Allow: GET\r\n")
+        << c.body;
   }
 }
 
