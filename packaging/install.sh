@@ -13,6 +13,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 install -d "$destdir$prefix/bin" "$destdir$unitdir"
 install -m 0755 "$binary" "$destdir$prefix/bin/rendezvous-server"
 strip --strip-debug "$destdir$prefix/bin/rendezvous-server"
-sed "s|^ExecStart=/usr/bin/rendezvous-server|ExecStart=$prefix/bin/rendezvous-server|" \
+sed "s|/usr/bin/rendezvous-server|$prefix/bin/rendezvous-server|g" \
   "$here/rendezvous.service" > "$destdir$unitdir/rendezvous.service"
 chmod 0644 "$destdir$unitdir/rendezvous.service"
