@@ -32,9 +32,11 @@ deps:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# `make test` and `make fuzz` also need clang for the fuzz tree.
+# `make test` and `make fuzz` also need clang for the fuzz tree; the packaging tests need
+# systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev).
+PACKAGING_DEBS := systemd dpkg-dev
 test-deps:
-	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS)"
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(PACKAGING_DEBS)"
 
 build/build.ninja:
 	cmake -S . -B build $(CMAKE_FLAGS)
@@ -55,7 +57,7 @@ install: server
 
 # build/rendezvous_<version>_<arch>.deb: the binary, the unit, Depends from dpkg-shlibdeps.
 deb: server
-	@$(MAKE) --no-print-directory deps EXTRA_DEBS=dpkg-dev
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(PACKAGING_DEBS)"
 	packaging/build-deb.sh build/rendezvous-server build
 
 # build-release/rendezvous-server: one file to copy to any x86-64 Linux with glibc 2.34 or later;
