@@ -58,10 +58,10 @@ ABSL_FLAG(int, ipv6Prefix, 64,
 ABSL_FLAG(uint64_t, maxConnections, 10000, "maximum number of open connections");
 ABSL_FLAG(uint64_t, maxConnectionsPerIP, 128,
           "maximum open connections per client address (IPv6: per -ipv6Prefix network)");
-ABSL_FLAG(bool, version, false, "print the version and exit");
 ABSL_FLAG(uint64_t, maxKeysPerIP, 250,
           "maximum live keys created per client address (IPv6: per -ipv6Prefix network); "
           "0 = no quota");
+ABSL_FLAG(bool, version, false, "print the version and exit");
 
 namespace rendezvous::app {
 namespace {

@@ -133,8 +133,11 @@ int Run(const Config& config) {
                   (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");
   Sweeper sweeper(*store, clock, Sweeper::IntervalFor(config.expire));
   // Under systemd (Type=notify), the unit counts as started only now that the sockets accept.
-  if (NotifyFromEnvironment("READY=1\nSTATUS=" + listening) == NotifyResult::kSendFailed) {
-    common::LogWarning("could not tell systemd that the server is ready (NOTIFY_SOCKET)");
+  if (NotifyResult notified = NotifyFromEnvironment("READY=1\nSTATUS=" + listening);
+      notified != NotifyResult::kSent && notified != NotifyResult::kNotConfigured) {
+    common::LogWarning(
+        "could not tell systemd that the server is ready: NOTIFY_SOCKET is " +
+        std::string(notified == NotifyResult::kBadSocketName ? "malformed" : "unreachable"));
   }
 
   int signal_number = 0;

@@ -28,7 +28,7 @@ NotifyResult Notify(std::string_view socket_name, std::string_view state) {
                         reinterpret_cast<const sockaddr*>(&address), address_size);
   close(fd);
   return sent == static_cast<ssize_t>(state.size()) ? NotifyResult::kSent
-                                                     : NotifyResult::kSendFailed;
+                                                    : NotifyResult::kSendFailed;
 }
 
 NotifyResult NotifyFromEnvironment(std::string_view state) {

@@ -88,6 +88,25 @@ class SystemdNotifyTest(unittest.TestCase):
         self.systemd.bind("\0" + name)
         self.assert_ready_then_stopping(self.start_server("@" + name))
 
+    def test_a_notify_socket_that_cannot_be_reached_is_logged_and_the_server_still_serves(self):
+        for name, reason in (("relative-name", "malformed"),
+                             (os.path.join(self.dir, "nobody-listens"), "unreachable")):
+            with self.subTest(name=name):
+                saved = os.environ.get("NOTIFY_SOCKET")
+                os.environ["NOTIFY_SOCKET"] = name
+                try:
+                    server = Server().start()
+                finally:
+                    if saved is None:
+                        del os.environ["NOTIFY_SOCKET"]
+                    else:
+                        os.environ["NOTIFY_SOCKET"] = saved
+                try:
+                    self.assertEqual(server.request("GET", "/").status, 200)
+                finally:
+                    server.stop()
+                self.assertIn("NOTIFY_SOCKET is " + reason, server.output())
+
 
 @unittest.skipUnless(shutil.which("systemd-analyze"), "systemd-analyze not installed "
                      "(apt-get install systemd)")
