@@ -10,8 +10,10 @@
 #include <vector>
 
 #include "app/sweeper.h"
+#include "app/systemd_notify.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "http/handler.h"
 #include "http/index_page.h"
 #include "kv/lmdb_store.h"
@@ -146,14 +148,23 @@ int Run(const Config& config) {
     return 1;
   }
   common::LogInfo(TrustedProxiesLine(config.trusted_proxies));
-  common::LogInfo("listening on " + HostPort(config.listen_ip, server.port()) + " (" +
+  const std::string listening = "listening on " + HostPort(config.listen_ip, server.port());
+  common::LogInfo(listening + " (rendezvous-server " + std::string(common::Version()) + ", " +
                   std::to_string(WorkerThreads(config)) + " threads, store: " +
                   (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");
   Sweeper sweeper(*store, clock, Sweeper::IntervalFor(config.expire));
+  // Under systemd (Type=notify), the unit counts as started only now that the sockets accept.
+  if (NotifyResult notified = NotifyFromEnvironment("READY=1\nSTATUS=" + listening);
+      notified != NotifyResult::kSent && notified != NotifyResult::kNotConfigured) {
+    common::LogWarning(
+        "could not tell systemd that the server is ready: NOTIFY_SOCKET is " +
+        std::string(notified == NotifyResult::kBadSocketName ? "malformed" : "unreachable"));
+  }
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
   common::LogInfo(std::string("shutting down on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  (void)NotifyFromEnvironment("STOPPING=1");  // best effort: systemd is stopping us anyway
 
   if (!server.Shutdown(kShutdownGrace)) {
     common::LogWarning("connections still busy after the grace period were closed");
