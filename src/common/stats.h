@@ -168,13 +168,14 @@ class StatsRegistry {
   // component already keeps, such as the store's live keys). `type` is kCounter or kGauge.
   // Aborts on a duplicate series.
   void AddCallback(MetricType type, std::string_view name, std::string_view help,
-                   absl::AnyInvocable<double() const> read, std::initializer_list<Label> labels = {});
+                   absl::AnyInvocable<double() const> read,
+                   std::initializer_list<Label> labels = {});
 
   // --- Reading ---
   struct Series {
     std::vector<std::pair<std::string, std::string>> labels;  // in registration order
-    double value = 0;               // counters and gauges
-    Histogram::Snapshot histogram;  // histograms
+    double value = 0;                                         // counters and gauges
+    Histogram::Snapshot histogram;                            // histograms
   };
   struct Family {
     std::string name;

@@ -10,6 +10,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "http/request.h"
 
 namespace rendezvous::http {
 
@@ -36,10 +37,16 @@ struct Response {
   // because reusing the strings' capacity keeps the request path free of heap allocations.
   // Reset() leaves it alone; Handle() sets what it uses.
   struct InFlight {
-    std::string key;             // the decoded (and /ip/-rewritten) key
-    std::string if_none_match;   // GET/HEAD: a copy of If-None-Match ("" when absent)
-    absl::Time now;              // the request's time
-    Done done;                   // the handler's completion, run once the response is complete
+    std::string key;            // the decoded (and /ip/-rewritten) key
+    std::string if_none_match;  // GET/HEAD: a copy of If-None-Match ("" when absent)
+    absl::Time now;             // the request's time
+    Done done;                  // the handler's completion, run once the response is complete
+    // The Router's, when it counts requests (router.h): the completion of whoever called the
+    // Router, and what it needs to count the answer.
+    Done routed_done;
+    Method method = Method::kOther;
+    int64_t started_nanos = 0;        // Clock::MonotonicNanos() when the Router got the request
+    int64_t store_started_nanos = 0;  // Clock::MonotonicNanos() when the store was called
   };
   InFlight in_flight;
 

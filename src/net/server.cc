@@ -26,12 +26,25 @@ asio::ip::address ToAsio(const common::IpAddress& address) {
 
 }  // namespace
 
-Server::Server(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock)
+Server::Server(const ServerOptions& options, http::RequestHandler& handler,
+               const common::Clock& clock, common::StatsRegistry* stats)
     : options_(options),
       handler_(handler),
       clock_(clock),
       connections_(options.max_connections, options.max_connections_per_client,
-                   options.ipv6_prefix_bits) {}
+                   options.ipv6_prefix_bits),
+      refused_{&own_refused_total_, &own_refused_per_client_} {
+  if (stats == nullptr) return;
+  stats->AddCallback(common::MetricType::kGauge, "rendezvous_connections",
+                     "Open client connections.",
+                     [this] { return static_cast<double>(connections_.open_connections()); });
+  constexpr std::string_view kRefusedHelp =
+      "Connections closed right after accept because a connection cap was reached, by cap.";
+  refused_.total_cap = &stats->AddCounter("rendezvous_connections_refused_total", kRefusedHelp,
+                                          {{"reason", "total"}});
+  refused_.per_client_cap = &stats->AddCounter("rendezvous_connections_refused_total", kRefusedHelp,
+                                               {{"reason", "per_client"}});
+}
 
 Server::~Server() {
   if (!threads_.empty()) Shutdown(absl::ZeroDuration());
@@ -51,7 +64,7 @@ bool Server::Start(std::string* error) {
   }
   const int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<Worker>(options_, handler_, clock_, connections_);
+    auto worker = std::make_unique<Worker>(options_, handler_, clock_, connections_, refused_);
     bool listening = worker->Listen(endpoint, dual_stack, error);
     if (!listening && i == 0 && wildcard) {
       // A machine without IPv6: the IPv4 wildcard alone.

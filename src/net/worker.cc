@@ -29,8 +29,12 @@ common::IpAddress ToIpAddress(const asio::ip::address& address) {
 }  // namespace
 
 Worker::Worker(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
-               ConnectionLimiter& connections)
-    : options_(options), handler_(handler), clock_(clock), connections_(connections) {
+               ConnectionLimiter& connections, const RefusedConnections& refused)
+    : options_(options),
+      handler_(handler),
+      clock_(clock),
+      connections_(connections),
+      refused_(refused) {
   RefreshTime();
 }
 
@@ -136,6 +140,10 @@ void Worker::OnAccept(boost::system::error_code ec, tcp::socket socket) {
   } else if (!connections_.TryAcquire(peer, exempt)) {
     // Over a connection cap: close before reading a byte, so the cost stays at an accept.
     socket.close(option_ec);
+    // Which cap: the total is full, or else it was this client's. Other workers may accept or
+    // close connections meanwhile, so at the edge a refusal can land under the other reason.
+    const bool total_full = connections_.open_connections() >= options_.max_connections;
+    (total_full ? refused_.total_cap : refused_.per_client_cap)->Increment();
     if (refused_log_.ShouldLog(clock_.Now())) {
       common::LogWarning("connection cap reached (" +
                          std::to_string(connections_.open_connections()) +

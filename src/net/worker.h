@@ -18,6 +18,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "http/request_handler.h"
 #include "net/connection_limiter.h"
 #include "net/options.h"
@@ -26,10 +27,17 @@ namespace rendezvous::net {
 
 class Session;
 
+// Connections closed right after accept because a cap was reached, by cap
+// (rendezvous_connections_refused_total{reason}). Owned by the Server.
+struct RefusedConnections {
+  common::Counter* total_cap = nullptr;       // -maxConnections
+  common::Counter* per_client_cap = nullptr;  // -maxConnectionsPerIP
+};
+
 class Worker {
  public:
   Worker(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
-         ConnectionLimiter& connections);
+         ConnectionLimiter& connections, const RefusedConnections& refused);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -67,6 +75,7 @@ class Worker {
   http::RequestHandler& handler_;
   const common::Clock& clock_;
   ConnectionLimiter& connections_;
+  const RefusedConnections refused_;
   boost::asio::io_context io_context_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_context_};
   boost::asio::steady_timer tick_{io_context_};

@@ -1,7 +1,7 @@
 // request_path_fuzzer: libFuzzer target over the whole request path, without sockets.
 //
 // Bytes in -> net::RequestParser, fed in pieces as reads from a socket would deliver them -> the
-// session's header checks -> http::Handler (memory store, rate limiter, manual clock, index page)
+// session's header checks -> the public http::Router and its http::Handler (memory store, rate limiter, manual clock, index page)
 // -> http::AppendResponse -> checks on the bytes out. One input is one client connection.
 //
 // The Connection below mirrors Session::ProcessInput, OnHeaderDone, Dispatch, FinishResponse and
@@ -37,7 +37,10 @@
 #include "common/ip_address.h"
 #include "http/errors.h"
 #include "http/handler.h"
+#include "http/index_handler.h"
 #include "http/index_page.h"
+#include "http/public_routes.h"
+#include "http/router.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "kv/memory_store.h"
@@ -144,7 +147,7 @@ int CheckResponse(std::string_view text, bool head) {
 // One client connection: the session's request loop over an in-memory byte stream.
 class Connection {
  public:
-  explicit Connection(http::Handler& handler, common::ManualClock& clock)
+  explicit Connection(http::RequestHandler& handler, common::ManualClock& clock)
       : handler_(handler), clock_(clock), proxies_(net::ProxyPolicy::Default()) {}
 
   // A read of `bytes` from the socket, then writes until the output is drained (the session
@@ -278,7 +281,7 @@ class Connection {
     return wrote;
   }
 
-  http::Handler& handler_;
+  http::RequestHandler& handler_;
   common::ManualClock& clock_;
   const net::ProxyPolicy proxies_;
   // Loopback is a trusted proxy by default, so X-Forwarded-For chains are walked too.
@@ -354,9 +357,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_value_bytes = kBodyLimitBytes;
   options.expire = absl::Minutes(10);  // 120 requests: long inputs see keys expire
   options.warn_localhost = false;
-  http::Handler handler(options, store, limiter, clock, IndexPage());
+  http::Handler key_handler(options, store, limiter, clock);
+  http::IndexHandler index_handler(IndexPage(), clock);
+  http::Router router(http::PublicRoutes(index_handler), key_handler, clock, nullptr);
 
-  Connection connection(handler, clock);
+  Connection connection(router, clock);
   for (size_t offset = 0; offset < stream.size();) {
     const size_t n = pieces.Next(stream.size() - offset);
     connection.OnRead(stream.substr(offset, n));

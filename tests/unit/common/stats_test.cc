@@ -45,12 +45,12 @@ TEST(StatsTest, HistogramObservationsFromSeveralThreadsSumToTheTotal) {
 
 TEST(StatsTest, HistogramBoundsAreInclusiveUpperBoundsAsPrometheusLe) {
   Histogram histogram(kBounds);
-  histogram.Observe(absl::Milliseconds(1));                          // == 0.001: first bucket
-  histogram.Observe(absl::Milliseconds(1) + absl::Nanoseconds(1));   // just above: second
-  histogram.Observe(absl::Milliseconds(10));                         // == 0.01: second
-  histogram.Observe(absl::Milliseconds(100));                        // == 0.1: third
-  histogram.Observe(absl::Seconds(5));                               // above all: +Inf only
-  histogram.Observe(-absl::Seconds(1));                              // negative: zero, first
+  histogram.Observe(absl::Milliseconds(1));                         // == 0.001: first bucket
+  histogram.Observe(absl::Milliseconds(1) + absl::Nanoseconds(1));  // just above: second
+  histogram.Observe(absl::Milliseconds(10));                        // == 0.01: second
+  histogram.Observe(absl::Milliseconds(100));                       // == 0.1: third
+  histogram.Observe(absl::Seconds(5));                              // above all: +Inf only
+  histogram.Observe(-absl::Seconds(1));                             // negative: zero, first
   const Histogram::Snapshot snapshot = histogram.Read();
   EXPECT_EQ(snapshot.bounds_seconds, (std::vector<double>{0.001, 0.01, 0.1}));
   EXPECT_EQ(snapshot.cumulative_counts, (std::vector<uint64_t>{2, 4, 5, 6}));
