@@ -115,6 +115,7 @@ int Run(const Config& config) {
     common::LogError(error);
     return 1;
   }
+  // Read at scrape time; a reader of the registry (an admin listener) stops before the store goes.
   stats.AddCallback(common::MetricType::kGauge, "rendezvous_keys",
                     "Keys in the store (expired ones included until the sweep removes them).",
                     [&store] { return static_cast<double>(store->Size()); });

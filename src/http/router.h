@@ -16,7 +16,8 @@
 // duration (from Handle to the completion), including the answers it gives itself. It does so
 // by handing the route a completion that captures only itself and the Response (which fits
 // absl::AnyInvocable's inline storage: no allocation); the caller's completion waits in
-// response.in_flight.routed_done.
+// response.in_flight.routed_done. Registering a second RequestStats in the same registry shares
+// its series, so an admin listener's Router takes none: scrapes are not API requests.
 //
 // Thread-safety: immutable after construction; Handle is called concurrently from every thread.
 #pragma once
