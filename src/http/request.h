@@ -38,6 +38,11 @@ struct Request {
 
   common::IpAddress client;                // the client address after trusted-proxy resolution
   bool client_is_loopback_direct = false;  // TCP peer is loopback and no forwarded address was used
+
+  // When net/ read the bytes that completed this request, on common::Clock::MonotonicNanos(); 0
+  // when net/ does not say (then the Router reads the clock itself). The request's duration
+  // counts from here, and requests that arrived in one read share one clock reading.
+  int64_t received_nanos = 0;
 };
 
 }  // namespace rendezvous::http

@@ -30,7 +30,8 @@ void Router::Handle(const Request& request, Response& response, Done done) {
 
   if (stats_ != nullptr) {
     response.in_flight.method = request.method;
-    response.in_flight.started_nanos = clock_.MonotonicNanos();
+    response.in_flight.started_nanos =
+        request.received_nanos != 0 ? request.received_nanos : clock_.MonotonicNanos();
     response.in_flight.routed_done = std::move(done);
     done = [this, &response] { Complete(response); };
   }

@@ -13,7 +13,8 @@
 // served by the fallback until the feature that claims them lands.
 //
 // With a RequestStats, the Router counts every answer by method and status and observes its
-// duration (from Handle to the completion), including the answers it gives itself. It does so
+// duration (from request.received_nanos, or from Handle when net/ gave no time, to the
+// completion), including the answers it gives itself. It does so
 // by handing the route a completion that captures only itself and the Response (which fits
 // absl::AnyInvocable's inline storage: no allocation); the caller's completion waits in
 // response.in_flight.routed_done. Registering a second RequestStats in the same registry shares

@@ -163,5 +163,22 @@ TEST(RouterStatsTest, CountsEveryAnswerByMethodAndCodeWithItsDuration) {
   }
 }
 
+TEST(RouterStatsTest, ADurationCountsFromWhenNetReadTheRequestWhenItSays) {
+  common::ManualClock clock;
+  common::StatsRegistry registry;
+  RequestStats stats(registry);
+  NamedHandler keys("keys");
+  Router router({}, keys, clock, &stats);
+  const Call call = Get("/k");
+  Request request = call.ToRequest();
+  request.received_nanos = clock.MonotonicNanos() - 2'000'000;  // read 2 ms ago
+  Response response;
+  router.Handle(request, response, [] {});
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "rendezvous_request_duration_seconds") continue;
+    EXPECT_NEAR(family.series[0].histogram.sum_seconds, 0.002, 1e-9);  // method="GET"
+  }
+}
+
 }  // namespace
 }  // namespace rendezvous::http
