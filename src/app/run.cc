@@ -14,8 +14,13 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
+#include "common/stats.h"
 #include "http/handler.h"
+#include "http/index_handler.h"
 #include "http/index_page.h"
+#include "http/public_routes.h"
+#include "http/router.h"
+#include "http/stats.h"
 #include "kv/lmdb_store.h"
 #include "kv/memory_store.h"
 #include "net/server.h"
@@ -63,8 +68,9 @@ net::ServerOptions ServerOptionsFor(const Config& config) {
   return options;
 }
 
-http::HandlerOptions HandlerOptionsFor(const Config& config) {
+http::HandlerOptions HandlerOptionsFor(const Config& config, common::StatsRegistry& stats) {
   http::HandlerOptions options;
+  options.stats = &stats;
   options.max_key_bytes = config.max_key_bytes;
   options.max_value_bytes = config.max_value_bytes;
   options.expire = config.expire;
@@ -122,15 +128,25 @@ int Run(const Config& config) {
 
   RaiseFileLimit(config.max_connections);
   common::SystemClock clock;
+  // Every component registers its metrics here at construction and updates them through its
+  // handles; declared first so that it outlives every component whose numbers it reads.
+  common::StatsRegistry stats;
   std::string error;
   std::unique_ptr<kv::Store> store = OpenStore(config, &error);
   if (!store) {
     common::LogError(error);
     return 1;
   }
+  // Read at scrape time; a reader of the registry (an admin listener) stops before the store goes.
+  stats.AddCallback(common::MetricType::kGauge, "rendezvous_keys",
+                    "Keys in the store (expired ones included until the sweep removes them).",
+                    [&store] { return static_cast<double>(store->Size()); });
   ratelimit::Limiter::Options limiter_options;
   limiter_options.capacity_tokens = config.max_requests;
   limiter_options.refill_period = config.reset;
+  limiter_options.evictions = &stats.AddCounter(
+      "rendezvous_limiter_evictions_total",
+      "Rate-limit buckets evicted from the full client table to make room for another client.");
   ratelimit::Limiter limiter(limiter_options);
   http::IndexPageOptions page_options;
   page_options.max_key_bytes = config.max_key_bytes;
@@ -141,8 +157,11 @@ int Run(const Config& config) {
   page_options.max_requests = config.max_requests;
   page_options.ipv6_prefix_bits = config.ipv6_prefix_bits;
   http::IndexPage index_page(page_options);
-  http::Handler handler(HandlerOptionsFor(config), *store, limiter, clock, index_page);
-  net::Server server(ServerOptionsFor(config), handler, clock);
+  http::IndexHandler index_handler(index_page, clock);
+  http::Handler key_handler(HandlerOptionsFor(config, stats), *store, limiter, clock);
+  http::RequestStats request_stats(stats);
+  http::Router router(http::PublicRoutes(index_handler), key_handler, clock, &request_stats);
+  net::Server server(ServerOptionsFor(config), router, clock, &stats);
   if (!server.Start(&error)) {
     common::LogError(error);
     return 1;

@@ -1,4 +1,4 @@
-// Routing and the checks that cost no store work (order of checks: docs/compatibility.md and the
+// The key API's checks that cost no store work (order of checks: docs/compatibility.md and the
 // README's "HTTP semantics").
 #include "http/handler.h"
 
@@ -6,7 +6,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "http/index_page.h"
 #include "http/key_headers.h"
 #include "http/request_cost.h"
 #include "http/target.h"
@@ -22,13 +21,24 @@ bool IsWrite(Method method) { return method == Method::kPost || method == Method
 
 }  // namespace
 
+namespace {
+
+common::StatsRegistry& RegistryFor(const HandlerOptions& options,
+                                   std::unique_ptr<common::StatsRegistry>& own) {
+  if (options.stats != nullptr) return *options.stats;
+  own = std::make_unique<common::StatsRegistry>();
+  return *own;
+}
+
+}  // namespace
+
 Handler::Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Limiter& limiter,
-                 const common::Clock& clock, const IndexPage& index_page)
+                 const common::Clock& clock)
     : options_(options),
       store_(store),
       limiter_(limiter),
       clock_(clock),
-      index_page_(index_page),
+      stats_(RegistryFor(options, own_stats_)),
       localhost_warning_(absl::Minutes(1)) {}
 
 void Handler::Finish(Response& response) {
@@ -42,29 +52,13 @@ void Handler::Fail(Error error, Response& response) {
   Finish(response);
 }
 
-void Handler::Handle(const Request& request, Response& response, Done done) {
-  response.Reset();
+void Handler::Handle(const Request& request, std::string_view path, Response& response, Done done) {
   response.in_flight.done = std::move(done);
-  response.head = request.method == Method::kHead;
-  // net/ stopped reading the body at the limit: the rest of it is still in flight, so the
-  // connection cannot carry another request whatever the answer is.
-  if (request.body_too_large) response.close = true;
-
-  const ParsedTarget target = ParseTarget(request.target);
-  if (target.is_asterisk && request.method == Method::kOptions) {
-    // "OPTIONS *" asks what the server supports (RFC 9110 9.3.7): every method some path takes.
-    response.status = 204;
-    response.extra_headers.append("Allow: ").append(kKeyMethods).append("\r\n");
-    return Finish(response);
-  }
-  if (target.error) return Fail(*target.error, response);
-  if (request.version >= 11 && request.host.empty()) return Fail(Error::kMissingHost, response);
-  if (target.is_index_page()) return HandleIndexPage(request, response);
 
   // Key and header checks cost no token: a client cannot burn its own budget with a malformed
   // request, and the server does no store work for one.
   std::string& key = response.in_flight.key;
-  if (std::optional<Error> error = DecodeKey(target.path, key)) return Fail(*error, response);
+  if (std::optional<Error> error = DecodeKey(path, key)) return Fail(*error, response);
   if (key.empty()) return Fail(Error::kKeyRequired, response);
   if (key.size() > options_.max_key_bytes) return Fail(Error::kKeyTooLong, response);
 
@@ -102,7 +96,10 @@ void Handler::Handle(const Request& request, Response& response, Done done) {
       limiter_.Take(ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits),
                     costs_a_write ? kWriteCostTokens : kOtherCostTokens, now);
   AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
-  if (!decision.allowed) return Fail(Error::kRateLimited, response);
+  if (!decision.allowed) {
+    stats_.RecordRateLimited();
+    return Fail(Error::kRateLimited, response);
+  }
 
   switch (request.method) {
     case Method::kGet:
@@ -161,23 +158,6 @@ std::optional<Error> Handler::CheckConditions(const Request& request,
       break;
   }
   return std::nullopt;
-}
-
-void Handler::HandleIndexPage(const Request& request, Response& response) {
-  switch (request.method) {
-    case Method::kGet:
-    case Method::kHead:
-      index_page_.Render(request.host, IndexPage::AcceptsGzip(request.accept_encoding),
-                         request.method == Method::kHead, clock_.Now(), response);
-      return Finish(response);
-    case Method::kOptions:
-      response.status = 204;
-      AppendPreflightHeaders(kIndexMethods, response.extra_headers);
-      return Finish(response);
-    default:
-      response.extra_headers.append("Allow: ").append(kIndexMethods).append("\r\n");
-      return Fail(Error::kMethodNotAllowed, response);
-  }
 }
 
 void Handler::MaybeWarnLocalhost(const Request& request, absl::Time now) {

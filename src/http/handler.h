@@ -1,17 +1,21 @@
-// Handler: turns one Request into one Response. No sockets (net/ calls it).
+// Handler: the key API — every path the Router (router.h) does not give to another route is a key,
+// and this turns its Request into a Response. No sockets.
 //
 // Request path (docs/compatibility.md "Request path and order of checks", README "HTTP
-// semantics"): parse the target -> Host check -> the index page ("/"), or: decode the key -> key
+// semantics"): the Router has parsed the target and checked Host; here: decode the key -> key
 // checks -> OPTIONS (CORS preflight) -> the /ip/ rewrite of writes -> X-TTL, If-Match and
 // If-None-Match syntax (all of these free) -> rate limit -> method -> size and ownership checks
 // -> store operation -> response. Every response after the rate limit carries the RateLimit-*
 // headers; every value (GET, HEAD) and every write reply carries its ETag and expiry.
 //
-// Files: handler.cc routes and runs the checks that cost no store work; handler_read.cc answers
-// GET and HEAD; handler_write.cc answers POST, PUT and DELETE.
+// Files: handler.cc runs the checks that cost no store work; handler_read.cc answers GET and HEAD;
+// handler_write.cc answers POST, PUT and DELETE.
+//
+// Metrics (http/stats.h, KeyStats): rate-limit refusals, and every store operation with its result
+// and its duration on the clock's monotonic reading, from the call to the store's callback.
 //
 // Completion: `done` is called exactly once, after `response` is complete. It may run inline
-// (before Handle returns; always for errors and the index page, and for the memory store) or
+// (before Handle returns; always for errors, and for the memory store) or
 // later on a store thread. When it runs inside a store callback, the store may hold an internal
 // lock (see kv/store.h), so `done` must be short and must not call back into the Handler or the
 // store synchronously: hand the response to the connection's own thread.
@@ -23,23 +27,24 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "http/errors.h"
 #include "http/etag.h"
 #include "http/request.h"
-#include "http/request_handler.h"
 #include "http/response.h"
+#include "http/route_handler.h"
+#include "http/stats.h"
 #include "kv/store.h"
 #include "ratelimit/limiter.h"
 
 namespace rendezvous::http {
-
-class IndexPage;
 
 struct HandlerOptions {
   size_t max_key_bytes = 100;              // -maxKeySize
@@ -50,27 +55,26 @@ struct HandlerOptions {
   // -maxKeysPerIP: live keys one client (ratelimit::ClientKey: IPv4 address or IPv6 prefix of
   // ipv6_prefix_bits) may have created; 0 = no quota. Enforced by the store (kv::PutRequest).
   uint32_t max_keys_per_client = 250;
+  // Where the handler registers its metrics (KeyStats); must outlive the Handler. Null: a
+  // private registry that nobody reads (tests that do not look at metrics).
+  common::StatsRegistry* stats = nullptr;
 };
 
-class Handler final : public RequestHandler {
+class Handler final : public RouteHandler {
  public:
   // All references must outlive the Handler.
   Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Limiter& limiter,
-          const common::Clock& clock, const IndexPage& index_page);
+          const common::Clock& clock);
   Handler(const Handler&) = delete;
   Handler& operator=(const Handler&) = delete;
 
-  // Answers `request` into `response`, which Handle first Reset()s (its in_flight part holds the
-  // request's state while the store works). `request` (and what its views point to) is read only
-  // until Handle returns or `done` runs, whichever is first; `response` must stay valid until
-  // `done` runs.
-  //
-  // The response decides:
-  //   - response.head for a HEAD request (headers as for GET, no body);
-  //   - response.close for a request whose body was cut off (request.body_too_large) and for
-  //     protocol errors (see errors.h); net/ must honour it besides its own keep-alive rules.
-  // HTTP/1.1 without a Host header is answered here (an empty Host value counts as missing).
-  void Handle(const Request& request, Response& response, Done done) override;
+  // Answers `request` for the key at `path` into `response`, which the Router has Reset() (its
+  // in_flight part holds the request's state while the store works). `request` (and what its
+  // views point to) is read only until Handle returns or `done` runs, whichever is first;
+  // `response` must stay valid until `done` runs. Sets response.close for protocol errors (see
+  // errors.h), besides what the Router set; net/ honours it besides its own keep-alive rules.
+  void Handle(const Request& request, std::string_view path, Response& response,
+              Done done) override;
 
  private:
   // The condition a write's If-Match and If-None-Match ask for.
@@ -95,9 +99,14 @@ class Handler final : public RequestHandler {
   // fills `conditions`; kBadTtl or kBadPrecondition when one is malformed or unsupported.
   [[nodiscard]] std::optional<Error> CheckConditions(const Request& request,
                                                      RequestConditions& conditions) const;
-  void HandleIndexPage(const Request& request, Response& response);
   // The store operations; each completes `response` (and runs its done) exactly once.
   void HandleGet(Response& response);
+  // Called in a store completion: reads the clock once, keeps the reading for the Router
+  // (in_flight.store_answered_nanos) and returns the nanoseconds since store_started_nanos.
+  int64_t StoreElapsedNanos(Response& response) const {
+    response.in_flight.store_answered_nanos = clock_.MonotonicNanos();
+    return response.in_flight.store_answered_nanos - response.in_flight.store_started_nanos;
+  }
   void HandleWrite(const Request& request, bool ip_key, absl::Duration lifetime,
                    const WriteCondition& condition, Response& response);
   void HandleDelete(const Request& request, const IfMatch& if_match, Response& response);
@@ -114,7 +123,8 @@ class Handler final : public RequestHandler {
   kv::Store& store_;
   ratelimit::Limiter& limiter_;
   const common::Clock& clock_;
-  const IndexPage& index_page_;
+  std::unique_ptr<common::StatsRegistry> own_stats_;  // when options.stats is null
+  KeyStats stats_;
   common::LogThrottle localhost_warning_;
 };
 

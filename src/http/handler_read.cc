@@ -6,11 +6,15 @@
 namespace rendezvous::http {
 
 void Handler::HandleGet(Response& response) {
-  // The callback captures only the Response (what it needs is in response.in_flight), so it fits
-  // AnyInvocable's inline storage: a GET allocates nothing. HEAD fills the body too:
-  // AppendResponse needs its length and leaves it out.
+  // The callback captures only the Handler and the Response (what it needs is in
+  // response.in_flight), so it fits AnyInvocable's inline storage: a GET allocates nothing. HEAD
+  // fills the body too: AppendResponse needs its length and leaves it out.
+  response.in_flight.store_started_nanos = clock_.MonotonicNanos();
   store_.Get(response.in_flight.key, response.in_flight.now,
-             [&response](const kv::GetResult& result) {
+             [this, &response](const kv::GetResult& result) {
+               stats_.RecordStoreOp(
+                   KeyStats::Op::kGet, result.status,
+                   StoreElapsedNanos(response));
                if (result.status != kv::Status::kOk) return Fail(ErrorFor(result.status), response);
                const kv::EntryView& entry = result.entry;
                // A 304 carries the headers a 200 would (RFC 9110 section 15.4.5), but no body.

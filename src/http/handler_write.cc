@@ -52,7 +52,10 @@ void Handler::HandleWrite(const Request& request, bool ip_key, absl::Duration li
   put.precondition = condition.precondition;
   put.creator = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
   put.max_entries_per_creator = options_.max_keys_per_client;
-  store_.Put(put, [&response](const kv::WriteResult& result) {
+  response.in_flight.store_started_nanos = clock_.MonotonicNanos();
+  store_.Put(put, [this, &response](const kv::WriteResult& result) {
+    stats_.RecordStoreOp(KeyStats::Op::kPut, result.status,
+                         StoreElapsedNanos(response));
     OnWritten(result, response);
     Finish(response);
   });
@@ -72,7 +75,10 @@ void Handler::HandleDelete(const Request& request, const IfMatch& if_match, Resp
   } else if (if_match.kind == IfMatch::Kind::kAny) {
     remove.precondition.kind = kv::Precondition::Kind::kIfExists;  // missing: 412, not 404
   }
-  store_.Delete(remove, [&response](const kv::WriteResult& result) {
+  response.in_flight.store_started_nanos = clock_.MonotonicNanos();
+  store_.Delete(remove, [this, &response](const kv::WriteResult& result) {
+    stats_.RecordStoreOp(KeyStats::Op::kDelete, result.status,
+                         StoreElapsedNanos(response));
     if (result.status == kv::Status::kOk) {
       response.status = 204;
       return Finish(response);

@@ -43,6 +43,11 @@ struct Request {
   // The TCP peer is loopback and `client` is that peer: X-Forwarded-For was absent, or the peer
   // is not a trusted proxy, or the header's right-most entry is not an address.
   bool client_is_loopback_direct = false;
+
+  // When net/ read the bytes that completed this request, on common::Clock::MonotonicNanos(); 0
+  // when net/ does not say (then the Router reads the clock itself). The request's duration
+  // counts from here, and requests that arrived in one read share one clock reading.
+  int64_t received_nanos = 0;
 };
 
 }  // namespace rendezvous::http

@@ -10,6 +10,7 @@
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "http/request.h"
 
 namespace rendezvous::http {
 
@@ -46,6 +47,15 @@ struct Response {
     // once afterwards (the response it completes is then dropped). It may run concurrently with,
     // or after, the operation's completion on another thread, and must be safe in both cases.
     absl::AnyInvocable<void()> cancel;
+    // The Router's, when it counts requests (router.h): the completion of whoever called the
+    // Router, and what it needs to count the answer.
+    Done routed_done;
+    Method method = Method::kOther;
+    int64_t started_nanos = 0;        // Clock::MonotonicNanos() when the Router got the request
+    int64_t store_started_nanos = 0;  // Clock::MonotonicNanos() when the store was called
+    // Clock::MonotonicNanos() when the store answered (0: no store call); the Router ends the
+    // request's duration there instead of reading the clock again (what follows is formatting).
+    int64_t store_answered_nanos = 0;
   };
   InFlight in_flight;
 

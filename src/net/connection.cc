@@ -93,6 +93,7 @@ boost::asio::mutable_buffer Connection::ReadBuffer() {
 
 void Connection::OnRead(size_t bytes, int64_t now_ms) {
   in_.commit(bytes);
+  read_nanos_ = host_.MonotonicNanos();
   if (state_ == State::kLingering) {
     in_.consume(in_.size());
     return;
@@ -264,6 +265,7 @@ void Connection::OnHeaderDone(bool body_follows, int64_t now_ms) {
 void Connection::Dispatch(bool body_too_large, int64_t now_ms) {
   fields_.FillRequest(request_);
   request_.body_too_large = body_too_large;
+  request_.received_nanos = read_nanos_;
   request_.keep_alive = parser_->keep_alive() && !shutting_down_ && !body_too_large;
   const std::string_view forwarded = fields_.forwarded_for;
   const ClientResolution client = ResolveClient(

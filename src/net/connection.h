@@ -63,6 +63,10 @@ class ConnectionHost {
   virtual void PostCompletion() = 0;
   // The current Date header value (IMF-fixdate), for answers the handler did not time itself.
   virtual std::string_view CurrentDate() = 0;
+  // A monotonic reading (common::Clock::MonotonicNanos) taken once per read, so that the requests
+  // of one read share it as their Request::received_nanos; 0 (the default): not measured, the
+  // router reads its clock itself.
+  virtual int64_t MonotonicNanos() { return 0; }
 };
 
 class Connection {
@@ -163,6 +167,7 @@ class Connection {
   bool shutting_down_ = false;
   bool completion_posted_ = false;  // the call completed late; OnHandlerDone is on its way
   int64_t deadline_ms_ = 0;         // for the current state
+  int64_t read_nanos_ = 0;          // host_.MonotonicNanos() at the last read
   int64_t write_deadline_ms_ = 0;   // while writing_
 
   boost::beast::flat_buffer in_;

@@ -41,12 +41,24 @@ std::string HostPort(const common::IpAddress& address, uint16_t port) {
 }  // namespace
 
 Server::Server(const ServerOptions& options, http::RequestHandler& handler,
-               const common::Clock& clock)
+               const common::Clock& clock, common::StatsRegistry* stats)
     : options_(options),
       handler_(handler),
       clock_(clock),
       connections_(options.max_connections, options.max_connections_per_client,
-                   options.ipv6_prefix_bits) {}
+                   options.ipv6_prefix_bits),
+      refused_{&own_refused_total_, &own_refused_per_client_} {
+  if (stats == nullptr) return;
+  stats->AddCallback(common::MetricType::kGauge, "rendezvous_connections",
+                     "Open client connections.",
+                     [this] { return static_cast<double>(connections_.open_connections()); });
+  constexpr std::string_view kRefusedHelp =
+      "Connections closed right after accept because a connection cap was reached, by cap.";
+  refused_.total_cap = &stats->AddCounter("rendezvous_connections_refused_total", kRefusedHelp,
+                                          {{"reason", "total"}});
+  refused_.per_client_cap = &stats->AddCounter("rendezvous_connections_refused_total", kRefusedHelp,
+                                               {{"reason", "per_client"}});
+}
 
 Server::~Server() {
   if (!threads_.empty()) Shutdown(absl::ZeroDuration());
@@ -66,7 +78,7 @@ bool Server::Start(std::string* error) {
   }
   const int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<Worker>(options_, handler_, clock_, connections_);
+    auto worker = std::make_unique<Worker>(options_, handler_, clock_, connections_, refused_);
     const Worker::PortClaim claim =
         i == 0 ? Worker::PortClaim::kExclusive : Worker::PortClaim::kJoin;
     const char* failed_step = "";

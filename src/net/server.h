@@ -1,5 +1,9 @@
 // Server: the listening side of rendezvous — N workers (one io_context, one listening socket and
-// one thread each) sharing one Handler.
+// one thread each) sharing one RequestHandler (the public Router, or another listener's).
+//
+// Metrics, when given a registry: rendezvous_connections (open connections, read at scrape time
+// from the connection caps' count) and rendezvous_connections_refused_total{reason="total" or
+// "per_client"} (connections closed after accept by -maxConnections or -maxConnectionsPerIP).
 //
 // Thread-safety: Start() and Shutdown() from one controlling thread (main).
 #pragma once
@@ -12,17 +16,19 @@
 
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/stats.h"
 #include "http/request_handler.h"
 #include "net/connection_limiter.h"
 #include "net/options.h"
+#include "net/worker.h"
 
 namespace rendezvous::net {
 
-class Worker;
-
 class Server {
  public:
-  Server(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock);
+  // `stats` (may be null: nothing registered) must outlive the Server.
+  Server(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
+         common::StatsRegistry* stats = nullptr);
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -43,7 +49,10 @@ class Server {
   ServerOptions options_;
   http::RequestHandler& handler_;
   const common::Clock& clock_;
-  ConnectionLimiter connections_;  // outlives the workers and their sessions
+  ConnectionLimiter connections_;      // outlives the workers and their sessions
+  common::Counter own_refused_total_;  // when no registry was given
+  common::Counter own_refused_per_client_;
+  RefusedConnections refused_;
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;

@@ -23,6 +23,8 @@ void Session::Start() { Pump(); }
 
 std::string_view Session::CurrentDate() { return worker_.date(); }
 
+int64_t Session::MonotonicNanos() { return worker_.clock().MonotonicNanos(); }
+
 void Session::PostCompletion() {
   boost::asio::post(worker_.io_context(), [this] {
     connection_.OnHandlerDone(worker_.now_ms());

@@ -49,6 +49,7 @@ class Session final : private ConnectionHost {
   // ConnectionHost.
   void PostCompletion() override;  // any thread
   std::string_view CurrentDate() override;
+  int64_t MonotonicNanos() override;
 
   // Does what the connection asks for after every event: write, half-close, read, or close.
   void Pump();

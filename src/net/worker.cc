@@ -27,9 +27,13 @@ common::IpAddress ToIpAddress(const asio::ip::address& address) {
 
 }  // namespace
 
-Worker::Worker(const ServerOptions& options, http::RequestHandler& handler,
-               const common::Clock& clock, ConnectionLimiter& connections)
-    : options_(options), handler_(handler), clock_(clock), connections_(connections) {
+Worker::Worker(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
+               ConnectionLimiter& connections, const RefusedConnections& refused)
+    : options_(options),
+      handler_(handler),
+      clock_(clock),
+      connections_(connections),
+      refused_(refused) {
   RefreshTime();
 }
 
@@ -145,6 +149,11 @@ void Worker::OnAccept(boost::system::error_code ec, tcp::socket socket) {
   if (option_ec) {
     // The peer is already gone; nothing to serve.
   } else if (!connections_.TryAcquire(peer, exempt)) {
+    // Which cap: the total is full, or else it was this client's. Other workers may accept or
+    // close connections meanwhile, so at the edge a refusal can land under the other reason.
+    // Counted before the close, so a client that sees the close sees the count.
+    const bool total_full = connections_.open_connections() >= options_.max_connections;
+    (total_full ? refused_.total_cap : refused_.per_client_cap)->Increment();
     // Over a connection cap: close before reading a byte, so the cost stays at an accept.
     socket.close(option_ec);
     if (refused_log_.ShouldLog(clock_.Now())) {

@@ -23,6 +23,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/stats.h"
 #include "http/request_handler.h"
 #include "net/connection_limiter.h"
 #include "net/options.h"
@@ -31,10 +32,17 @@ namespace rendezvous::net {
 
 class Session;
 
+// Connections closed right after accept because a cap was reached, by cap
+// (rendezvous_connections_refused_total{reason}). Owned by the Server.
+struct RefusedConnections {
+  common::Counter* total_cap = nullptr;       // -maxConnections
+  common::Counter* per_client_cap = nullptr;  // -maxConnectionsPerIP
+};
+
 class Worker {
  public:
   Worker(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
-         ConnectionLimiter& connections);
+         ConnectionLimiter& connections, const RefusedConnections& refused);
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -69,6 +77,7 @@ class Worker {
   const ServerOptions& options() const { return options_; }
   http::RequestHandler& handler() { return handler_; }
   const std::string& date() const { return date_; }
+  const common::Clock& clock() const { return clock_; }
   int64_t now_ms() const { return now_ms_; }
   boost::asio::io_context& io_context() { return io_context_; }
   ConnectionLimiter& connections() { return connections_; }
@@ -85,6 +94,7 @@ class Worker {
   http::RequestHandler& handler_;
   const common::Clock& clock_;
   ConnectionLimiter& connections_;
+  const RefusedConnections refused_;
   boost::asio::io_context io_context_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_context_};
   boost::asio::steady_timer tick_{io_context_};

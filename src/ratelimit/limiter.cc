@@ -46,7 +46,9 @@ struct alignas(64) Limiter::Shard {
   std::unique_ptr<Slot[]> slots;  // sets_per_shard_ * kWays; guarded by mu
 };
 
-Limiter::Limiter(const Options& options) : options_(options) {
+Limiter::Limiter(const Options& options)
+    : options_(options),
+      evictions_(options.evictions != nullptr ? options.evictions : &own_evictions_) {
   options_.capacity_tokens = std::max<int64_t>(1, options_.capacity_tokens);
   const int64_t period_nanos = std::clamp<int64_t>(absl::ToInt64Nanoseconds(options_.refill_period),
                                                    options_.capacity_tokens, kTimeLimitNanos);
@@ -116,7 +118,7 @@ Decision Limiter::Take(const ClientKey& client, int64_t cost_tokens, absl::Time 
       Slot* target = match != nullptr ? match : free_slot;
       if (target == nullptr) {
         target = oldest;
-        evictions_.fetch_add(1, std::memory_order_relaxed);
+        evictions_->Increment();
       }
       target->key = client;
       target->tat_nanos = new_tat;

@@ -34,6 +34,7 @@
 
 #include "absl/time/time.h"
 #include "common/ip_address.h"
+#include "common/stats.h"
 
 namespace rendezvous::ratelimit {
 
@@ -66,6 +67,9 @@ class Limiter {
     int64_t capacity_tokens = 11;                     // -maxRequests
     absl::Duration refill_period = absl::Minutes(1);  // -resetDuration
     size_t table_slots = size_t{1} << 18;             // rounded up to a power of two, 8 .. 2^32
+    // Counts evictions (rendezvous_limiter_evictions_total); must outlive the Limiter. Null: a
+    // counter of the Limiter's own, still read by evictions().
+    common::Counter* evictions = nullptr;
   };
 
   // The configuration is validated by app/; here a capacity below 1 is taken as 1 and a refill
@@ -88,7 +92,7 @@ class Limiter {
   size_t slot_count() const { return slot_count_; }
   // How many non-full buckets have been evicted to make room since construction. A steadily
   // growing count means the table is too small for the traffic (or a flood is under way).
-  uint64_t evictions() const { return evictions_.load(std::memory_order_relaxed); }
+  uint64_t evictions() const { return evictions_->Value(); }
 
  private:
   struct Shard;
@@ -99,7 +103,8 @@ class Limiter {
   size_t shard_count_ = 0;
   size_t sets_per_shard_ = 0;
   size_t slot_count_ = 0;
-  std::atomic<uint64_t> evictions_{0};
+  common::Counter own_evictions_;  // when options.evictions is null
+  common::Counter* evictions_;
 };
 
 }  // namespace rendezvous::ratelimit

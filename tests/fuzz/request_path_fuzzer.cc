@@ -2,7 +2,8 @@
 //
 // Bytes in, fed in pieces as reads from a socket would deliver them -> the real net::Connection
 // (the server's socket-free connection core: parser, header checks, pipelining, deadlines) ->
-// http::Handler (memory store, rate limiter, manual clock, index page) -> the bytes the connection
+// the public http::Router and its http::Handler (memory store, rate limiter, manual clock, index
+// page) -> the bytes the connection
 // asks to write -> checks on them. One input is one client connection. End of input moves the
 // connection's time past every deadline: a request left incomplete is answered 408.
 //
@@ -34,7 +35,10 @@
 #include "common/ip_address.h"
 #include "http/errors.h"
 #include "http/handler.h"
+#include "http/index_handler.h"
 #include "http/index_page.h"
+#include "http/public_routes.h"
+#include "http/router.h"
 #include "http/request.h"
 #include "http/response.h"
 #include "kv/memory_store.h"
@@ -137,12 +141,12 @@ int CheckResponse(std::string_view text, bool head) {
   return status;
 }
 
-// The handler as the connection sees it: the real http::Handler, plus the bookkeeping the checks
+// The handler as the connection sees it: the real public http::Router (over http::Handler), plus the bookkeeping the checks
 // need (whether each answer is to a HEAD, that the handler completes once and inline). Each
 // request moves the clock.
 class CountingHandler final : public http::RequestHandler {
  public:
-  CountingHandler(http::Handler& handler, common::ManualClock& clock)
+  CountingHandler(http::RequestHandler& handler, common::ManualClock& clock)
       : handler_(handler), clock_(clock) {}
 
   void Handle(const http::Request& request, http::Response& response, http::Done done) override {
@@ -164,7 +168,7 @@ class CountingHandler final : public http::RequestHandler {
   std::deque<Answer> answers_;
 
  private:
-  http::Handler& handler_;
+  http::RequestHandler& handler_;
   common::ManualClock& clock_;
 };
 
@@ -326,9 +330,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.max_value_bytes = kBodyLimitBytes;
   options.expire = absl::Minutes(10);  // 120 requests: long inputs see keys expire
   options.warn_localhost = false;
-  http::Handler handler(options, store, limiter, clock, IndexPage());
+  http::Handler key_handler(options, store, limiter, clock);
+  http::IndexHandler index_handler(IndexPage(), clock);
+  http::Router router(http::PublicRoutes(index_handler), key_handler, clock, nullptr);
 
-  CountingHandler counting(handler, clock);
+  CountingHandler counting(router, clock);
   net::ServerOptions server_options;
   server_options.header_limit_bytes = kHeaderLimitBytes;
   server_options.max_target_bytes = kMaxTargetBytes;

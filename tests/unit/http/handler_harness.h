@@ -1,5 +1,6 @@
-// A Handler wired to a real MemoryStore, a real Limiter and a ManualClock, and a way to send it
-// requests written as text ("POST", "/k", body) and get the finished Response back.
+// The public Router (index page and key API Handler) wired to a real MemoryStore, a real Limiter,
+// a ManualClock and a StatsRegistry, and a way to send it requests written as text ("POST", "/k",
+// body) and get the finished Response back.
 //
 // Header-only so that every *_test.cc of this folder can use it. Send() may be called from
 // several threads (the Handler, store, limiter and clock are thread-safe); building Calls and
@@ -15,11 +16,16 @@
 #include "absl/time/time.h"
 #include "common/clock.h"
 #include "common/ip_address.h"
+#include "common/stats.h"
 #include "gtest/gtest.h"
 #include "http/handler.h"
+#include "http/index_handler.h"
 #include "http/index_page.h"
+#include "http/public_routes.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "http/router.h"
+#include "http/stats.h"
 #include "kv/memory_store.h"
 #include "kv/store.h"
 #include "ratelimit/limiter.h"
@@ -155,29 +161,43 @@ class Harness {
                                      .expire = options.handler.expire,
                                      .reset = options.reset,
                                      .max_requests = options.max_requests}),
-        handler_(options.handler, store != nullptr ? *store : memory_store_, limiter_, clock_,
-                 index_page_) {}
+        index_handler_(index_page_, clock_),
+        handler_(WithStats(options.handler, stats_), store != nullptr ? *store : memory_store_,
+                 limiter_, clock_),
+        request_stats_(stats_),
+        router_(PublicRoutes(index_handler_), handler_, clock_, &request_stats_) {}
 
   // Sends `call` and returns the response; the store completes inline, so `done` must have run
   // exactly once when Handle returns. May be called from several threads at once.
   Response Send(const Call& call) {
     Response response;
     int done_calls = 0;
-    handler_.Handle(call.ToRequest(), response, [&done_calls] { ++done_calls; });
+    router_.Handle(call.ToRequest(), response, [&done_calls] { ++done_calls; });
     EXPECT_EQ(done_calls, 1) << call.method << " " << call.target;
     return response;
   }
 
   common::ManualClock& clock() { return clock_; }
-  Handler& handler() { return handler_; }
+  // What net/ would call: the public Router.
+  RequestHandler& handler() { return router_; }
   kv::MemoryStore& store() { return memory_store_; }
+  common::StatsRegistry& stats() { return stats_; }
 
  private:
+  static HandlerOptions WithStats(HandlerOptions options, common::StatsRegistry& stats) {
+    options.stats = &stats;
+    return options;
+  }
+
   common::ManualClock clock_;
+  common::StatsRegistry stats_;
   kv::MemoryStore memory_store_;
   ratelimit::Limiter limiter_;
   IndexPage index_page_;
+  IndexHandler index_handler_;
   Handler handler_;
+  RequestStats request_stats_;
+  Router router_;
 };
 
 // "<status> <body>" of a GET of `target`: what most assertions about a key's state need.

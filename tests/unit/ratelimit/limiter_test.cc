@@ -7,6 +7,7 @@
 
 #include "common/clock.h"
 #include "common/ip_address.h"
+#include "common/stats.h"
 #include "gtest/gtest.h"
 
 namespace rendezvous::ratelimit {
@@ -243,6 +244,19 @@ TEST_F(LimiterTest, EvictsTheBucketClosestToFullWhenASetIsFull) {
   EXPECT_EQ(limiter.evictions(), 2u);           // ...which evicted client 2 in turn
   EXPECT_FALSE(Take(limiter, NthV4(0), kGet));  // the drained client is still refused
   EXPECT_EQ(limiter.Take(NthV4(7), kGet, clock_.Now()).remaining_tokens, 3);  // still tracked
+}
+
+TEST_F(LimiterTest, EvictionsAreCountedInTheCounterItIsGiven) {
+  common::Counter evictions;
+  Limiter::Options options = SeedOptions();
+  options.table_slots = 8;
+  options.evictions = &evictions;
+  Limiter limiter(options);
+  for (uint32_t c = 0; c < 8; ++c) ASSERT_TRUE(Take(limiter, NthV4(c), kGet));
+  EXPECT_EQ(evictions.Value(), 0u);
+  ASSERT_TRUE(Take(limiter, NthV4(100), kGet));  // a ninth client in a set of eight
+  EXPECT_EQ(evictions.Value(), 1u);
+  EXPECT_EQ(limiter.evictions(), 1u);
 }
 
 TEST_F(LimiterTest, RefusedClientIsFreedOnlyWhenEvicted) {

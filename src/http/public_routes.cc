@@ -1,0 +1,22 @@
+#include "http/public_routes.h"
+
+namespace rendezvous::http {
+
+std::vector<Route> PublicRoutes(RouteHandler& index_page) {
+  // A new public path goes here, before any prefix that would contain it. Paths are matched as
+  // sent (percent-encoded, query cut off), before the key is decoded.
+  //
+  // Reserved rows have no handler yet: their paths stay keys, as they have always been, until
+  // the feature lands and the row gets its handler. Naming them here keeps the key API from
+  // growing a meaning for them in the meantime.
+  return {
+      // The documentation page. Only the raw "/" ("/%2F" is the key "/").
+      {Route::Match::kExact, "/", &index_page},
+      // Reserved: GET /ip/*/NAME lists the addresses that registered NAME.
+      {Route::Match::kPrefix, "/ip/*/", nullptr},
+      // Reserved: /pk/<public key> serves signed records.
+      {Route::Match::kPrefix, "/pk/", nullptr},
+  };
+}
+
+}  // namespace rendezvous::http
