@@ -1,5 +1,6 @@
 // Server: the listening side of rendezvous — N workers (one io_context, one listening socket and
-// one thread each) sharing one Handler.
+// one thread each) sharing one Handler. With a TlsListener, each worker also listens on the TLS
+// port; both listeners share the connection caps and every deadline.
 //
 // Thread-safety: Start() and Shutdown() from one controlling thread (main).
 #pragma once
@@ -15,14 +16,24 @@
 #include "http/request_handler.h"
 #include "net/connection_limiter.h"
 #include "net/options.h"
+#include "net/tls_context.h"
 
 namespace rendezvous::net {
 
 class Worker;
 
+// The TLS listener, on the same address as the plain one.
+struct TlsListener {
+  TlsContexts* contexts = nullptr;  // null: no TLS listener; must outlive the server
+  uint16_t port = 443;              // 0: the kernel picks one (tests); Server::tls_port() tells
+  // Set: the plain listener answers with this handler instead (-redirectHTTP: 308 to https).
+  http::RequestHandler* plain_handler = nullptr;
+};
+
 class Server {
  public:
-  Server(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock);
+  Server(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
+         TlsListener tls = {});
   ~Server();
   Server(const Server&) = delete;
   Server& operator=(const Server&) = delete;
@@ -34,6 +45,7 @@ class Server {
   [[nodiscard]] bool Start(std::string* error);
   // The bound port (the real one when options.port was 0).
   uint16_t port() const { return port_; }
+  uint16_t tls_port() const { return tls_port_; }
 
   // Stops accepting, lets requests in progress finish (up to `grace`), then stops the threads.
   // Returns false if the grace period ran out with connections still busy.
@@ -47,6 +59,8 @@ class Server {
   std::vector<std::unique_ptr<Worker>> workers_;
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
+  const TlsListener tls_;
+  uint16_t tls_port_ = 0;
 };
 
 }  // namespace rendezvous::net
