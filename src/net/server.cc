@@ -68,7 +68,8 @@ bool Server::Start(std::string* error) {
   const int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>(options_, handler_, clock_, connections_,
-                                           WorkerTls{tls_.contexts, tls_.plain_handler});
+                                           WorkerTls{tls_.contexts, tls_.plain_handler,
+                                                     &tls_handshake_log_});
     const Worker::PortClaim claim =
         i == 0 ? Worker::PortClaim::kExclusive : Worker::PortClaim::kJoin;
     const char* failed_step = "";

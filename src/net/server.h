@@ -13,6 +13,7 @@
 
 #include "absl/time/time.h"
 #include "common/clock.h"
+#include "common/log.h"
 #include "http/request_handler.h"
 #include "net/connection_limiter.h"
 #include "net/options.h"
@@ -60,6 +61,7 @@ class Server {
   std::vector<std::thread> threads_;
   uint16_t port_ = 0;
   const TlsListener tls_;
+  common::LogThrottle tls_handshake_log_{absl::Minutes(1)};  // shared by the workers
   uint16_t tls_port_ = 0;
 };
 

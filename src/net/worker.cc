@@ -198,9 +198,9 @@ void Worker::OnAccept(tcp::acceptor& acceptor, boost::system::error_code ec, tcp
 
 void Worker::OnTlsHandshakeFailed(const common::IpAddress& peer,
                                   const boost::system::error_code& ec) {
-  if (!tls_handshake_log_.ShouldLog(clock_.Now())) return;
+  if (tls_.handshake_log == nullptr || !tls_.handshake_log->ShouldLog(clock_.Now())) return;
   std::string line = "TLS handshake failed with " + peer.ToString() + ": " + ec.message();
-  if (int64_t more = tls_handshake_log_.TakeSuppressedCount(); more > 0) {
+  if (int64_t more = tls_.handshake_log->TakeSuppressedCount(); more > 0) {
     line += " (and " + std::to_string(more) + " more since the last such line)";
   }
   common::LogInfo(line);

@@ -39,6 +39,8 @@ struct WorkerTls {
   TlsContexts* contexts = nullptr;  // null: no TLS listener
   // The plain listener's handler when it is not the TLS one (-redirectHTTP's redirect).
   http::RequestHandler* plain_handler = nullptr;
+  // Failed handshakes, shared by every worker (one line a minute for the whole server).
+  common::LogThrottle* handshake_log = nullptr;
 };
 
 class Worker {
@@ -116,7 +118,6 @@ class Worker {
   bool shutting_down_ = false;
   common::LogThrottle accept_error_log_{absl::Minutes(1)};
   common::LogThrottle refused_log_{absl::Minutes(1)};
-  common::LogThrottle tls_handshake_log_{absl::Minutes(1)};
   std::string date_;
   int64_t now_ms_ = 0;
 };
