@@ -41,8 +41,8 @@ WORKLOADS = {
                 "same requests"),
     # TLS (issue 12): nginx with `ssl_certificate`, the same ECDSA P-256 certificate as ours.
     "tls-get": ("(TLS)", "GET 100 B value over TLS, keep-alive", "same requests, nginx TLS"),
-    "tls-handshake": ("(TLS)", "GET 100 B value over TLS, full handshake per request",
-                      "same requests, nginx TLS"),
+    "tls-handshake": ("(TLS)", "GET 100 B value over TLS, full handshake per request "
+                      "(openssl s_time -new)", "same requests, nginx TLS"),
 }
 
 # Capacity targets of the issue (ours vs nginx).
