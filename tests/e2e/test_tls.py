@@ -242,6 +242,43 @@ class TlsTest(unittest.TestCase):
         failures = [line for line in server.lines_since(mark) if "TLS handshake failed" in line]
         self.assertLessEqual(len(failures), 1, failures)
 
+    def test_a_stalled_handshake_is_dropped_at_its_deadline_and_holds_a_connection_slot(self):
+        # Loopback is a trusted proxy by default, and proxies are exempt from the per-client cap.
+        server = self.start("-maxConnectionsPerIP", "1", "-trustedProxies", "")
+        start = time.monotonic()
+        with socket.create_connection(("127.0.0.1", server.tls_port),
+                                      timeout=SOCKET_TIMEOUT_S) as stalled:
+            stalled.sendall(b"\x16\x03\x01\x02\x00")  # a record header, then nothing
+            time.sleep(0.5)
+            # The stalled handshake holds this client's only slot: another connection is refused.
+            with socket.create_connection(("127.0.0.1", server.port),
+                                          timeout=SOCKET_TIMEOUT_S) as second:
+                second.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                try:
+                    refused = second.recv(1024) == b""
+                except ConnectionResetError:
+                    refused = True
+                self.assertTrue(refused)
+            stalled.settimeout(15 * SLOWDOWN)
+            try:
+                self.assertEqual(stalled.recv(1024), b"")
+            except ConnectionResetError:
+                pass
+            elapsed = time.monotonic() - start
+        self.assertGreaterEqual(elapsed, 9.0)
+        self.assertLess(elapsed, 13.0 * SLOWDOWN)
+        self.assertEqual(self.curl(server, "/")[0], 200)  # the slot was given back
+
+    def test_shutdown_does_not_wait_for_a_handshake_in_progress(self):
+        server = self.start()
+        with socket.create_connection(("127.0.0.1", server.tls_port),
+                                      timeout=SOCKET_TIMEOUT_S) as stalled:
+            stalled.sendall(b"\x16\x03\x01\x02\x00")
+            time.sleep(0.3)
+            start = time.monotonic()
+            server.stop()
+            self.assertLess(time.monotonic() - start, 5.0 * SLOWDOWN)
+
     # ----- redirect mode -----
 
     def test_redirect_mode_answers_308_to_the_https_url(self):
