@@ -25,6 +25,25 @@ common::IpAddress ToIpAddress(const asio::ip::address& address) {
   return common::IpAddress::FromV6(address.to_v6().to_bytes());
 }
 
+}  // namespace
+
+Worker::Worker(const ServerOptions& options, http::RequestHandler& handler,
+               const common::Clock& clock, ConnectionLimiter& connections, WorkerTls tls)
+    : options_(options), handler_(handler), clock_(clock), connections_(connections), tls_(tls) {
+  RefreshTime();
+}
+
+Worker::~Worker() {
+  // Sessions still here were cut off by Stop(); their sockets close with them.
+  while (sessions_ != nullptr) {
+    SessionBase* next = sessions_->next;
+    delete sessions_;
+    sessions_ = next;
+  }
+}
+
+namespace {
+
 // Binds and listens `acceptor` (see Worker::Listen).
 boost::system::error_code ListenOn(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
                                    bool dual_stack, Worker::PortClaim claim,
@@ -74,21 +93,6 @@ boost::system::error_code ListenOn(tcp::acceptor& acceptor, const tcp::endpoint&
 }
 
 }  // namespace
-
-Worker::Worker(const ServerOptions& options, http::RequestHandler& handler,
-               const common::Clock& clock, ConnectionLimiter& connections, WorkerTls tls)
-    : options_(options), handler_(handler), clock_(clock), connections_(connections), tls_(tls) {
-  RefreshTime();
-}
-
-Worker::~Worker() {
-  // Sessions still here were cut off by Stop(); their sockets close with them.
-  while (sessions_ != nullptr) {
-    SessionBase* next = sessions_->next;
-    delete sessions_;
-    sessions_ = next;
-  }
-}
 
 boost::system::error_code Worker::Listen(const tcp::endpoint& endpoint, bool dual_stack,
                                          PortClaim claim, const char** failed_step) {
