@@ -103,8 +103,14 @@ TlsContexts::TlsContexts(std::string cert_path, std::string key_path)
 bool TlsContexts::Load(std::string* error) {
   std::shared_ptr<ssl::context> context = LoadTlsContext(cert_path_, key_path_, error);
   if (!context) return false;
-  current_.store(std::move(context));
+  std::lock_guard lock(mutex_);
+  current_ = std::move(context);
   return true;
+}
+
+std::shared_ptr<ssl::context> TlsContexts::Current() const {
+  std::lock_guard lock(mutex_);
+  return current_;
 }
 
 }  // namespace rendezvous::net
