@@ -5,6 +5,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,9 +22,11 @@
 #include "http/public_routes.h"
 #include "http/router.h"
 #include "http/stats.h"
+#include "http/redirect.h"
 #include "kv/lmdb_store.h"
 #include "kv/memory_store.h"
 #include "net/server.h"
+#include "net/tls_context.h"
 #include "ratelimit/limiter.h"
 
 namespace rendezvous::app {
@@ -114,16 +117,21 @@ std::string TrustedProxiesLine(const std::vector<common::CidrBlock>& trusted) {
   return line + " (-trustedProxies)";
 }
 
+// What SIGHUP does: each action reloads one thing (the TLS certificate; an access log reopen may
+// join) and logs its own outcome. They run on the main thread, one after the other.
+using ReloadActions = std::vector<std::function<void()>>;
+
 }  // namespace
 
 int Run(const Config& config) {
-  // The shutdown signals are blocked in every thread (the workers inherit the mask) and taken by
-  // sigwait below, so no code runs in a signal handler.
-  sigset_t shutdown_signals;
-  sigemptyset(&shutdown_signals);
-  sigaddset(&shutdown_signals, SIGINT);
-  sigaddset(&shutdown_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  // The signals are blocked in every thread (the workers inherit the mask) and taken by sigwait
+  // below, so no code runs in a signal handler. SIGHUP reloads; SIGINT and SIGTERM stop.
+  sigset_t handled_signals;
+  sigemptyset(&handled_signals);
+  sigaddset(&handled_signals, SIGINT);
+  sigaddset(&handled_signals, SIGTERM);
+  sigaddset(&handled_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &handled_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   RaiseFileLimit(config.max_connections);
@@ -132,6 +140,24 @@ int Run(const Config& config) {
   // handles; declared first so that it outlives every component whose numbers it reads.
   common::StatsRegistry stats;
   std::string error;
+  ReloadActions reload_actions;
+  // The certificate first: a file that does not load stops the start before the store opens.
+  std::unique_ptr<net::TlsContexts> tls_contexts;
+  if (config.tls()) {
+    tls_contexts = std::make_unique<net::TlsContexts>(config.tls_cert, config.tls_key);
+    if (!tls_contexts->Load(&error)) {
+      common::LogError(error);
+      return 1;
+    }
+    reload_actions.push_back([&contexts = *tls_contexts] {
+      std::string reload_error;
+      if (contexts.Reload(&reload_error)) {
+        common::LogInfo("reloaded the TLS certificate and key; new connections use them");
+      } else {
+        common::LogError("TLS reload refused, the previous certificate stays: " + reload_error);
+      }
+    });
+  }
   std::unique_ptr<kv::Store> store = OpenStore(config, &error);
   if (!store) {
     common::LogError(error);
@@ -161,16 +187,28 @@ int Run(const Config& config) {
   http::Handler key_handler(HandlerOptionsFor(config, stats), *store, limiter, clock);
   http::RequestStats request_stats(stats);
   http::Router router(http::PublicRoutes(index_handler), key_handler, clock, &request_stats);
-  net::Server server(ServerOptionsFor(config), router, clock, &stats);
+  net::TlsListener tls_listener;
+  http::RedirectHandler redirect(config.tls_port);
+  if (config.tls()) {
+    tls_listener.contexts = tls_contexts.get();
+    tls_listener.port = config.tls_port;
+    if (config.redirect_http) tls_listener.plain_handler = &redirect;
+  }
+  net::Server server(ServerOptionsFor(config), router, clock, &stats, tls_listener);
   if (!server.Start(&error)) {
     common::LogError(error);
     return 1;
   }
+  redirect.set_tls_port(server.tls_port());  // the kernel's choice when -tlsPort is 0
   common::LogInfo(TrustedProxiesLine(config.trusted_proxies));
   const std::string listening = "listening on " + HostPort(config.listen_ip, server.port());
   common::LogInfo(listening + " (rendezvous-server " + std::string(common::Version()) + ", " +
                   std::to_string(WorkerThreads(config)) + " threads, store: " +
                   (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");
+  if (config.tls()) {
+    common::LogInfo("listening for TLS on " + HostPort(config.listen_ip, server.tls_port()) +
+                    (config.redirect_http ? " (plain HTTP requests are redirected to it)" : ""));
+  }
   Sweeper sweeper(*store, clock, Sweeper::IntervalFor(config.expire));
   // Under systemd (Type=notify), the unit counts as started only now that the sockets accept.
   if (NotifyResult notified = NotifyFromEnvironment("READY=1\nSTATUS=" + listening);
@@ -181,7 +219,12 @@ int Run(const Config& config) {
   }
 
   int signal_number = 0;
-  sigwait(&shutdown_signals, &signal_number);
+  while (true) {
+    sigwait(&handled_signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    if (reload_actions.empty()) common::LogInfo("SIGHUP: nothing to reload");
+    for (const auto& action : reload_actions) action();
+  }
   common::LogInfo(std::string("shutting down on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   (void)NotifyFromEnvironment("STOPPING=1");  // best effort: systemd is stopping us anyway
 
