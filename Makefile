@@ -4,8 +4,10 @@ SHELL := /bin/bash
 
 # clang and its runtime (libFuzzer, sanitizers) build the fuzz target that `make test` runs.
 FUZZ_DEBS := clang libclang-rt-14-dev
+# The Redis client's and engine's tests start their own redis-server.
+TEST_DEBS := redis-server
 DEBS := g++ cmake ninja-build ccache pkg-config python3 libboost-dev libabsl-dev liblmdb-dev \
-        libsodium-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
+        libsodium-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
 BENCH_DEBS := wrk nginx-light
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -28,7 +30,7 @@ deps:
 
 # `make test` and `make fuzz` also need clang for the fuzz tree.
 test-deps:
-	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS)"
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(TEST_DEBS)"
 
 build/build.ninja:
 	cmake -S . -B build $(CMAKE_FLAGS)
