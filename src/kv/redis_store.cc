@@ -1,0 +1,430 @@
+// RedisStore (redis_store.h): the rules as Lua scripts, and their arguments and replies.
+#include "kv/redis_store.h"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <future>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+
+namespace rendezvous::kv {
+namespace {
+
+using redis::CommandError;
+using redis::Reply;
+
+constexpr int kPutScript = 0;
+constexpr int kDeleteScript = 1;
+
+// Liveness and the owner rule are written once here and pasted into both scripts.
+// cur = HMGET entry n x o c; an entry is live when it exists and x < 0 (never) or x > now.
+constexpr char kLoadEntry[] = R"lua(
+local cur = redis.call('HMGET', KEYS[1], 'n', 'x', 'o', 'c')
+local live = false
+if cur[1] then
+  local x = tonumber(cur[2])
+  live = x < 0 or x > now
+end
+local owner = ''
+if live and cur[3] then owner = cur[3] end
+if owner ~= '' and owner ~= digest then return {'F'} end
+if (kind == 'm' and (not live or cur[1] ~= want)) or (kind == 'a' and live) or
+   (kind == 'e' and not live) then
+  return {'P'}
+end
+)lua";
+
+// KEYS: 1 entry, 2 capacity set, 3 the requester's quota set, 4 version counter.
+// ARGV: 1 key, 2 value, 3 digest ('' = no secret), 4 now (us), 5 expires_at (us, -1 = never),
+//       6 Redis TTL (ms), 7 precondition (n, m, a, e), 8 version for m, 9 creator (hex),
+//       10 quota (0 = none), 11 max entries, 12 prefix.
+// Replies {'F'}, {'P'}, {'Q'}, {'C'} or {'K', version, created}.
+const std::string& PutScript() {
+  static const std::string script = absl::StrCat(
+      "local now = tonumber(ARGV[4]); local digest = ARGV[3]; local kind = ARGV[7]; "
+      "local want = ARGV[8]\n",
+      kLoadEntry, R"lua(
+local creator = ARGV[9]
+local quota_set = KEYS[3]
+if live then
+  -- An update keeps the creator recorded when the entry was created.
+  creator = cur[4]
+  quota_set = ARGV[12] .. 'q:' .. creator
+else
+  if cur[1] then
+    -- The expired record under this key stops counting for its old creator.
+    redis.call('ZREM', ARGV[12] .. 'q:' .. cur[4], ARGV[1])
+    redis.call('ZREM', KEYS[2], ARGV[1])
+  end
+  -- At a limit, members that expired by now are dropped before the count is final: expired
+  -- entries never count. Below it they stay for SweepExpired to count.
+  local quota = tonumber(ARGV[10])
+  if quota > 0 and redis.call('ZCARD', quota_set) >= quota then
+    redis.call('ZREMRANGEBYSCORE', quota_set, '-inf', now)
+    if redis.call('ZCARD', quota_set) >= quota then return {'Q'} end
+  end
+  local max = tonumber(ARGV[11])
+  if redis.call('ZCARD', KEYS[2]) >= max then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+    if redis.call('ZCARD', KEYS[2]) >= max then return {'C'} end
+  end
+end
+local version = string.format('%d', redis.call('INCR', KEYS[4]))
+if owner == '' then owner = digest end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'v', ARGV[2], 'n', version, 'x', ARGV[5], 'o', owner, 'c', creator)
+local score = ARGV[5]
+if tonumber(score) < 0 then
+  score = '+inf'
+else
+  redis.call('PEXPIRE', KEYS[1], ARGV[6])
+end
+redis.call('ZADD', KEYS[2], score, ARGV[1])
+redis.call('ZADD', quota_set, score, ARGV[1])
+if live then return {'K', version, 0} end
+return {'K', version, 1}
+)lua");
+  return script;
+}
+
+// KEYS: 1 entry, 2 capacity set. ARGV: 1 key, 2 digest, 3 now (us), 4 precondition, 5 version,
+// 6 prefix. Replies {'F'}, {'P'}, {'N'} or {'K'}.
+const std::string& DeleteScript() {
+  static const std::string script = absl::StrCat(
+      "local now = tonumber(ARGV[3]); local digest = ARGV[2]; local kind = ARGV[4]; "
+      "local want = ARGV[5]\n",
+      kLoadEntry, R"lua(
+if not live then return {'N'} end
+redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', ARGV[6] .. 'q:' .. cur[4], ARGV[1])
+return {'K'}
+)lua");
+  return script;
+}
+
+// Microseconds are exact in Lua's doubles (2^53 us is 285 years), nanoseconds are not.
+int64_t Micros(absl::Time t) { return t == absl::InfiniteFuture() ? -1 : absl::ToUnixMicros(t); }
+
+std::string Hex(const uint8_t* bytes, size_t size) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  std::string out(size * 2, '0');
+  for (size_t i = 0; i < size; ++i) {
+    out[2 * i] = kDigits[bytes[i] >> 4];
+    out[2 * i + 1] = kDigits[bytes[i] & 15];
+  }
+  return out;
+}
+
+char PreconditionCode(Precondition::Kind kind) {
+  switch (kind) {
+    case Precondition::Kind::kIfMatch:
+      return 'm';
+    case Precondition::Kind::kIfAbsent:
+      return 'a';
+    case Precondition::Kind::kIfExists:
+      return 'e';
+    case Precondition::Kind::kNone:
+      break;
+  }
+  return 'n';
+}
+
+bool ParseInt(const std::string& text, int64_t* out) {
+  if (text.empty()) return false;
+  char* end = nullptr;
+  errno = 0;
+  long long value = std::strtoll(text.c_str(), &end, 10);
+  if (errno != 0 || end != text.c_str() + text.size()) return false;
+  *out = value;
+  return true;
+}
+
+// A failed command or an unexpected reply: kStorageFull for Redis's out-of-memory refusal, else
+// kUnavailable (logged, since it means Redis misbehaves or someone wrote under our prefix).
+Status FailureStatus(CommandError error, const Reply& reply) {
+  if (error != CommandError::kOk) return Status::kUnavailable;
+  if (reply.IsError() && reply.str.rfind("OOM", 0) == 0) return Status::kStorageFull;
+  static common::LogThrottle throttle(absl::Seconds(10));
+  if (throttle.ShouldLog(absl::Now())) {
+    common::LogError(absl::StrCat("redis: unexpected reply: ",
+                                  common::EscapeForLog(reply.str, 200)));
+  }
+  return Status::kUnavailable;
+}
+
+// One command, waited for. Start-up, sweeps and Size only: never on the request path.
+Reply CallSync(redis::Client& client, std::vector<std::string_view> args, CommandError* error) {
+  std::promise<std::pair<CommandError, Reply>> promise;
+  auto future = promise.get_future();
+  client.Command(args, [&promise](CommandError e, const Reply& r) { promise.set_value({e, r}); });
+  auto [e, reply] = future.get();
+  *error = e;
+  return reply;
+}
+
+// "redis_version:7.0.15" in INFO's text -> true when at least 6.2 (ZADD GT, GETDEL, ...).
+bool VersionAtLeast62(const std::string& info, std::string* version) {
+  size_t at = info.find("redis_version:");
+  if (at == std::string::npos) return false;
+  size_t end = info.find_first_of("\r\n", at);
+  *version = info.substr(at + 14, end - at - 14);
+  int major = 0;
+  int minor = 0;
+  if (std::sscanf(version->c_str(), "%d.%d", &major, &minor) != 2) return false;
+  return major > 6 || (major == 6 && minor >= 2);
+}
+
+}  // namespace
+
+std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options,
+                                             std::string* error) {
+  const std::string where = redis::EndpointForLog(options.client.endpoint);
+  auto client = std::make_unique<redis::Client>(options.client);
+  if (!client->WaitConnected(options.open_timeout)) {
+    *error = absl::StrCat("cannot connect to redis at ", where,
+                          " (is it running? is the password right?)");
+    return nullptr;
+  }
+  CommandError e = CommandError::kOk;
+  Reply info = CallSync(*client, {"INFO", "server"}, &e);
+  std::string version;
+  if (e != CommandError::kOk || info.type != Reply::Type::kString) {
+    *error = absl::StrCat("redis at ", where, " did not answer INFO");
+    return nullptr;
+  }
+  if (!VersionAtLeast62(info.str, &version)) {
+    *error = absl::StrCat("redis at ", where, " is version ", version, "; 6.2 or newer is needed");
+    return nullptr;
+  }
+  std::string shas[2];
+  const std::string* scripts[2] = {&PutScript(), &DeleteScript()};
+  for (int i = 0; i < 2; ++i) {
+    Reply sha = CallSync(*client, {"SCRIPT", "LOAD", *scripts[i]}, &e);
+    if (e != CommandError::kOk || sha.type != Reply::Type::kString) {
+      *error = absl::StrCat("redis at ", where, " refused to load a script: ", sha.str);
+      return nullptr;
+    }
+    shas[i] = sha.str;
+  }
+  // The hashing key: the first server to start creates it, every other one reads that one.
+  const std::string key_name = options.prefix + "hashkey";
+  secret::Key fresh = secret::Hasher::WithRandomKey().key();
+  (void)CallSync(*client,
+                 {"SET", key_name,
+                  std::string_view(reinterpret_cast<const char*>(fresh.data()), fresh.size()),
+                  "NX"},
+                 &e);
+  Reply stored = CallSync(*client, {"GET", key_name}, &e);
+  if (e != CommandError::kOk || stored.type != Reply::Type::kString ||
+      stored.str.size() != secret::kKeyBytes) {
+    *error = absl::StrCat("redis at ", where, ": ", key_name, " is missing or not a 32-byte key");
+    return nullptr;
+  }
+  secret::Key key;
+  std::copy(stored.str.begin(), stored.str.end(), key.begin());
+  return std::unique_ptr<RedisStore>(
+      new RedisStore(options, std::move(client), key, shas[0], shas[1]));
+}
+
+RedisStore::RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
+                       const secret::Key& key, std::string put_sha, std::string delete_sha)
+    : prefix_(options.prefix),
+      max_entries_(options.max_entries),
+      client_(std::move(client)),
+      hasher_(key),
+      script_sha_{std::move(put_sha), std::move(delete_sha)} {}
+
+RedisStore::~RedisStore() = default;
+
+void RedisStore::RunScript(int which, std::vector<std::string> args,
+                           absl::AnyInvocable<void(CommandError, const Reply&)> done) {
+  // args: the KEYS count, then keys and ARGV. The first element is replaced by the SHA or body.
+  std::vector<std::string_view> command;
+  command.reserve(args.size() + 2);
+  command.push_back("EVALSHA");
+  command.push_back(script_sha_[which]);
+  for (const std::string& arg : args) command.push_back(arg);
+  client_->Command(command, [this, which, args = std::move(args), done = std::move(done)](
+                                CommandError error, const Reply& reply) mutable {
+    if (error == CommandError::kOk && reply.IsError() && reply.str.rfind("NOSCRIPT", 0) == 0) {
+      std::vector<std::string_view> eval;
+      eval.push_back("EVAL");
+      eval.push_back(which == kPutScript ? PutScript() : DeleteScript());
+      for (const std::string& arg : args) eval.push_back(arg);
+      client_->Command(eval, std::move(done));
+      return;
+    }
+    done(error, reply);
+  });
+}
+
+void RedisStore::Get(std::string_view key, absl::Time now, GetCallback done) {
+  const std::string entry = absl::StrCat(prefix_, "e:", std::string(key));
+  const int64_t now_us = Micros(now);
+  client_->Command({"HMGET", entry, "v", "n", "x"},
+                   [done = std::move(done), now_us](CommandError error, const Reply& reply) mutable {
+                     GetResult result;
+                     if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
+                         reply.elements.size() != 3) {
+                       (void)FailureStatus(error, reply);  // logs; a read has no kStorageFull
+                       result.status = Status::kUnavailable;
+                       done(result);
+                       return;
+                     }
+                     int64_t version = 0;
+                     int64_t expires_us = 0;
+                     if (reply.elements[0].type != Reply::Type::kString ||
+                         !ParseInt(reply.elements[1].str, &version) ||
+                         !ParseInt(reply.elements[2].str, &expires_us) ||
+                         (expires_us >= 0 && expires_us <= now_us)) {
+                       result.status = Status::kNotFound;
+                       done(result);
+                       return;
+                     }
+                     result.status = Status::kOk;
+                     result.entry.value = reply.elements[0].str;
+                     result.entry.version = static_cast<uint64_t>(version);
+                     result.entry.expires_at = expires_us < 0 ? absl::InfiniteFuture()
+                                                              : absl::FromUnixMicros(expires_us);
+                     done(result);
+                   });
+}
+
+void RedisStore::Put(const PutRequest& request, WriteCallback done) {
+  std::string digest;
+  if (!request.secret.empty()) {
+    secret::Digest d = hasher_.Hash(request.secret);
+    digest.assign(reinterpret_cast<const char*>(d.data()), d.size());
+  }
+  const std::string creator = Hex(request.creator.data(), request.creator.size());
+  const int64_t expires_us = Micros(request.expires_at);
+  // Redis frees the entry after the TTL the request asked for, on Redis's own clock.
+  const int64_t ttl_ms =
+      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
+                               absl::ToDoubleMilliseconds(request.expires_at - request.now))));
+  std::string key(request.key);
+  std::vector<std::string> args = {
+      "4",
+      absl::StrCat(prefix_, "e:", key),
+      prefix_ + "all",
+      absl::StrCat(prefix_, "q:", creator),
+      prefix_ + "version",
+      key,
+      std::string(request.value),
+      digest,
+      absl::StrCat(Micros(request.now)),
+      absl::StrCat(expires_us),
+      absl::StrCat(ttl_ms),
+      std::string(1, PreconditionCode(request.precondition.kind)),
+      absl::StrCat(request.precondition.version),
+      creator,
+      absl::StrCat(request.max_entries_per_creator),
+      absl::StrCat(max_entries_),
+      prefix_};
+  const absl::Time expires_at = request.expires_at;
+  RunScript(kPutScript, std::move(args),
+            [this, key = std::move(key), expires_at, done = std::move(done)](
+                CommandError error, const Reply& reply) mutable {
+              WriteResult result;
+              if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
+                  reply.elements.empty()) {
+                result.status = FailureStatus(error, reply);
+                done(result);
+                return;
+              }
+              const std::string& code = reply.elements[0].str;
+              int64_t version = 0;
+              if (code == "K" && reply.elements.size() == 3 &&
+                  ParseInt(reply.elements[1].str, &version)) {
+                result.status = Status::kOk;
+                result.version = static_cast<uint64_t>(version);
+                result.expires_at = expires_at;
+                result.created = reply.elements[2].integer == 1;
+              } else if (code == "F") {
+                result.status = Status::kForbidden;
+              } else if (code == "P") {
+                result.status = Status::kPreconditionFailed;
+              } else if (code == "Q") {
+                result.status = Status::kQuotaReached;
+              } else if (code == "C") {
+                result.status = Status::kCapacityReached;
+              } else {
+                result.status = FailureStatus(CommandError::kOk, reply);
+              }
+              done(result);
+              if (result.status == Status::kOk && listener_) listener_(key, result.version);
+            });
+}
+
+void RedisStore::Delete(const DeleteRequest& request, WriteCallback done) {
+  std::string digest;
+  if (!request.secret.empty()) {
+    secret::Digest d = hasher_.Hash(request.secret);
+    digest.assign(reinterpret_cast<const char*>(d.data()), d.size());
+  }
+  std::string key(request.key);
+  std::vector<std::string> args = {"2",
+                                   absl::StrCat(prefix_, "e:", key),
+                                   prefix_ + "all",
+                                   key,
+                                   digest,
+                                   absl::StrCat(Micros(request.now)),
+                                   std::string(1, PreconditionCode(request.precondition.kind)),
+                                   absl::StrCat(request.precondition.version),
+                                   prefix_};
+  RunScript(kDeleteScript, std::move(args),
+            [this, key = std::move(key), done = std::move(done)](CommandError error,
+                                                                 const Reply& reply) mutable {
+              WriteResult result;
+              if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
+                  reply.elements.empty()) {
+                result.status = FailureStatus(error, reply);
+                done(result);
+                return;
+              }
+              const std::string& code = reply.elements[0].str;
+              if (code == "K") {
+                result.status = Status::kOk;
+              } else if (code == "F") {
+                result.status = Status::kForbidden;
+              } else if (code == "P") {
+                result.status = Status::kPreconditionFailed;
+              } else if (code == "N") {
+                result.status = Status::kNotFound;
+              } else {
+                result.status = FailureStatus(CommandError::kOk, reply);
+              }
+              done(result);
+              if (result.status == Status::kOk && listener_) listener_(key, 0);
+            });
+}
+
+size_t RedisStore::SweepExpired(absl::Time now) {
+  CommandError error = CommandError::kOk;
+  const std::string all = prefix_ + "all";
+  const std::string max = absl::StrCat(Micros(now));
+  Reply reply = CallSync(*client_, {"ZREMRANGEBYSCORE", all, "-inf", max}, &error);
+  return error == CommandError::kOk && reply.type == Reply::Type::kInteger
+             ? static_cast<size_t>(reply.integer)
+             : 0;
+}
+
+Status RedisStore::Flush() { return Status::kOk; }
+
+size_t RedisStore::Size() const {
+  CommandError error = CommandError::kOk;
+  Reply reply = CallSync(*client_, {"ZCARD", prefix_ + "all"}, &error);
+  return error == CommandError::kOk && reply.type == Reply::Type::kInteger
+             ? static_cast<size_t>(reply.integer)
+             : 0;
+}
+
+void RedisStore::SetChangeListener(ChangeListener listener) { listener_ = std::move(listener); }
+
+}  // namespace rendezvous::kv

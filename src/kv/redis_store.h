@@ -1,0 +1,83 @@
+// RedisStore: the kv::Store engine on a Redis (or Valkey) server shared by many rendezvous servers.
+//
+// Every write is one round trip: a Lua script that runs the owner, precondition, quota and
+// capacity rules and the write itself atomically inside Redis (Redis runs one script at a time), so
+// servers racing on one key or on the last free slot cannot both win. The rules are a second copy
+// of the C++ ones (kv/write_rules.h); the store contract suite keeps the two equal. A Get is one
+// HMGET.
+//
+// Key layout, all under a prefix (default "rdv:"):
+//   <prefix>e:<key>       hash: v value, n version (decimal), x expires_at in Unix microseconds
+//                         (-1: never), o owner digest (32 bytes, "" when unowned), c creator (hex)
+//                         Redis expiry (PEXPIRE) frees it; `x` decides liveness against the
+//                         request's clock, so an expired value is never served even before Redis
+//                         frees it, and servers need not share a clock with Redis.
+//   <prefix>all           sorted set of every entry's key, scored by x: the -maxNumKV count
+//   <prefix>q:<creator>   sorted set of one creator's keys, scored by x: the -maxKeysPerIP count
+//                         At its limit, a set drops members whose score <= now before the count
+//                         decides, so expired entries never refuse a creation.
+//   <prefix>version       INCR counter: versions unique and increasing across all servers
+//   <prefix>hashkey       the 32-byte owner hashing key, created once (SET NX) and shared
+//
+// Owner digests are compared with Lua string equality, which is not constant-time. That is safe
+// here: a digest is a keyed hash of the client's secret, so a client cannot steer its digest's
+// bytes to learn a stored digest byte by byte.
+//
+// Completion: callbacks run on the Redis client's threads. Redis down, stalled or overloaded:
+// kUnavailable at once or within the client's command timeout; Redis out of memory (maxmemory with
+// noeviction): kStorageFull.
+//
+// Thread-safety: all methods may be called concurrently from any thread.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kv/store.h"
+#include "redis/client.h"
+#include "secret/hasher.h"
+
+namespace rendezvous::kv {
+
+struct RedisStoreOptions {
+  redis::ClientOptions client;
+  std::string prefix = "rdv:";
+  size_t max_entries = 100000;            // live entries at most (-maxNumKV); 0 refuses new keys
+  absl::Duration open_timeout = absl::Seconds(5);  // to connect and set up at start
+};
+
+class RedisStore final : public Store {
+ public:
+  // Connects, checks that the server is Redis 6.2 or newer, loads the scripts and creates or reads
+  // the shared hashing key. Returns null with one line in `error` on failure.
+  static std::unique_ptr<RedisStore> Open(const RedisStoreOptions& options, std::string* error);
+  ~RedisStore() override;
+
+  void Get(std::string_view key, absl::Time now, GetCallback done) override;
+  void Put(const PutRequest& request, WriteCallback done) override;
+  void Delete(const DeleteRequest& request, WriteCallback done) override;
+  // Drops expired members from the capacity set (Redis frees the entries themselves). Blocking.
+  size_t SweepExpired(absl::Time now) override;
+  // Nothing to do: durability is the Redis server's (appendonly/appendfsync). Returns kOk.
+  [[nodiscard]] Status Flush() override;
+  // The capacity set's size. Blocking (one round trip); 0 when Redis does not answer.
+  size_t Size() const override;
+  void SetChangeListener(ChangeListener listener) override;
+
+ private:
+  RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
+             const secret::Key& key, std::string put_sha, std::string delete_sha);
+  // Sends EVALSHA, falling back to EVAL once when Redis lost its script cache (a restart).
+  void RunScript(int which, std::vector<std::string> args,
+                 absl::AnyInvocable<void(redis::CommandError, const redis::Reply&)> done);
+
+  const std::string prefix_;
+  const size_t max_entries_;
+  std::unique_ptr<redis::Client> client_;
+  const secret::Hasher hasher_;
+  const std::string script_sha_[2];  // kPutScript, kDeleteScript
+  ChangeListener listener_;
+};
+
+}  // namespace rendezvous::kv
