@@ -1,6 +1,7 @@
 // The Redis engine: the store contract against a real redis-server, plus what only Redis has.
 #include "kv/redis_store.h"
 
+#include <future>
 #include <memory>
 #include <string>
 
@@ -49,6 +50,63 @@ std::unique_ptr<Store> MakeRedisStore(size_t max_entries) {
 INSTANTIATE_TEST_SUITE_P(Redis, StoreContractTest,
                          ::testing::Values(StoreFactory{"Redis", MakeRedisStore}),
                          StoreFactoryName);
+
+WriteResult SyncPut(Store& store, PutRequest request) {
+  std::promise<WriteResult> promise;
+  store.Put(request, [&promise](const WriteResult& r) { promise.set_value(r); });
+  return promise.get_future().get();
+}
+
+GetOutcome SyncGet(Store& store, std::string_view key, absl::Time now) {
+  std::promise<GetOutcome> promise;
+  store.Get(key, now, [&promise](const GetResult& r) {
+    promise.set_value(GetOutcome{r.status, std::string(r.entry.value), r.entry.version,
+                                 r.entry.expires_at});
+  });
+  return promise.get_future().get();
+}
+
+// Two engines on one prefix are two servers sharing one Redis: they must behave as one store.
+TEST(RedisStoreTest, TwoStoresOnOnePrefixShareEntriesOwnersVersionsAndCapacity) {
+  ASSERT_NE(RedisEnvironment::server_, nullptr);
+  RedisStoreOptions options = OptionsFor(2);
+  std::string error;
+  auto a = RedisStore::Open(options, &error);
+  ASSERT_NE(a, nullptr) << error;
+  auto b = RedisStore::Open(options, &error);
+  ASSERT_NE(b, nullptr) << error;
+  const absl::Time now = absl::FromUnixSeconds(1'700'000'000);
+
+  PutRequest put;
+  put.key = "shared";
+  put.value = "from a";
+  put.secret = "owner";
+  put.now = now;
+  put.expires_at = now + absl::Hours(1);
+  const WriteResult first = SyncPut(*a, put);
+  ASSERT_EQ(first.status, Status::kOk);
+
+  const GetOutcome seen = SyncGet(*b, "shared", now);
+  EXPECT_EQ(seen.status, Status::kOk);
+  EXPECT_EQ(seen.value, "from a");
+  EXPECT_EQ(seen.version, first.version);
+
+  // The owner hashing key is shared: b checks a's claim.
+  put.value = "from b";
+  put.secret = "not the owner";
+  EXPECT_EQ(SyncPut(*b, put).status, Status::kForbidden);
+  put.secret = "owner";
+  const WriteResult second = SyncPut(*b, put);
+  ASSERT_EQ(second.status, Status::kOk);
+  EXPECT_GT(second.version, first.version);
+
+  // The capacity of 2 counts the entries of both.
+  put.secret = "";
+  put.key = "second";
+  EXPECT_EQ(SyncPut(*a, put).status, Status::kOk);
+  put.key = "third";
+  EXPECT_EQ(SyncPut(*b, put).status, Status::kCapacityReached);
+}
 
 }  // namespace
 }  // namespace rendezvous::kv
