@@ -16,7 +16,13 @@ PORT ?= 8080
 export CCACHE_BASEDIR := $(CURDIR)
 export CCACHE_NOHASHDIR := 1
 
-.PHONY: deps test-deps build run test test-fast fuzz bench clean format
+# `make install`: the binary to $(PREFIX)/bin, the systemd unit to $(UNITDIR) (systemd reads
+# /usr/local/lib/systemd/system too); DESTDIR stages the tree elsewhere.
+PREFIX ?= /usr/local
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+DESTDIR ?=
+
+.PHONY: deps test-deps build server run test test-fast fuzz bench clean format install deb release
 
 # Installs only the Debian packages that are missing (quietly; needs root on a fresh machine).
 deps:
@@ -28,9 +34,11 @@ deps:
 	  apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-# `make test` and `make fuzz` also need clang for the fuzz tree.
+# `make test` and `make fuzz` also need clang for the fuzz tree; the packaging tests need
+# systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev).
+PACKAGING_DEBS := systemd dpkg-dev
 test-deps:
-	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(TEST_DEBS)"
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(TEST_DEBS) $(PACKAGING_DEBS)"
 
 build/build.ninja:
 	cmake -S . -B build $(CMAKE_FLAGS)
@@ -38,8 +46,33 @@ build/build.ninja:
 build: deps build/build.ninja
 	ninja -C build -j $(JOBS)
 
-run: build
+# The server binary alone: `make run` and `make install` need nothing else (a cold `make build`
+# also compiles every test binary).
+server: deps build/build.ninja
+	ninja -C build -j $(JOBS) rendezvous-server
+
+run: server
 	./build/rendezvous-server -port $(PORT) $(ARGS)
+
+install: server
+	packaging/install.sh build/rendezvous-server "$(DESTDIR)" "$(PREFIX)" "$(UNITDIR)"
+
+# build/rendezvous_<version>_<arch>.deb: the binary, the unit, Depends from dpkg-shlibdeps.
+deb: server
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(PACKAGING_DEBS)"
+	packaging/build-deb.sh build/rendezvous-server build
+
+# build-release/rendezvous-server: one file to copy to any x86-64 Linux with glibc 2.34 or later;
+# every other library is linked in from Debian's static archives. Its black-box tests
+# (test_release: ldd and a request; the API and service tests) run on it before it is called done.
+build-release/build.ninja:
+	cmake -S . -B build-release -G Ninja -DCMAKE_BUILD_TYPE=Release -DRDV_STATIC=ON \
+	  "-DRDV_E2E_FILTER=test_release|test_service|test_api"
+release: deps build-release/build.ninja
+	ninja -C build-release -j $(JOBS) rendezvous-server
+	strip --strip-debug build-release/rendezvous-server
+	cd build-release && ctest --output-on-failure -j $(JOBS)
+	@ls -l build-release/rendezvous-server
 
 # Four trees: plain (RelWithDebInfo), ASan+UBSan (every test), TSan (the concurrent code: store,
 # limiter, connection layer, and the server under the concurrency black-box tests), and the fuzz
@@ -87,4 +120,4 @@ format:
 	clang-format -i $$(git ls-files 'src/*.cc' 'src/*.h' 'src/*.cpp' 'tests/*.cc' 'bench/*.cc')
 
 clean:
-	rm -rf build build-asan build-tsan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz build-release

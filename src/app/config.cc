@@ -50,10 +50,7 @@ std::string FormatFraction(uint64_t value, int precision) {
 }  // namespace
 
 std::vector<common::CidrBlock> Config::DefaultTrustedProxies() {
-  std::vector<common::CidrBlock> blocks;
-  // The constant is pinned by a test; a failure here would leave the list empty (trust nobody),
-  // the safe side.
-  return net::ParseCidrList(kDefaultTrustedProxies, nullptr).value_or(blocks);
+  return net::ProxyPolicy::Default().trusted;
 }
 
 std::optional<std::string> Validate(const Config& config) {
@@ -70,7 +67,8 @@ std::optional<std::string> Validate(const Config& config) {
   }
   if (config.max_requests < kMinMaxRequests) {
     return absl::StrCat("-maxRequests must be at least ", kMinMaxRequests, ", got ",
-                        config.max_requests, " (a POST costs 3 tokens, so it could never pass)");
+                        config.max_requests, " (a POST costs ", http::kWriteCostTokens,
+                        " tokens, so it could never pass)");
   }
   if (config.max_requests > kMaxMaxRequests) {
     return absl::StrCat("-maxRequests must be at most ", kMaxMaxRequests, ", got ",
@@ -97,7 +95,7 @@ std::optional<std::string> Validate(const Config& config) {
     return absl::StrCat("-maxConnectionsPerIP must be between 1 and -maxConnections (",
                         config.max_connections, "), got ", config.max_connections_per_client);
   }
-  // A quota at or above -maxNumKV never bites, and is accepted: the seed's flags alone (say
+  // A quota at or above -maxNumKV never bites, and is accepted: the original's flags alone (say
   // -maxNumKV 50) must still start the server with the default quota.
   if (config.max_keys_per_client > kMaxEntriesLimit) {
     return absl::StrCat("-maxKeysPerIP must be between 0 (no quota) and ", kMaxEntriesLimit,

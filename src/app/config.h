@@ -18,13 +18,9 @@
 
 #include "absl/time/time.h"
 #include "common/ip_address.h"
+#include "http/request_cost.h"
 
 namespace rendezvous::app {
-
-// The default of -trustedProxies: loopback and the private ranges, as the original trusted
-// X-Forwarded-For from any loopback or private peer.
-inline constexpr std::string_view kDefaultTrustedProxies =
-    "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7";
 
 // Upper bounds enforced by Validate. Each defends a resource or an invariant elsewhere:
 // A key must fit in the 8 KiB request line even when every byte is percent-encoded (3 bytes
@@ -35,8 +31,8 @@ inline constexpr size_t kMaxLmdbKeyBytes = 511;
 // A value (plus secret) is buffered whole in memory per request.
 inline constexpr size_t kMaxValueBytesLimit = 16 * 1024 * 1024;
 inline constexpr size_t kMaxEntriesLimit = 1'000'000'000;
-// A POST takes 3 tokens; a bucket smaller than that could never let a POST through.
-inline constexpr int64_t kMinMaxRequests = 3;
+// A bucket smaller than a write's cost could never let a write through.
+inline constexpr int64_t kMinMaxRequests = http::kWriteCostTokens;
 inline constexpr int64_t kMaxMaxRequests = 1'000'000'000;
 // Durations are added to "now" as int64 nanoseconds in places; 100 years keeps that far from
 // overflow (int64 nanoseconds reach about 292 years past 1970).
@@ -54,7 +50,7 @@ struct Config {
   // -expireDuration: a key's lifetime after its last write.
   absl::Duration expire = absl::Hours(2);
   // -resetDuration and -maxRequests: each client's bucket holds `max_requests` tokens and refills
-  // at `max_requests` tokens per `reset`. A POST costs 3 tokens, any other key request 1.
+  // at `max_requests` tokens per `reset`. What a request costs: http/request_cost.h.
   absl::Duration reset = absl::Minutes(1);
   int64_t max_requests = 11;
   // -saveDuration: time between automatic saves (flushes) of the store.
@@ -88,11 +84,12 @@ struct Config {
   // them) may have created; 0 = no quota. Past it a new key is refused with 429 until one of the
   // client's keys expires or is deleted. 250 by default: with -maxNumKV 100000 it takes at least
   // 400 distinct client prefixes to fill the store, while one client can still keep hundreds of
-  // rendezvous open. A value at or above -maxNumKV is allowed (it never bites), so the seed's flags
+  // rendezvous open. A value at or above -maxNumKV is allowed (it never bites), so the original's flags
   // with a small -maxNumKV still start.
   size_t max_keys_per_client = 250;
 
-  // kDefaultTrustedProxies, parsed.
+  // net::kDefaultTrustedProxies (loopback only), parsed: the one definition of the default,
+  // which -trustedProxies and its -h text use too.
   static std::vector<common::CidrBlock> DefaultTrustedProxies();
 };
 

@@ -18,29 +18,40 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/version.h"
+#include "http/request_cost.h"
 #include "net/client_address.h"
 
 // Note: Debian's Abseil has its own absl::string_view, distinct from std::string_view, and its
 // string functions take only that; so this file uses absl::string_view inside.
 
-// The seed's ten flags keep their names (typo included), meanings and defaults. The sizes are
-// unsigned so that Abseil itself refuses a negative size; the usage still calls them "int".
+// The original server's ten flags keep their names (typo included), meanings and defaults. The
+// sizes are unsigned so that Abseil itself refuses a negative size; the usage still calls them
+// "int".
 ABSL_FLAG(uint64_t, maxKeySize, 100, "maximum allowed key length in bytes");
 ABSL_FLAG(uint64_t, maxValueSize, 1000, "maximum allowed value size in bytes");
 ABSL_FLAG(uint64_t, maxNumKV, 100000, "maximum number of key-value pairs allowed");
 ABSL_FLAG(absl::Duration, expireDuration, absl::Hours(2), "duration after which a key expires");
+// The original reset every counter at once each -resetDuration and saved a snapshot each
+// -saveDuration; here the bucket refills continuously and every write is committed at once, so
+// the texts say what the durations mean now.
 ABSL_FLAG(absl::Duration, resetDuration, absl::Minutes(1),
-          "duration between resets of the requests rate limit");
+          "time in which an empty rate-limit bucket refills completely (buckets refill "
+          "continuously, maxRequests tokens per resetDuration)");
 ABSL_FLAG(absl::Duration, saveDuration, absl::Minutes(30),
-          "duration between automatic state saves");
+          "longest time between fsyncs of the database file (each write is committed at once; "
+          "this bounds what a power cut can lose; see -syncWrites)");
 ABSL_FLAG(int64_t, maxRequests, 11,
           "maximum request tokens per IP per resetDuration (POST=3 tokens, GET=1 token)");
+// The help text above is a literal (Abseil needs a constant); it must name the real costs.
+static_assert(rendezvous::http::kWriteCostTokens == 3 && rendezvous::http::kOtherCostTokens == 1,
+              "update the -maxRequests help text");
 ABSL_FLAG(std::string, port, "80", "port on which the server listens (0 picks a free port)");
 ABSL_FLAG(std::string, l, "0.0.0.0",
           "interface to listen (an IPv4 or IPv6 address; 0.0.0.0 accepts IPv6 clients too)");
 ABSL_FLAG(bool, disableLocalIPWaring, false, "disable warnings about requests from localhost");
 // Flags the original did not have.
-ABSL_FLAG(std::string, trustedProxies, std::string(rendezvous::app::kDefaultTrustedProxies),
+ABSL_FLAG(std::string, trustedProxies, std::string(rendezvous::net::kDefaultTrustedProxies),
           "comma-separated CIDR blocks of proxies whose X-Forwarded-For is believed; "
           "empty trusts none");
 ABSL_FLAG(int, threads, 0, "number of I/O threads; 0 uses one per CPU core");
@@ -55,6 +66,7 @@ ABSL_FLAG(uint64_t, maxConnectionsPerIP, 128,
 ABSL_FLAG(uint64_t, maxKeysPerIP, 250,
           "maximum live keys created per client address (IPv6: per -ipv6Prefix network); "
           "0 = no quota");
+ABSL_FLAG(bool, version, false, "print the version and exit");
 
 namespace rendezvous::app {
 namespace {
@@ -80,6 +92,7 @@ constexpr absl::string_view kFlagNames[] = {
     "maxConnections",
     "maxConnectionsPerIP",
     "maxKeysPerIP",
+    "version",
 };
 
 constexpr int kExitUsageError = 2;  // Go's flag package exits with 2 on a command-line error
@@ -386,6 +399,13 @@ FlagsResult ParseFlags(int argc, char** argv) {
       return Failure(absl::StrCat("invalid value ", Quote(*value), " for flag -", name, ": ",
                                   BadValueReason(flag->kind, *value)));
     }
+  }
+  // After every flag, as Go programs check theirs: "-version" with a misspelt flag still fails,
+  // and the version is printed whatever the other flags say.
+  if (absl::GetFlag(FLAGS_version)) {
+    FlagsResult version;
+    version.output = "rendezvous-server " + std::string(common::Version()) + "\n";
+    return version;
   }
   return BuildConfig();
 }

@@ -7,6 +7,7 @@
 //   -name value, -name=value, --name value, --name=value; a bool flag alone means true and takes
 //   its value only after '=' (-disableLocalIPWaring=false); "--" ends the flags;
 //   -h, -help, --help print the usage (as Go's, flags sorted, with types and defaults): exit 0;
+//   -version prints "rendezvous-server <version>" once every flag has parsed: exit 0;
 //   an unknown flag, a malformed value, or a flag missing its value: one line, exit 2;
 //   a setting that cannot work (-maxRequests 2, a zero duration, ...; see Validate): exit 2.
 // Deliberate difference from Go: a positional argument is refused (exit 2) instead of silently
@@ -29,10 +30,11 @@ namespace rendezvous::app {
 struct FlagsResult {
   // Set when the server should start; then exit_code is 0 and output is empty.
   std::optional<Config> config;
-  // When config is empty, the process's exit status: 0 after -h, 2 for any command-line error.
+  // When config is empty, the process's exit status: 0 after -h or -version, 2 for any
+  // command-line error.
   int exit_code = 0;
-  // When config is empty, the text to print, ending in a newline: the usage (for stdout) when
-  // exit_code is 0, otherwise the error (for stderr).
+  // When config is empty, the text to print, ending in a newline: the usage or the version (for
+  // stdout) when exit_code is 0, otherwise the error (for stderr).
   std::string output;
 };
 

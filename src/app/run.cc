@@ -4,12 +4,16 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "app/sweeper.h"
+#include "app/systemd_notify.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/version.h"
 #include "http/handler.h"
 #include "http/index_page.h"
 #include "kv/lmdb_store.h"
@@ -29,6 +33,7 @@ std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
   if (config.db_path.empty()) {
     kv::MemoryStore::Options options;
     options.max_entries = config.max_entries;
+    options.limits = {config.max_key_bytes, config.max_value_bytes};
     options.first_version = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
     return std::make_unique<kv::MemoryStore>(options);
   }
@@ -48,6 +53,9 @@ net::ServerOptions ServerOptionsFor(const Config& config) {
   options.port = config.port;
   options.threads = WorkerThreads(config);
   options.body_limit_bytes = config.max_value_bytes;
+  // Every valid key fits as a target: each byte percent-encoded, plus room for an absolute-form
+  // scheme and host, the /ip/ prefix and a query.
+  options.max_target_bytes = std::max<size_t>(8192, 3 * config.max_key_bytes + 1024);
   options.proxies.trusted = config.trusted_proxies;
   options.max_connections = config.max_connections;
   options.max_connections_per_client = config.max_connections_per_client;
@@ -84,6 +92,20 @@ void RaiseFileLimit(size_t max_connections) {
 std::string HostPort(const common::IpAddress& address, uint16_t port) {
   if (address.is_v4()) return address.ToString() + ":" + std::to_string(port);
   return "[" + address.ToString() + "]:" + std::to_string(port);
+}
+
+// The start-up line that names whose X-Forwarded-For is believed, so that an operator sees at
+// once whether a proxy is missing from the list (its clients would all share its address).
+std::string TrustedProxiesLine(const std::vector<common::CidrBlock>& trusted) {
+  if (trusted.empty()) {
+    return "X-Forwarded-For is ignored: no trusted proxies (-trustedProxies \"\")";
+  }
+  std::string line = "X-Forwarded-For is believed only from the trusted proxies ";
+  for (size_t i = 0; i < trusted.size(); ++i) {
+    if (i > 0) line += ",";
+    line += trusted[i].ToString();
+  }
+  return line + " (-trustedProxies)";
 }
 
 }  // namespace
@@ -125,14 +147,24 @@ int Run(const Config& config) {
     common::LogError(error);
     return 1;
   }
-  common::LogInfo("listening on " + HostPort(config.listen_ip, server.port()) + " (" +
+  common::LogInfo(TrustedProxiesLine(config.trusted_proxies));
+  const std::string listening = "listening on " + HostPort(config.listen_ip, server.port());
+  common::LogInfo(listening + " (rendezvous-server " + std::string(common::Version()) + ", " +
                   std::to_string(WorkerThreads(config)) + " threads, store: " +
                   (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");
   Sweeper sweeper(*store, clock, Sweeper::IntervalFor(config.expire));
+  // Under systemd (Type=notify), the unit counts as started only now that the sockets accept.
+  if (NotifyResult notified = NotifyFromEnvironment("READY=1\nSTATUS=" + listening);
+      notified != NotifyResult::kSent && notified != NotifyResult::kNotConfigured) {
+    common::LogWarning(
+        "could not tell systemd that the server is ready: NOTIFY_SOCKET is " +
+        std::string(notified == NotifyResult::kBadSocketName ? "malformed" : "unreachable"));
+  }
 
   int signal_number = 0;
   sigwait(&shutdown_signals, &signal_number);
   common::LogInfo(std::string("shutting down on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  (void)NotifyFromEnvironment("STOPPING=1");  // best effort: systemd is stopping us anyway
 
   if (!server.Shutdown(kShutdownGrace)) {
     common::LogWarning("connections still busy after the grace period were closed");

@@ -4,76 +4,100 @@
 namespace rendezvous::http {
 namespace {
 
-struct ErrorShape {
-  int status;
-  std::string_view body;
-  bool closes;  // protocol errors: the connection cannot be trusted to be in sync any more
-};
+constexpr size_t Index(Error error) { return static_cast<size_t>(error); }
 
-ErrorShape ShapeOf(Error error) {
-  switch (error) {
-    case Error::kBadRequest:
-      return {400, "Bad Request\n", true};
-    case Error::kBadPercentEncoding:
-      return {400, "Bad Request: invalid percent-encoding\n", false};
-    case Error::kMissingHost:
-      return {400, "Bad Request: missing required Host header\n", true};
-    case Error::kBadTarget:
-      return {400, "Bad Request: unsupported request target\n", true};
-    case Error::kKeyRequired:
-      return {400, "Key is required\n", false};
-    case Error::kKeyTooLong:
-      return {400, "Key too long\n", false};
-    case Error::kIpNameRequired:
-      return {400, "Name is required after /ip/\n", false};
-    case Error::kBadTtl:
-      return {400, "Invalid X-TTL\n", false};
-    case Error::kBadPrecondition:
-      return {400, "Invalid If-Match or If-None-Match\n", false};
-    case Error::kForbidden:
-      return {403, "Forbidden: Incorrect secret\n", false};
-    case Error::kForbiddenIpKey:
-      return {403, "Forbidden: key belongs to another address\n", false};
-    case Error::kNotFound:
-      return {404, "Key not found\n", false};
-    case Error::kMethodNotAllowed:
-      return {405, "Method Not Allowed\n", false};
-    case Error::kTimeout:
-      return {408, "Request Timeout\n", true};
-    case Error::kPreconditionFailed:
-      return {412, "Precondition Failed\n", false};
-    case Error::kValueTooLarge:
-      return {413, "Value too large\n", false};
-    case Error::kValuePlusSecretTooLarge:
-      return {413, "Value plus secret too large\n", false};
-    case Error::kRateLimited:
-      return {429, "Rate limit\n", false};
-    case Error::kQuotaReached:
-      return {429, "Key quota reached: too many live keys from your address\n", false};
-    case Error::kHeaderTooLarge:
-      return {431, "Request Header Fields Too Large\n", true};
-    case Error::kUnavailable:
-      return {503, "Service Unavailable\n", false};
-    case Error::kCapacityReached:
-      return {507, "Store capacity reached\n", false};
-    case Error::kStorageFull:
-      return {507, "Storage full\n", false};
-    case Error::kNotImplemented:
-      return {501, "Not Implemented\n", true};
-  }
-  return {400, "Bad Request\n", true};  // unreachable with a valid enum value
+constexpr std::array<Answer, kErrorCount> MakeErrorTable() {
+  std::array<Answer, kErrorCount> table{};
+  auto set = [&table](Error error, Answer answer) { table[Index(error)] = answer; };
+  set(Error::kBadRequest,
+      {400, "Bad Request\n", "a malformed request line, header or body framing", true});
+  set(Error::kBadPercentEncoding, {400, "Bad Request: invalid percent-encoding\n",
+                                   "a % in the key not followed by two hex digits"});
+  set(Error::kMissingHost,
+      {400, "Bad Request: missing required Host header\n", "HTTP/1.1 without a Host header", true});
+  set(Error::kBadTarget,
+      {400, "Bad Request: unsupported request target\n", "a target such as * or host:port", true});
+  set(Error::kKeyRequired, {400, "Key is required\n", "the key is empty"});
+  set(Error::kKeyTooLong,
+      {400, "Key too long\n",
+       "the decoded key (for /ip/ keys, the address included) is over the key limit"});
+  set(Error::kIpNameRequired, {400, "Name is required after /ip/\n", "a write to /ip/ alone"});
+  set(Error::kBadTtl, {400, "Invalid X-TTL\n", "X-TTL is malformed, zero or negative"});
+  set(Error::kBadPrecondition,
+      {400, "Invalid If-Match or If-None-Match\n",
+       "a malformed ETag list, or a condition the server cannot check on a write"});
+  set(Error::kForbidden, {403, "Forbidden: Incorrect secret\n",
+                          "the key has an owner and the secret is missing or wrong"});
+  set(Error::kForbiddenIpKey, {403, "Forbidden: key belongs to another address\n",
+                               "a DELETE of another address's ip/ key"});
+  set(Error::kNotFound, {404, "Key not found\n", "no such key, or it expired"});
+  set(Error::kMethodNotAllowed,
+      {405, "Method Not Allowed\n", "a method the resource does not have (see the Allow header)"});
+  set(Error::kTimeout, {408, "Request Timeout\n",
+                        "the request or its answer took longer than the server waits", true});
+  set(Error::kPreconditionFailed,
+      {412, "Precondition Failed\n", "the If-Match or If-None-Match: * condition does not hold"});
+  set(Error::kUriTooLong, {414, "URI Too Long\n",
+                           "the request-target is longer than the server reads", true});
+  set(Error::kValueTooLarge, {413, "Value too large\n", "the value is over the value limit"});
+  set(Error::kValuePlusSecretTooLarge,
+      {413, "Value plus secret too large\n", "value and secret together are over the value limit"});
+  set(Error::kRateLimited, {429, "Rate limit\n", "out of tokens; retry after Retry-After seconds"});
+  // 429 and not 507: it is this client's limit (-maxKeysPerIP), not the server's storage, and it
+  // clears as the client's keys expire or are deleted.
+  set(Error::kQuotaReached, {429, "Key quota reached: too many live keys from your address\n",
+                             "a new key from an address that already created its quota of live "
+                             "keys; it frees as they expire"});
+  set(Error::kHeaderTooLarge, {431, "Request Header Fields Too Large\n",
+                               "the request line and headers are over 8 KiB", true});
+  set(Error::kNotImplemented,
+      {501, "Not Implemented\n", "a Transfer-Encoding the server does not support", true});
+  set(Error::kUnavailable,
+      {503, "Service Unavailable\n", "the store cannot answer right now; retry later"});
+  set(Error::kCapacityReached,
+      {507, "Store capacity reached\n", "the server holds its maximum number of keys"});
+  set(Error::kStorageFull, {507, "Storage full\n", "the server's disk or database is full"});
+  return table;
 }
+
+constexpr std::array<Answer, kErrorCount> kErrorTable = MakeErrorTable();
+
+// Every Error has its entry: a status of 0 is one the table forgot.
+constexpr bool EveryErrorHasAnAnswer() {
+  for (const Answer& answer : kErrorTable) {
+    if (answer.status == 0 || answer.body.empty()) return false;
+  }
+  return true;
+}
+static_assert(EveryErrorHasAnAnswer(), "an Error without an entry in MakeErrorTable");
+
+constexpr Answer kSuccessTable[] = {
+    {200, "OK, the value, or your address", "done"},
+    {204, "none", "deleted; or the answer to OPTIONS"},
+    {304, "none", "the value still has the ETag of If-None-Match"},
+};
 
 }  // namespace
 
+const std::array<Answer, kErrorCount>& ErrorAnswers() { return kErrorTable; }
+
+const Answer& AnswerFor(Error error) {
+  const size_t index = Index(error);
+  // An out-of-range value is a caller bug; answer it as the safest failure, which closes.
+  return index < kErrorTable.size() ? kErrorTable[index] : kErrorTable[Index(Error::kBadRequest)];
+}
+
+std::span<const Answer> SuccessAnswers() { return kSuccessTable; }
+
 void SetError(Error error, Response& response) {
-  const ErrorShape shape = ShapeOf(error);
-  response.status = shape.status;
-  response.body.assign(shape.body.data(), shape.body.size());
+  const Answer& answer = AnswerFor(error);
+  response.status = answer.status;
+  response.body.assign(answer.body.data(), answer.body.size());
   response.content_type = ContentType::kTextPlain;
   response.gzip = false;
   response.nosniff = true;
-  if (shape.closes) response.close = true;
+  if (answer.closes) response.close = true;
+  if (error == Error::kUnavailable) response.extra_headers.append("Retry-After: 1\r\n");
 }
 
 Error ErrorFor(kv::Status status) {

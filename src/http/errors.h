@@ -4,7 +4,11 @@
 // clients that match on them keep working.
 #pragma once
 
+#include <array>
+#include <cstddef>
 #include <cstdint>
+#include <span>
+#include <string_view>
 
 #include "http/response.h"
 #include "kv/store.h"
@@ -27,6 +31,9 @@ enum class Error : uint8_t {
   kMethodNotAllowed,    // 405 "Method Not Allowed\n" (+ Allow header, added by the caller)
   kTimeout,             // 408 "Request Timeout\n" (closes)
   kPreconditionFailed,  // 412 "Precondition Failed\n"
+  // 414 "URI Too Long\n": a request-target over the connection's limit (closes: the rest of the
+  // request was not read).
+  kUriTooLong,
   kValueTooLarge,       // 413 "Value too large\n"
   kValuePlusSecretTooLarge,  // 413 "Value plus secret too large\n"
   kRateLimited,              // 429 "Rate limit\n" (+ Retry-After, added by the caller)
@@ -34,18 +41,40 @@ enum class Error : uint8_t {
   // client's limit (-maxKeysPerIP), not the server's storage, and it clears as the client's keys
   // expire or are deleted.
   kQuotaReached,
-  kHeaderTooLarge,           // 431 "Request Header Fields Too Large\n" (closes)
-  kUnavailable,              // 503 "Service Unavailable\n"
-  kCapacityReached,          // 507 "Store capacity reached\n"
-  kStorageFull,              // 507 "Storage full\n" (docs/compatibility.md step 9)
-  kNotImplemented,           // 501 "Not Implemented\n" (unsupported Transfer-Encoding; closes)
+  kHeaderTooLarge,   // 431 "Request Header Fields Too Large\n" (closes)
+  kUnavailable,      // 503 "Service Unavailable\n" (+ Retry-After: 1, added by SetError)
+  kCapacityReached,  // 507 "Store capacity reached\n"
+  kStorageFull,      // 507 "Storage full\n" (the disk or the LMDB map is full)
+  kNotImplemented,   // 501 "Not Implemented\n" (unsupported Transfer-Encoding; closes)
+  // Keep kNotImplemented last (kErrorCount), or move kErrorCount.
 };
+
+inline constexpr size_t kErrorCount = static_cast<size_t>(Error::kNotImplemented) + 1;
+
+// What the server answers: a status, a body and what it means to a client. For an Error, `body`
+// is the exact body and `closes` says whether the connection closes after it (protocol errors,
+// after which the connection may be out of sync); for a success, `body` describes it.
+struct Answer {
+  int status;
+  std::string_view body;
+  std::string_view meaning;  // one line for a client, in plain text
+  bool closes = false;
+};
+
+// Every Error's answer, indexed by the enum's value: the one table of client-visible errors.
+// The index page renders its table of answers from it and from SuccessAnswers().
+const std::array<Answer, kErrorCount>& ErrorAnswers();
+const Answer& AnswerFor(Error error);
+
+// The successes a client sees from the handlers (200, 204, 304), in status order.
+std::span<const Answer> SuccessAnswers();
 
 // Fills status, body, content type (text/plain; charset=utf-8) and nosniff for `error`, and
 // clears gzip. For the errors marked "closes" (protocol errors, after which the connection may be
 // out of sync) it also sets response.close; it never clears close. Leaves head and extra_headers
 // as they are (so a HEAD answered with an error still has no body, and Allow/Retry-After added
-// before or after survive).
+// before or after survive), except that kUnavailable appends "Retry-After: 1": the store was
+// unreachable or slow for a moment, and a client told when to come back does not retry at once.
 void SetError(Error error, Response& response);
 
 // The error for a store status other than kOk (kOk itself, a caller bug, gives kUnavailable).

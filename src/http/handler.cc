@@ -8,15 +8,13 @@
 #include "absl/strings/str_cat.h"
 #include "http/index_page.h"
 #include "http/key_headers.h"
+#include "http/request_cost.h"
 #include "http/target.h"
 #include "http/ttl.h"
 
 namespace rendezvous::http {
 namespace {
 
-// A write (POST, PUT) or a DELETE costs 3 tokens, every other request on a key 1.
-constexpr int64_t kWriteCostTokens = 3;
-constexpr int64_t kOtherCostTokens = 1;
 // Writes to keys under this prefix are stored under "ip/<client address>/<rest>".
 constexpr std::string_view kIpPrefix = "ip/";
 
@@ -53,6 +51,12 @@ void Handler::Handle(const Request& request, Response& response, Done done) {
   if (request.body_too_large) response.close = true;
 
   const ParsedTarget target = ParseTarget(request.target);
+  if (target.is_asterisk && request.method == Method::kOptions) {
+    // "OPTIONS *" asks what the server supports (RFC 9110 9.3.7): every method some path takes.
+    response.status = 204;
+    response.extra_headers.append("Allow: ").append(kKeyMethods).append("\r\n");
+    return Finish(response);
+  }
   if (target.error) return Fail(*target.error, response);
   if (request.version >= 11 && request.host.empty()) return Fail(Error::kMissingHost, response);
   if (target.is_index_page()) return HandleIndexPage(request, response);
@@ -180,9 +184,22 @@ void Handler::MaybeWarnLocalhost(const Request& request, absl::Time now) {
   if (!options_.warn_localhost || !request.client_is_loopback_direct) return;
   if (!localhost_warning_.ShouldLog(now)) return;
   const int64_t suppressed = localhost_warning_.TakeSuppressedCount();
+  // Two different mistakes: a proxy on this machine that does not send the header, and a header
+  // that was sent but not believed (the proxy is missing from -trustedProxies, or it wrote
+  // something that is not an address). Either way the request is charged to the loopback address.
+  const std::string what =
+      request.forwarded_for.empty()
+          ? std::string(
+                "request from localhost without X-Forwarded-For (is a reverse proxy on "
+                "this machine not sending it?)")
+          : absl::StrCat(
+                "request from localhost with an X-Forwarded-For that was not used "
+                "(the peer is not in -trustedProxies, or the right-most entry is not an "
+                "IP address): \"",
+                common::EscapeForLog(request.forwarded_for, 100), "\"");
   common::LogWarning(absl::StrCat(
-      "request from localhost without X-Forwarded-For (is a reverse proxy not sending it?): ",
-      common::EscapeForLog(request.method_text), " ", common::EscapeForLog(request.target),
+      what, "; charged to the loopback address: ", common::EscapeForLog(request.method_text), " ",
+      common::EscapeForLog(request.target),
       suppressed > 0 ? absl::StrCat(" (", suppressed, " more since the last warning)") : "",
       "; at most one such warning a minute; -disableLocalIPWaring turns it off"));
 }

@@ -106,8 +106,8 @@ class Handler final : public RequestHandler {
   // prefix of ipv6_prefix_bits), so a client whose IPv6 address changes within its prefix keeps
   // its keys.
   bool OwnsIpKey(std::string_view key, const common::IpAddress& client) const;
-  // The warning of the original for requests from loopback with no forwarded address: one line
-  // a minute at most.
+  // The original's warning for requests from loopback whose client address is the loopback
+  // peer, saying whether X-Forwarded-For was missing or not used: one line a minute at most.
   void MaybeWarnLocalhost(const Request& request, absl::Time now);
 
   const HandlerOptions options_;

@@ -26,7 +26,7 @@ void Handler::HandleWrite(const Request& request, bool ip_key, absl::Duration li
                           const WriteCondition& condition, Response& response) {
   // The original's rule: with a secret, the secret counts against the value limit and the
   // message says so; a body cut off at the limit is over it either way.
-  const std::string_view secret = request.owner_secret;  // empty: none (BEHAVIOR #19)
+  const std::string_view secret = request.owner_secret;  // empty: none (as the original)
   const size_t limit = options_.max_value_bytes;
   if (!secret.empty()) {
     if (request.body_too_large || secret.size() > limit ||

@@ -3,7 +3,9 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -12,6 +14,8 @@
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "http/errors.h"
+#include "http/request_cost.h"
 
 namespace rendezvous::http {
 namespace {
@@ -128,7 +132,8 @@ address included)</td></tr>
 <tr><td>Lifetime</td><td>a key expires {{EXPIRE}} after its last write (or sooner, with
 <code>X-TTL</code>)</td></tr>
 <tr><td>Requests</td><td>{{MAX_REQUESTS}} tokens per client, refilled continuously over
-{{RESET}}; a POST, PUT or DELETE costs 3 tokens, any other request on a key 1</td></tr>
+{{RESET}}; a POST, PUT or DELETE costs {{WRITE_COST}} tokens, any other request on a key
+{{OTHER_COST}}</td></tr>
 </table>
 <p>A client is an IPv4 address or an IPv6 /{{IPV6_PREFIX}} network. Answers that cost tokens say
 how many you have: <code>RateLimit-Limit</code>, <code>RateLimit-Remaining</code> and
@@ -139,30 +144,7 @@ nothing. This page costs nothing either.</p>
 <h2>Answers</h2>
 <table>
 <tr><th>Status</th><th>Body</th><th>Meaning</th></tr>
-<tr><td>200</td><td><code>OK</code>, the value, or your address</td><td>done</td></tr>
-<tr><td>204</td><td>none</td><td>deleted; or the answer to <code>OPTIONS</code></td></tr>
-<tr><td>304</td><td>none</td>
-<td>the value still has the ETag of <code>If-None-Match</code></td></tr>
-<tr><td>400</td><td><code>Key is required</code>, <code>Key too long</code>,
-<code>Name is required after /ip/</code>, <code>Invalid X-TTL</code>,
-<code>Invalid If-Match or If-None-Match</code>, <code>Bad Request: ...</code></td>
-<td>the key, a header or the request is malformed</td></tr>
-<tr><td>403</td><td><code>Forbidden: Incorrect secret</code></td>
-<td>the key has an owner and the secret is missing or wrong</td></tr>
-<tr><td>403</td><td><code>Forbidden: key belongs to another address</code></td>
-<td>a DELETE of another address's <code>ip/</code> key</td></tr>
-<tr><td>404</td><td><code>Key not found</code></td><td>no such key, or it expired</td></tr>
-<tr><td>405</td><td><code>Method Not Allowed</code></td>
-<td>only GET, HEAD, POST, PUT, DELETE and OPTIONS (see the <code>Allow</code> header)</td></tr>
-<tr><td>412</td><td><code>Precondition Failed</code></td>
-<td>the <code>If-Match</code> or <code>If-None-Match: *</code> condition does not hold</td></tr>
-<tr><td>413</td><td><code>Value too large</code>, <code>Value plus secret too large</code></td>
-<td>over the value limit</td></tr>
-<tr><td>429</td><td><code>Rate limit</code></td><td>out of tokens; retry after
-<code>Retry-After</code> seconds</td></tr>
-<tr><td>507</td><td><code>Store capacity reached</code>, <code>Storage full</code></td>
-<td>no room for new keys right now</td></tr>
-</table>
+{{ANSWERS}}</table>
 <p>Error bodies are plain text ending in a newline.</p>
 </body>
 </html>
@@ -239,6 +221,33 @@ std::string Gzip(std::string_view data) {
   return out;
 }
 
+// The rows of the page's table of answers: the successes, then every Error (errors.cc), in status
+// order, so that the page can never disagree with what the server sends.
+std::string AnswerRows() {
+  std::vector<Answer> errors(ErrorAnswers().begin(), ErrorAnswers().end());
+  std::stable_sort(errors.begin(), errors.end(),
+                   [](const Answer& a, const Answer& b) { return a.status < b.status; });
+  std::string rows;
+  auto append_row = [&rows](const Answer& answer, bool is_error) {
+    absl::StrAppend(&rows, "<tr><td>", answer.status, "</td><td>");
+    if (is_error) {
+      std::string_view body = answer.body;
+      if (!body.empty() && body.back() == '\n') body.remove_suffix(1);
+      rows.append("<code>");
+      AppendHtmlEscaped(body, rows);
+      rows.append("</code>");
+    } else {
+      AppendHtmlEscaped(answer.body, rows);
+    }
+    rows.append("</td><td>");
+    AppendHtmlEscaped(answer.meaning, rows);
+    rows.append(answer.closes ? "; the connection closes</td></tr>\n" : "</td></tr>\n");
+  };
+  for (const Answer& answer : SuccessAnswers()) append_row(answer, false);
+  for (const Answer& answer : errors) append_row(answer, true);
+  return rows;
+}
+
 }  // namespace
 
 IndexPage::IndexPage(const IndexPageOptions& options) {
@@ -249,7 +258,10 @@ IndexPage::IndexPage(const IndexPageOptions& options) {
                                       {"{{EXPIRE}}", DescribeDuration(options.expire)},
                                       {"{{MAX_REQUESTS}}", absl::StrCat(options.max_requests)},
                                       {"{{RESET}}", DescribeDuration(options.reset)},
-                                      {"{{IPV6_PREFIX}}", absl::StrCat(options.ipv6_prefix_bits)}});
+                                      {"{{IPV6_PREFIX}}", absl::StrCat(options.ipv6_prefix_bits)},
+                                      {"{{WRITE_COST}}", absl::StrCat(kWriteCostTokens)},
+                                      {"{{OTHER_COST}}", absl::StrCat(kOtherCostTokens)},
+                                      {"{{ANSWERS}}", AnswerRows()}});
   segments_ = absl::StrSplit(page, kHostMarker);
   for (const std::string& segment : segments_) fixed_bytes_ += segment.size();
 

@@ -10,7 +10,7 @@
 //   - at most kMaxCompressionsPerSecond cache fills happen per second of the clock passed to
 //     Render. A request that misses the cache once the budget is spent gets the placeholder page.
 // So a flood of random Host values costs at most kMaxCompressionsPerSecond compressions of one
-// page (7 KB; about 100 us each) per second, whatever its rate, and a fixed
+// page (9 KB; about 100 us each) per second, whatever its rate, and a fixed
 // amount of memory; its only effect on others is that they may see "your-server" in the examples.
 //
 // Thread-safety: one IndexPage serves all threads; Render may be called concurrently (the cache

@@ -30,6 +30,9 @@ struct Request {
   std::string_view if_none_match;    // If-None-Match (first line), empty if absent
   std::string_view ttl;              // X-TTL (first line), empty if absent
   std::string_view origin;           // Origin (first line), empty if absent
+  // Every X-Forwarded-For line joined with ',' (empty if absent). net/ has already resolved it
+  // into `client`; the handler only reads it to say why a loopback request was not forwarded.
+  std::string_view forwarded_for;
 
   std::string_view body;  // complete body (already bounded by the size limit)
   // The body was longer than the size limit: net/ stopped reading it (and closes the connection
@@ -37,7 +40,9 @@ struct Request {
   bool body_too_large = false;
 
   common::IpAddress client;                // the client address after trusted-proxy resolution
-  bool client_is_loopback_direct = false;  // TCP peer is loopback and no forwarded address was used
+  // The TCP peer is loopback and `client` is that peer: X-Forwarded-For was absent, or the peer
+  // is not a trusted proxy, or the header's right-most entry is not an address.
+  bool client_is_loopback_direct = false;
 };
 
 }  // namespace rendezvous::http

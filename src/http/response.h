@@ -40,6 +40,12 @@ struct Response {
     std::string if_none_match;   // GET/HEAD: a copy of If-None-Match ("" when absent)
     absl::Time now;              // the request's time
     Done done;                   // the handler's completion, run once the response is complete
+    // Set by a handler whose store operation can be cancelled (a long-poll waiter). net/ clears
+    // it before Handle and calls it, on the connection's thread, when it stops waiting for the
+    // answer (the client went away, or the store deadline passed); `done` must still run exactly
+    // once afterwards (the response it completes is then dropped). It may run concurrently with,
+    // or after, the operation's completion on another thread, and must be safe in both cases.
+    absl::AnyInvocable<void()> cancel;
   };
   InFlight in_flight;
 

@@ -54,7 +54,7 @@ ParsedTarget ParseTarget(std::string_view target) {
   }
 
   // "*" (OPTIONS *) and "host:port" (CONNECT) are well-formed targets that name no key.
-  if (target == "*") return {Error::kBadTarget, {}};
+  if (target == "*") return {Error::kBadTarget, {}, /*is_asterisk=*/true};
   if (target.find(':') != std::string_view::npos && target.find('/') == std::string_view::npos) {
     return {Error::kBadTarget, {}};
   }

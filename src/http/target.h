@@ -4,17 +4,17 @@
 // check between them:
 //   1. ParseTarget: which form the target has, and where its path is (query cut off).
 //   2. DecodeKey: the path, without its first '/', percent-decoded into the caller's buffer.
-// The rules, and the original's behaviour they keep (BEHAVIOR.md section 3):
-//   - origin-form "/path?query": the query is ignored (#46); "//dk" is the key "/dk" (#48), no
-//     path cleaning ("x/../y" stays, #49), a trailing '/' is part of the key (#50);
+// The rules, and the original server's behaviour they keep:
+//   - origin-form "/path?query": the query is ignored; "//dk" is the key "/dk", no
+//     path cleaning ("x/../y" stays), a trailing '/' is part of the key;
 //   - absolute-form "http://host[:port]/path" (scheme http or https, any case): the host is
-//     ignored (#60); an empty path is kKeyRequired (#59);
-//   - asterisk-form "*" and authority-form "host:port" (CONNECT) are kBadTarget (the original
-//     stored the key "*", #58); anything else without a leading '/' is kBadRequest (#62);
-//   - the raw path "/" is the index page (so "/?x=1" is too, #1; "/%2F" is the key "/");
-//   - %XX in either case decodes to the byte 0xXX, any byte (NUL, '/', '?', '#', UTF-8) included
-//     (#9, #40, #45, #47, #52, #63); '+' stays '+' (#44); a '%' not followed by two hex digits is
-//     kBadPercentEncoding (#51). Bytes that are not part of an escape are kept as they are.
+//     ignored; an empty path is kKeyRequired;
+//   - asterisk-form "*" (is_asterisk; the handler answers "OPTIONS *") and authority-form
+//     "host:port" (CONNECT) are kBadTarget (the original stored the key "*"); anything else without a leading '/' is kBadRequest;
+//   - the raw path "/" is the index page (so "/?x=1" is too; "/%2F" is the key "/");
+//   - %XX in either case decodes to the byte 0xXX, any byte (NUL, '/', '?', '#', UTF-8) included;
+//     '+' stays '+'; a '%' not followed by two hex digits is kBadPercentEncoding. Bytes that are
+//     not part of an escape are kept as they are.
 //
 // Pure functions; thread-safe.
 #pragma once
@@ -33,6 +33,9 @@ struct ParsedTarget {
   std::optional<Error> error;
   // The raw (still percent-encoded) path: starts with '/', query cut off. A view into the target.
   std::string_view path;
+  // The asterisk-form "*" (error kBadTarget): only OPTIONS may use it, to ask about the server
+  // itself (RFC 9110 9.3.7), and the handler answers that one.
+  bool is_asterisk = false;
 
   bool is_index_page() const { return !error && path == "/"; }
 };

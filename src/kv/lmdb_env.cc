@@ -145,7 +145,7 @@ std::unique_ptr<LmdbEnv> LmdbEnv::Open(const Options& options, std::string* erro
     self->env_ = nullptr;
     return fail(DescribeLmdbError(rc));
   }
-  if ((rc = mdb_env_set_maxdbs(self->env_, 3)) != 0 ||
+  if ((rc = mdb_env_set_maxdbs(self->env_, 4)) != 0 ||
       (rc = mdb_env_set_maxreaders(self->env_, kMaxReaders)) != 0 ||
       (rc = mdb_env_set_mapsize(self->env_, initial_map)) != 0) {
     return fail(DescribeLmdbError(rc));
@@ -232,7 +232,7 @@ bool LmdbEnv::Load(std::string* reason) {
   const char* hwm = nullptr;
   if (!GetMeta(txn, meta_dbi_, kMetaFormat, 8, &format)) {
     *reason = "metadata damaged: no store format";
-  } else if (DecodeUint64(format) != kStoreFormat) {
+  } else if (DecodeUint64(format) != kStoreFormat && DecodeUint64(format) != kStoreFormatV1) {
     *reason = absl::StrCat("store format ", DecodeUint64(format),
                            " is not supported (this build reads format ", kStoreFormat, ")");
   } else if (!GetMeta(txn, meta_dbi_, kMetaHashKey, secret::kKeyBytes, &key) ||
@@ -242,7 +242,11 @@ bool LmdbEnv::Load(std::string* reason) {
     *reason = absl::StrCat("metadata damaged: no entries database (", DescribeLmdbError(rc), ")");
   } else if ((rc = mdb_dbi_open(txn, "quota", 0, &quota_dbi_)) != 0) {
     *reason = absl::StrCat("metadata damaged: no quota database (", DescribeLmdbError(rc), ")");
+  } else if (DecodeUint64(format) == kStoreFormat &&
+             (rc = mdb_dbi_open(txn, "creators", MDB_DUPSORT, &creators_dbi_)) != 0) {
+    *reason = absl::StrCat("metadata damaged: no creators database (", DescribeLmdbError(rc), ")");
   } else {
+    const bool upgrade = DecodeUint64(format) == kStoreFormatV1;
     std::memcpy(hash_key_.data(), key, secret::kKeyBytes);
     version_hwm_at_open_ = DecodeUint64(hwm);
     MDB_stat entries_stat{};
@@ -250,8 +254,11 @@ bool LmdbEnv::Load(std::string* reason) {
     entries_at_open_ = entries_stat.ms_entries;
     // Committing a read-only transaction keeps the database handles open for the environment.
     rc = mdb_txn_commit(txn);
-    if (rc != 0) *reason = DescribeLmdbError(rc);
-    return rc == 0;
+    if (rc != 0) {
+      *reason = DescribeLmdbError(rc);
+      return false;
+    }
+    return !upgrade || Upgrade(reason);
   }
   mdb_txn_abort(txn);
   return false;
@@ -279,6 +286,7 @@ bool LmdbEnv::Initialise(std::string* reason) {
   if ((rc = mdb_dbi_open(txn, "meta", MDB_CREATE, &meta_dbi_)) != 0 ||
       (rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &entries_dbi_)) != 0 ||
       (rc = mdb_dbi_open(txn, "quota", MDB_CREATE, &quota_dbi_)) != 0 ||
+      (rc = mdb_dbi_open(txn, "creators", MDB_CREATE | MDB_DUPSORT, &creators_dbi_)) != 0 ||
       (rc = put(kMetaFormat, std::string_view(format, 8))) != 0 ||
       (rc = put(kMetaHashKey, key_bytes)) != 0 ||
       (rc = put(kMetaVersionHwm, std::string_view(hwm, 8))) != 0) {
@@ -293,6 +301,50 @@ bool LmdbEnv::Initialise(std::string* reason) {
   }
   version_hwm_at_open_ = 0;
   entries_at_open_ = 0;
+  return true;
+}
+
+bool LmdbEnv::Upgrade(std::string* reason) {
+  // Format 1 had no "creators" index: build it from the records in one transaction (one walk of
+  // the file), then mark the file as format 2. Either all of it commits or nothing does.
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
+  MDB_cursor* cursor = nullptr;
+  if (rc == 0) rc = mdb_dbi_open(txn, "creators", MDB_CREATE | MDB_DUPSORT, &creators_dbi_);
+  if (rc == 0) rc = mdb_cursor_open(txn, entries_dbi_, &cursor);
+  if (rc == 0) {
+    MDB_val k;
+    MDB_val v;
+    for (rc = mdb_cursor_get(cursor, &k, &v, MDB_FIRST); rc == 0;
+         rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
+      EntryHeader header;
+      std::string_view value;
+      if (!DecodeEntry(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size), &header,
+                       &value)) {
+        continue;  // a damaged record is never removed, so it needs no index entry
+      }
+      MDB_val creator{header.creator.size(), header.creator.data()};
+      if ((rc = mdb_put(txn, creators_dbi_, &creator, &k, 0)) != 0) break;
+    }
+    if (rc == MDB_NOTFOUND) rc = 0;
+    mdb_cursor_close(cursor);
+  }
+  if (rc == 0) {
+    char format[8];
+    EncodeUint64(kStoreFormat, format);
+    MDB_val k = ToVal(kMetaFormat);
+    MDB_val v{sizeof(format), format};
+    rc = mdb_put(txn, meta_dbi_, &k, &v, 0);
+  }
+  if (rc == 0) {
+    rc = mdb_txn_commit(txn);
+  } else if (txn != nullptr) {
+    mdb_txn_abort(txn);
+  }
+  if (rc != 0) {
+    *reason = absl::StrCat("cannot upgrade the store from format 1: ", DescribeLmdbError(rc));
+    return false;
+  }
   return true;
 }
 

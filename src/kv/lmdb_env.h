@@ -1,5 +1,5 @@
 // LmdbEnv: one opened LMDB data file: the process lock that keeps a second server off it, the
-// LMDB environment and its two databases, the file's metadata, map growth, fsync and the pool of
+// LMDB environment and its databases, the file's metadata, map growth, fsync and the pool of
 // reusable read transactions. LmdbStore (lmdb_store.h) builds the Store on top of it.
 //
 // Files, for a data file `P` (e.g. store.db):
@@ -11,7 +11,8 @@
 //            own the capacity count and the version counter, so the second one is refused.
 //
 // Databases inside P: "entries" (key bytes -> record, see entry_codec.h), "quota" (creator ->
-// live records it created, see quota_dbi()) and "meta":
+// records it created, see quota_dbi()), "creators" (creator -> the keys of those records, see
+// creators_dbi()) and "meta":
 //   "format"       8-byte little-endian store format (kStoreFormat);
 //   "hash_key"     the 32-byte secret::Hasher key, generated when the file is created and kept
 //                  with it (digests in the file are useless without it; the plain secret is
@@ -39,7 +40,10 @@
 
 namespace rendezvous::kv {
 
-inline constexpr uint64_t kStoreFormat = 1;
+// Format 2 added the "creators" index. A format 1 file is upgraded at open (the index is built
+// from the records in one transaction); a server of format 1 refuses a format 2 file.
+inline constexpr uint64_t kStoreFormat = 2;
+inline constexpr uint64_t kStoreFormatV1 = 1;
 
 class LmdbEnv {
  public:
@@ -73,6 +77,11 @@ class LmdbEnv {
   // "quota": creator (16 bytes) -> live records it created (u32 little-endian); a creator at 0 has
   // no record. Changed in the same write transaction as the records, so it survives restarts.
   MDB_dbi quota_dbi() const { return quota_dbi_; }
+  // "creators" (MDB_DUPSORT): creator (16 bytes) -> the key of each record it created, one
+  // duplicate per record. Changed with "quota" in the same transactions; lets a creation refused
+  // for its creator's quota find and remove that creator's expired records in O(its quota).
+  // Record keys fit as duplicates: LMDB limits both to its maximum key size.
+  MDB_dbi creators_dbi() const { return creators_dbi_; }
   const std::string& path() const { return path_; }
   const secret::Key& hash_key() const { return hash_key_; }
   // Values read at open: "version_hwm" and the number of records.
@@ -129,6 +138,8 @@ class LmdbEnv {
   // that holds no data. On failure sets `*reason` and returns false.
   bool Load(std::string* reason);
   bool Initialise(std::string* reason);
+  // Turns a format 1 file into format 2 (builds the "creators" index).
+  bool Upgrade(std::string* reason);
 
   std::string path_;
   int lock_fd_ = -1;
@@ -136,6 +147,7 @@ class LmdbEnv {
   MDB_dbi entries_dbi_ = 0;
   MDB_dbi meta_dbi_ = 0;
   MDB_dbi quota_dbi_ = 0;
+  MDB_dbi creators_dbi_ = 0;
   secret::Key hash_key_{};
   uint64_t version_hwm_at_open_ = 0;
   size_t entries_at_open_ = 0;

@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "kv/entry_codec.h"
+#include "kv/write_plan.h"
 
 namespace rendezvous::kv {
 namespace {
@@ -73,8 +74,10 @@ std::unique_ptr<LmdbStore> LmdbStore::Open(const Options& options, std::string* 
 LmdbStore::LmdbStore(const Options& options, std::unique_ptr<LmdbEnv> env)
     : options_(options),
       env_(std::move(env)),
+      limits_{options.max_key_bytes, options.max_value_bytes},
       hasher_(env_->hash_key()),
-      writer_(std::make_unique<LmdbWriter>(env_.get(), options.max_entries)),
+      writer_(std::make_unique<LmdbWriter>(env_.get(), options.max_entries,
+                                           options.max_queued_writes)),
       sync_thread_([this] { SyncLoop(); }) {}
 
 LmdbStore::~LmdbStore() {
@@ -111,8 +114,8 @@ void LmdbStore::SyncLoop() {
 
 void LmdbStore::Get(std::string_view key, absl::Time now, GetCallback done) {
   GetResult result;  // kNotFound
-  if (key.empty() || key.size() > static_cast<size_t>(mdb_env_get_maxkeysize(env_->env()))) {
-    done(result);  // LMDB cannot hold such a key
+  if (!ValidKey(key, limits_)) {
+    done(result);  // no such record can exist
     return;
   }
   const int rc = env_->Read([&](MDB_txn* txn) {
@@ -141,8 +144,7 @@ void LmdbStore::Get(std::string_view key, absl::Time now, GetCallback done) {
 }
 
 void LmdbStore::Put(const PutRequest& request, WriteCallback done) {
-  if (request.key.empty() || request.key.size() > options_.max_key_bytes ||
-      request.value.size() > options_.max_value_bytes) {
+  if (!ValidKey(request.key, limits_) || !ValidValue(request.value, limits_)) {
     done(Refused(Status::kUnavailable));  // the caller skipped its size checks
     return;
   }
@@ -162,12 +164,9 @@ void LmdbStore::Put(const PutRequest& request, WriteCallback done) {
 }
 
 void LmdbStore::Delete(const DeleteRequest& request, WriteCallback done) {
-  if (request.key.empty() ||
-      request.key.size() > static_cast<size_t>(mdb_env_get_maxkeysize(env_->env()))) {
-    // No such record can exist.
-    const bool needs_entry = request.precondition.kind == Precondition::Kind::kIfMatch ||
-                             request.precondition.kind == Precondition::Kind::kIfExists;
-    done(Refused(needs_entry ? Status::kPreconditionFailed : Status::kNotFound));
+  if (!ValidKey(request.key, limits_)) {
+    // No such record can exist; the owner check cannot fail on nothing, so no digest is needed.
+    done(Refused(PlanDelete(nullptr, request, nullptr).status));
     return;
   }
   LmdbWriter::Op op;

@@ -35,6 +35,7 @@
 #include "kv/lmdb_env.h"
 #include "kv/lmdb_writer.h"
 #include "kv/store.h"
+#include "kv/write_plan.h"
 #include "secret/hasher.h"
 
 namespace rendezvous::kv {
@@ -51,6 +52,8 @@ class LmdbStore final : public Store {
     // Bound of the map in bytes; 0 derives it from the limits above (see docs/storage.md).
     // Tests set a small bound to reach kStorageFull.
     size_t max_map_bytes = 0;
+    // Writes waiting for the writer thread at most; a write beyond answers kUnavailable at once.
+    size_t max_queued_writes = LmdbWriter::kDefaultMaxQueuedOps;
   };
 
   // Opens (or creates, mode 0600) the data file and starts the writer and sync threads. On
@@ -65,10 +68,9 @@ class LmdbStore final : public Store {
   LmdbStore(const LmdbStore&) = delete;
   LmdbStore& operator=(const LmdbStore&) = delete;
 
-  // Store. Get answers kUnavailable when no read transaction can be started or the record is
-  // damaged. Put answers kUnavailable (inline) for a key of 0 or more than max_key_bytes bytes or
-  // a value longer than max_value_bytes: the HTTP layer checks these limits first. Order of
-  // checks for a write: owner, precondition, then existence (Delete) or capacity (Put).
+  // Store (input limits, rules and their order: store.h). Get answers kUnavailable when no read
+  // transaction can be started or the record is damaged. Put and Delete answer kUnavailable at
+  // once when max_queued_writes writes are waiting already.
   void Get(std::string_view key, absl::Time now, GetCallback done) override;
   void Put(const PutRequest& request, WriteCallback done) override;
   void Delete(const DeleteRequest& request, WriteCallback done) override;
@@ -93,6 +95,7 @@ class LmdbStore final : public Store {
 
   const Options options_;
   const std::unique_ptr<LmdbEnv> env_;
+  const InputLimits limits_;
   const secret::Hasher hasher_;
   std::unique_ptr<LmdbWriter> writer_;
 

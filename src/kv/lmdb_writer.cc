@@ -8,7 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "kv/write_rules.h"
+#include "kv/write_plan.h"
 
 namespace rendezvous::kv {
 namespace {
@@ -21,12 +21,30 @@ std::string_view ToView(const MDB_val& val) {
   return std::string_view(static_cast<const char*>(val.mv_data), val.mv_size);
 }
 
-// The shared write rules (kv/write_rules.h) on a record header; `live` is null when no live
-// record exists.
-Status CheckOwnerAndPrecondition(const EntryHeader* live, const LmdbWriter::Op& op) {
-  if (live == nullptr) return CheckWrite(nullptr, op.has_secret, op.digest, op.precondition);
-  const LiveEntry entry{live->owned, &live->owner, live->version};
-  return CheckWrite(&entry, op.has_secret, op.digest, op.precondition);
+FoundRecord ToFound(const EntryHeader& header) {
+  return FoundRecord{header.version, header.expires_at, header.owned, header.owner, header.creator};
+}
+
+// The part of a PutRequest / DeleteRequest the planner reads, rebuilt from a queued op (whose
+// strings the op owns).
+PutRequest ToPutRequest(const LmdbWriter::Op& op) {
+  PutRequest request;
+  request.key = op.key;
+  request.value = op.value;
+  request.now = op.now;
+  request.expires_at = op.expires_at;
+  request.precondition = op.precondition;
+  request.creator = op.creator;
+  request.max_entries_per_creator = op.max_entries_per_creator;
+  return request;
+}
+
+DeleteRequest ToDeleteRequest(const LmdbWriter::Op& op) {
+  DeleteRequest request;
+  request.key = op.key;
+  request.now = op.now;
+  request.precondition = op.precondition;
+  return request;
 }
 
 }  // namespace
@@ -41,8 +59,11 @@ struct LmdbWriter::SweepJob {
   bool finished = false;  // guarded by LmdbWriter::mu_
 };
 
-LmdbWriter::LmdbWriter(LmdbEnv* env, size_t max_entries)
-    : env_(*env), max_entries_(max_entries), size_(env->entries_at_open()) {
+LmdbWriter::LmdbWriter(LmdbEnv* env, size_t max_entries, size_t max_queued_ops)
+    : env_(*env),
+      max_entries_(max_entries),
+      max_queued_ops_(std::max<size_t>(max_queued_ops, 1)),
+      size_(env->entries_at_open()) {
   state_.next_version = env->version_high_water_at_open() + 1;
   thread_ = std::thread([this] { Run(); });
 }
@@ -57,9 +78,20 @@ LmdbWriter::~LmdbWriter() {
 }
 
 void LmdbWriter::Submit(Op op) {
+  bool queued = false;
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(std::move(op));
+    if (queue_.size() < max_queued_ops_) {
+      queue_.push_back(std::move(op));
+      queued = true;
+    }
+  }
+  if (!queued) {
+    // The queue is full: the disk cannot keep up. Refuse now rather than grow without bound.
+    op.result = WriteResult{};
+    op.result.status = Status::kUnavailable;
+    if (op.done) op.done(op.result);
+    return;
   }
   work_cv_.notify_one();
 }
@@ -168,24 +200,19 @@ int LmdbWriter::ApplyPut(MDB_txn* txn, Op& op) {
   EntryHeader old;
   if (const int rc = Lookup(txn, op.key, &found, &damaged, &old); rc != 0) return rc;
   if (damaged) return 0;  // kUnavailable: never overwrite what we cannot read
-  const bool live = found && old.expires_at > op.now;
-  Status status = CheckOwnerAndPrecondition(live ? &old : nullptr, op);
-  if (status == Status::kOk && found && !live) {
-    // A creation over an expired record: remove that record (and its creator's count) first.
+  const FoundRecord found_record = found ? ToFound(old) : FoundRecord{};
+  const PutRequest request = ToPutRequest(op);
+  const WritePlan plan = PlanPut(found ? &found_record : nullptr, request,
+                                 op.has_secret ? &op.digest : nullptr);
+  if (plan.remove_found) {
     MDB_val k = ToVal(op.key);
     if (const int rc = mdb_del(txn, env_.entries_dbi(), &k, nullptr); rc != 0) return rc;
-    if (const int rc = AdjustQuota(txn, old.creator, -1); rc != 0) return rc;
+    if (const int rc = AdjustQuota(txn, old.creator, op.key, -1); rc != 0) return rc;
     found = false;
   }
-  if (status == Status::kOk && !live && op.max_entries_per_creator != 0) {
-    uint32_t count = 0;
-    if (const int rc = QuotaCount(txn, op.creator, &count); rc != 0) return rc;
-    if (count >= op.max_entries_per_creator) status = Status::kQuotaReached;
-  }
-  if (status == Status::kOk && !live) {
-    bool room = false;
-    if (const int rc = MakeRoom(txn, op.key, op.now, &found, &room); rc != 0) return rc;
-    if (!room) status = Status::kCapacityReached;
+  Status status = plan.status;
+  if (status == Status::kOk && plan.creates) {
+    if (const int rc = Admit(txn, op, &found, &status); rc != 0) return rc;
   }
   if (status != Status::kOk) {
     op.result.status = status;
@@ -194,17 +221,12 @@ int LmdbWriter::ApplyPut(MDB_txn* txn, Op& op) {
 
   EntryHeader next;
   next.version = state_.next_version++;
-  next.expires_at = TimeFromUnixNanos(TimeToUnixNanos(op.expires_at));  // as a reload sees it
-  next.creator = live ? old.creator : op.creator;  // an update keeps the creator
-  if (!live) {
-    if (const int rc = AdjustQuota(txn, op.creator, +1); rc != 0) return rc;
-  }
-  if (live && old.owned) {
-    next.owned = true;  // the secret matched: the owner stays
-    next.owner = old.owner;
-  } else if (op.has_secret) {
-    next.owned = true;  // a new record, or an unowned live one, is claimed by its writer
-    next.owner = op.digest;
+  next.expires_at = TimeFromUnixNanos(TimeToUnixNanos(plan.record.expires_at));  // as a reload sees
+  next.owned = plan.record.owned;
+  next.owner = plan.record.owner;
+  next.creator = plan.record.creator;
+  if (plan.creates) {
+    if (const int rc = AdjustQuota(txn, next.creator, op.key, +1); rc != 0) return rc;
   }
   // MDB_RESERVE: encode straight into the page instead of assembling a buffer first.
   MDB_val k = ToVal(op.key);
@@ -218,7 +240,61 @@ int LmdbWriter::ApplyPut(MDB_txn* txn, Op& op) {
   op.result.status = Status::kOk;
   op.result.version = next.version;
   op.result.expires_at = next.expires_at;
-  op.result.created = !live;
+  op.result.created = plan.creates;
+  return 0;
+}
+
+int LmdbWriter::Admit(MDB_txn* txn, const Op& op, bool* found, Status* status) {
+  uint32_t creator_held = 0;
+  if (op.max_entries_per_creator != 0) {
+    if (const int rc = QuotaCount(txn, op.creator, &creator_held); rc != 0) return rc;
+    if (!QuotaAllows(creator_held, op.max_entries_per_creator)) {
+      // At its quota, the creator's expired records are not entries in use: remove them.
+      if (const int rc = PurgeCreator(txn, op.creator, op.now); rc != 0) return rc;
+      if (const int rc = QuotaCount(txn, op.creator, &creator_held); rc != 0) return rc;
+    }
+  }
+  size_t store_held = 0;
+  if (QuotaAllows(creator_held, op.max_entries_per_creator)) {
+    if (const int rc = MakeRoom(txn, op.key, op.now, found, &store_held); rc != 0) return rc;
+  }
+  // Both counts are what is left after the purges; the planner decides on them.
+  *status = AdmitCreation(creator_held, op.max_entries_per_creator, store_held, max_entries_);
+  return 0;
+}
+
+int LmdbWriter::PurgeCreator(MDB_txn* txn, const std::array<uint8_t, 16>& creator,
+                             absl::Time now) {
+  // Collect first: deleting records while a cursor walks the index it changes is not worth the
+  // subtlety, and the list is bounded by the creator's quota.
+  std::vector<std::string> expired;
+  MDB_cursor* cursor = nullptr;
+  if (const int rc = mdb_cursor_open(txn, env_.creators_dbi(), &cursor); rc != 0) return rc;
+  MDB_val c{creator.size(), const_cast<uint8_t*>(creator.data())};
+  MDB_val key;
+  int rc = mdb_cursor_get(cursor, &c, &key, MDB_SET_KEY);
+  for (; rc == 0; rc = mdb_cursor_get(cursor, &c, &key, MDB_NEXT_DUP)) {
+    MDB_val k = key;
+    MDB_val v;
+    const int get_rc = mdb_get(txn, env_.entries_dbi(), &k, &v);
+    if (get_rc == MDB_NOTFOUND) continue;
+    if (get_rc != 0) {
+      rc = get_rc;
+      break;
+    }
+    EntryHeader header;
+    std::string_view value;
+    if (DecodeEntry(ToView(v), &header, &value) && header.expires_at <= now) {
+      expired.emplace_back(ToView(key));
+    }
+  }
+  mdb_cursor_close(cursor);
+  if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  for (const std::string& record_key : expired) {
+    MDB_val k = ToVal(record_key);
+    if ((rc = mdb_del(txn, env_.entries_dbi(), &k, nullptr)) != 0) return rc;
+    if ((rc = AdjustQuota(txn, creator, record_key, -1)) != 0) return rc;
+  }
   return 0;
 }
 
@@ -229,28 +305,27 @@ int LmdbWriter::ApplyDelete(MDB_txn* txn, Op& op) {
   EntryHeader old;
   if (const int rc = Lookup(txn, op.key, &found, &damaged, &old); rc != 0) return rc;
   if (damaged) return 0;  // kUnavailable
-  const bool live = found && old.expires_at > op.now;
-  Status status = CheckOwnerAndPrecondition(live ? &old : nullptr, op);
-  if (status == Status::kOk && !live) status = Status::kNotFound;
-  // Remove a deleted record, and an expired one while we are here anyway.
-  if (found && (status == Status::kOk || !live)) {
+  const FoundRecord found_record = found ? ToFound(old) : FoundRecord{};
+  const WritePlan plan = PlanDelete(found ? &found_record : nullptr, ToDeleteRequest(op),
+                                    op.has_secret ? &op.digest : nullptr);
+  if (plan.remove_found) {
     MDB_val k = ToVal(op.key);
     if (const int rc = mdb_del(txn, env_.entries_dbi(), &k, nullptr); rc != 0) return rc;
-    if (const int rc = AdjustQuota(txn, old.creator, -1); rc != 0) return rc;
+    if (const int rc = AdjustQuota(txn, old.creator, op.key, -1); rc != 0) return rc;
   }
-  op.result.status = status;
+  op.result.status = plan.status;
   return 0;
 }
 
 int LmdbWriter::MakeRoom(MDB_txn* txn, std::string_view key, absl::Time now, bool* found,
-                         bool* room) {
+                         size_t* held) {
   MDB_stat stat{};
   if (const int rc = mdb_stat(txn, env_.entries_dbi(), &stat); rc != 0) return rc;
   size_t records = stat.ms_entries;
-  auto fits = [&] { return records + (*found ? 0 : 1) <= max_entries_; };
-  *room = fits();
+  auto fits = [&] { return CapacityAllows(records - (*found ? 1 : 0), max_entries_); };
+  *held = records - (*found ? 1 : 0);
   // Nothing can have expired before the earliest expiry: refuse without a scan.
-  if (*room || now < state_.earliest_expiry) return 0;
+  if (fits() || now < state_.earliest_expiry) return 0;
 
   MDB_cursor* cursor = nullptr;
   if (const int rc = mdb_cursor_open(txn, env_.entries_dbi(), &cursor); rc != 0) return rc;
@@ -283,7 +358,7 @@ int LmdbWriter::MakeRoom(MDB_txn* txn, std::string_view key, absl::Time now, boo
       if (header.expires_at <= now) {
         if (record_key == key) *found = false;
         state_.purge_resume_key.assign(record_key);  // SET_RANGE finds its successor
-        if ((rc = DeleteAtCursor(txn, cursor, ToView(v))) != 0) break;
+        if ((rc = DeleteAtCursor(txn, cursor, ToView(k), ToView(v))) != 0) break;
         --records;
         if (fits()) break;
       } else {
@@ -298,7 +373,7 @@ int LmdbWriter::MakeRoom(MDB_txn* txn, std::string_view key, absl::Time now, boo
     state_.earliest_expiry = earliest_kept;  // every record was seen: the bound is exact
     state_.purge_resume_key.clear();
   }
-  *room = fits();
+  *held = records - (*found ? 1 : 0);
   return 0;
 }
 
@@ -314,27 +389,38 @@ int LmdbWriter::QuotaCount(MDB_txn* txn, const std::array<uint8_t, 16>& creator,
   return 0;
 }
 
-int LmdbWriter::AdjustQuota(MDB_txn* txn, const std::array<uint8_t, 16>& creator, int delta) {
+int LmdbWriter::AdjustQuota(MDB_txn* txn, const std::array<uint8_t, 16>& creator,
+                            std::string_view key, int delta) {
   uint32_t count = 0;
   if (const int rc = QuotaCount(txn, creator, &count); rc != 0) return rc;
-  MDB_val k{creator.size(), const_cast<uint8_t*>(creator.data())};
+  MDB_val c{creator.size(), const_cast<uint8_t*>(creator.data())};
+  MDB_val k = ToVal(key);
+  if (delta < 0) {
+    const int rc = mdb_del(txn, env_.creators_dbi(), &c, &k);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  } else if (const int rc = mdb_put(txn, env_.creators_dbi(), &c, &k, 0); rc != 0) {
+    return rc;
+  }
   if (delta < 0 && count <= 1) {
-    const int rc = mdb_del(txn, env_.quota_dbi(), &k, nullptr);
+    const int rc = mdb_del(txn, env_.quota_dbi(), &c, nullptr);
     return rc == MDB_NOTFOUND ? 0 : rc;
   }
   char bytes[4];
   EncodeUint32(delta < 0 ? count - 1 : count + 1, bytes);
   MDB_val v{sizeof(bytes), bytes};
-  return mdb_put(txn, env_.quota_dbi(), &k, &v, 0);
+  return mdb_put(txn, env_.quota_dbi(), &c, &v, 0);
 }
 
-int LmdbWriter::DeleteAtCursor(MDB_txn* txn, MDB_cursor* cursor, std::string_view record) {
+int LmdbWriter::DeleteAtCursor(MDB_txn* txn, MDB_cursor* cursor, std::string_view key,
+                               std::string_view record) {
   EntryHeader header;
   std::string_view value;
-  // Callers only delete records they decoded; the header is read before the page changes.
+  // Callers only delete records they decoded; the header and key are copied before the page
+  // changes.
   const bool decoded = DecodeEntry(record, &header, &value);
+  const std::string key_copy(key);
   if (const int rc = mdb_cursor_del(cursor, 0); rc != 0) return rc;
-  return decoded ? AdjustQuota(txn, header.creator, -1) : 0;
+  return decoded ? AdjustQuota(txn, header.creator, key_copy, -1) : 0;
 }
 
 void LmdbWriter::NoteExpiry(absl::Time expires_at) {
@@ -407,7 +493,7 @@ int LmdbWriter::TrySweepChunk(SweepJob& job) {
     std::string_view value;
     if (DecodeEntry(ToView(v), &header, &value)) {
       if (header.expires_at <= job.now) {
-        if ((rc = DeleteAtCursor(txn, cursor, ToView(v))) != 0) break;
+        if ((rc = DeleteAtCursor(txn, cursor, ToView(k), ToView(v))) != 0) break;
         ++job.removed;
       } else {
         earliest_kept = std::min(earliest_kept, header.expires_at);

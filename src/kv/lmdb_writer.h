@@ -1,13 +1,16 @@
 // LmdbWriter: the single thread that changes the LMDB data file, with group commit.
 //
-// Put and Delete operations are queued by any thread. The writer thread takes whatever is queued
-// (at most kMaxBatch operations, no artificial wait: under load the queue fills while a commit
-// runs, so batches grow by themselves), evaluates the operations in order inside ONE write
-// transaction and commits it. Every rule of store.h (owner check, precondition, capacity) is
-// evaluated inside that transaction against the records as they are, so it is atomic with the
-// write. Only after mdb_txn_commit returned (with sync_every_write: after its fsync too) does the
-// thread run the change listener and then each operation's callback: an acknowledged write has
-// reached the file and survives kill -9.
+// Put and Delete operations are queued by any thread, at most `max_queued_ops` at a time: a
+// Submit to a full queue completes at once, on the caller's thread, with kUnavailable and nothing
+// written (the disk cannot keep up; memory must not grow with the backlog). The writer thread
+// takes whatever is queued (at most kMaxBatch operations, no artificial wait: under load the
+// queue fills while a commit runs, so batches grow by themselves), evaluates the operations in
+// order inside ONE write transaction and commits it. Each operation runs the shared planner
+// (write_plan.h) on the record as it is in that transaction; the writer only supplies its steps
+// (look up, remove, count, purge, write), so every rule is atomic with the write. Only after
+// mdb_txn_commit returned (with sync_every_write: after its fsync too) does the thread run the
+// change listener and then each operation's callback: an acknowledged write has reached the file
+// and survives kill -9.
 //
 // Failures. MDB_MAP_FULL spoils the whole transaction: the writer grows the map and retries. At
 // the map limit, and on any other failure, a batch of several operations is retried with one
@@ -15,21 +18,22 @@
 // succeed. A failed operation changes nothing. A damaged record (see entry_codec.h) answers
 // kUnavailable to operations on its key and is otherwise left alone.
 //
-// Expiry and capacity. A record whose expires_at <= now is dead to every operation but keeps its
-// place until removed. "Live entries < max_entries" is checked as: records held after the write
-// <= max_entries. When that fails, expired records are purged inside the same transaction,
-// walking round the key space from where the previous purge stopped until the new record fits or
-// every record was seen. A lower bound of all expiry times (kept by every write, made exact by
-// each complete purge or sweep) lets the writer refuse at once, without a scan, when nothing can
-// have expired. SweepExpired removes expired records in chunks of kSweepChunkRecords, one short
-// transaction each, interleaved with the queued writes.
+// Expiry and capacity. A record whose expires_at <= now is dead to every operation and never
+// costs a live entry its place, though it keeps its bytes until removed. When a creation finds
+// max_entries records, expired records are purged inside the same transaction, walking round the
+// key space from where the previous purge stopped until the new record fits or every record was
+// seen. A lower bound of all expiry times (kept by every write, made exact by each complete purge
+// or sweep) lets the writer refuse at once, without a scan, when nothing can have expired.
+// SweepExpired removes expired records in chunks of kSweepChunkRecords, one short transaction
+// each, interleaved with the queued writes.
 //
 // Key quota. Each record carries its creator (entry_codec.h); the "quota" database holds each
-// creator's count of records. Every change of the records changes the counts in the same
-// transaction: a creation adds one, and every removal (Delete, a sweep chunk, a capacity purge,
+// creator's count of records and "creators" their keys. Every change of the records changes both
+// in the same transaction: a creation adds one, and every removal (Delete, a sweep chunk, a purge,
 // a Put over an expired record, which removes that record first) takes one off the creator it
-// names. The quota is checked before capacity, without a purge of its own: a creator's expired
-// records go back to it as the sweep (or a capacity purge) removes them.
+// names. A creation whose creator is at its quota first removes that creator's expired records
+// (found through "creators", so the work is bounded by the quota) and counts again; the quota is
+// checked before capacity.
 //
 // Thread-safety: Submit, SweepExpired, Size and commit_count may be called from any thread;
 // SetChangeListener before the first Submit. The destructor processes everything queued first.
@@ -62,6 +66,7 @@ class LmdbWriter {
  public:
   static constexpr size_t kMaxBatch = 256;
   static constexpr size_t kSweepChunkRecords = 1000;
+  static constexpr size_t kDefaultMaxQueuedOps = 4096;
 
   // One queued write, owning copies of the request's bytes (the caller's views die on return).
   struct Op {
@@ -81,14 +86,15 @@ class LmdbWriter {
   };
 
   // Starts the thread. `env` must outlive the writer. Versions continue after the file's
-  // high-water mark.
-  LmdbWriter(LmdbEnv* env, size_t max_entries);
+  // high-water mark. `max_queued_ops` bounds the queue (at least 1 is used).
+  LmdbWriter(LmdbEnv* env, size_t max_entries, size_t max_queued_ops = kDefaultMaxQueuedOps);
   // Processes every queued operation, then stops the thread.
   ~LmdbWriter();
   LmdbWriter(const LmdbWriter&) = delete;
   LmdbWriter& operator=(const LmdbWriter&) = delete;
 
-  // Queues `op`; its callback runs later on the writer thread.
+  // Queues `op`; its callback runs later on the writer thread. When max_queued_ops operations
+  // are queued already, the callback runs at once on this thread with kUnavailable instead.
   void Submit(Op op);
 
   // Removes records that expired at or before `now`, one chunk per transaction on the writer
@@ -132,14 +138,23 @@ class LmdbWriter {
   int ApplyDelete(MDB_txn* txn, Op& op);
   // Reads the record of `key`: *found, *header; *damaged when it cannot be decoded.
   int Lookup(MDB_txn* txn, std::string_view key, bool* found, bool* damaged, EntryHeader* header);
+  // The quota and capacity checks of a creation (write_plan.h step 5), purging what expired
+  // first. Sets *status to kOk, kQuotaReached or kCapacityReached; `*found` as for MakeRoom.
+  int Admit(MDB_txn* txn, const Op& op, bool* found, Status* status);
   // Makes room for a new record of `key` (capacity rule); see the header comment. `*found` says
-  // whether an (expired) record of `key` is held, and is cleared if the purge removes it.
-  int MakeRoom(MDB_txn* txn, std::string_view key, absl::Time now, bool* found, bool* room);
-  // Adds `delta` (+1 or -1) to `creator`'s count in the quota database; a count of 0 is deleted.
-  int AdjustQuota(MDB_txn* txn, const std::array<uint8_t, 16>& creator, int delta);
+  // whether an (expired) record of `key` is held, and is cleared if the purge removes it. Sets
+  // *held to the records held afterwards, not counting one of `key`.
+  int MakeRoom(MDB_txn* txn, std::string_view key, absl::Time now, bool* found, size_t* held);
+  // Removes `creator`'s records that expired at or before `now`.
+  int PurgeCreator(MDB_txn* txn, const std::array<uint8_t, 16>& creator, absl::Time now);
+  // Adds `delta` (+1 or -1) to `creator`'s count in the quota database (a count of 0 is deleted)
+  // and adds or removes `key` in its "creators" index.
+  int AdjustQuota(MDB_txn* txn, const std::array<uint8_t, 16>& creator, std::string_view key,
+                  int delta);
   int QuotaCount(MDB_txn* txn, const std::array<uint8_t, 16>& creator, uint32_t* count);
-  // Deletes the record under the cursor and takes it off the count of the creator `record` names.
-  int DeleteAtCursor(MDB_txn* txn, MDB_cursor* cursor, std::string_view record);
+  // Deletes the record `key` under the cursor and takes it off the creator `record` names.
+  int DeleteAtCursor(MDB_txn* txn, MDB_cursor* cursor, std::string_view key,
+                     std::string_view record);
   void NoteExpiry(absl::Time expires_at);
   void RunSweepChunk(SweepJob& job);
   int TrySweepChunk(SweepJob& job);
@@ -148,6 +163,7 @@ class LmdbWriter {
 
   LmdbEnv& env_;
   const size_t max_entries_;
+  const size_t max_queued_ops_;
   TxnState state_;  // writer thread only
   std::atomic<size_t> size_;
   std::atomic<uint64_t> commits_{0};

@@ -5,10 +5,10 @@
 #include <mutex>
 #include <shared_mutex>
 #include <utility>
+#include <vector>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
-#include "kv/write_rules.h"
 
 namespace rendezvous::kv {
 namespace {
@@ -16,6 +16,12 @@ namespace {
 // Debian's Abseil is built with its own absl::string_view, not std::string_view; the maps'
 // heterogeneous lookup (no std::string built per request) takes the former.
 absl::string_view AsAbsl(std::string_view s) { return absl::string_view(s.data(), s.size()); }
+
+WriteResult Refused(Status status) {
+  WriteResult result;
+  result.status = status;
+  return result;
+}
 
 }  // namespace
 
@@ -37,6 +43,7 @@ struct alignas(64) MemoryStore::Shard {
 MemoryStore::MemoryStore(const Options& options, secret::Hasher hasher)
     : max_entries_(options.max_entries),
       shard_count_(std::max<size_t>(options.shards, 1)),
+      limits_(options.limits),
       hasher_(std::move(hasher)),
       shards_(std::make_unique<Shard[]>(shard_count_)),
       last_version_(options.first_version) {}
@@ -57,7 +64,7 @@ MemoryStore::Shard& MemoryStore::ShardFor(std::string_view key) {
 bool MemoryStore::TryReserve() {
   size_t held = held_.load(std::memory_order_relaxed);
   do {
-    if (held >= max_entries_) return false;
+    if (!CapacityAllows(held, max_entries_)) return false;
   } while (!held_.compare_exchange_weak(held, held + 1, std::memory_order_relaxed));
   return true;
 }
@@ -66,26 +73,31 @@ void MemoryStore::Release(size_t n) {
   if (n > 0) held_.fetch_sub(n, std::memory_order_relaxed);
 }
 
-bool MemoryStore::TryTakeQuota(const Creator& creator, uint32_t limit) {
-  if (limit == 0) return true;  // no quota: nothing counted, and no shared lock taken
+bool MemoryStore::TryTakeQuota(const Creator& creator, std::string_view key, uint32_t limit,
+                               absl::Time expires_at) {
   std::lock_guard lock(quota_mu_);
-  auto it = quota_counts_.find(creator);
-  if (it == quota_counts_.end()) {
-    quota_counts_.emplace(creator, 1);
-    return true;
-  }
-  if (limit != 0 && it->second >= limit) return false;
-  ++it->second;
+  CreatorKeys& mine = quota_[creator];
+  if (!QuotaAllows(mine.keys.size(), limit)) return false;  // never empty here: limit != 0
+  mine.keys.emplace(key);
+  mine.earliest_expiry = std::min(mine.earliest_expiry, expires_at);
   return true;
 }
 
-void MemoryStore::ReleaseQuota(const Entry& entry) {
+void MemoryStore::ReleaseQuota(std::string_view key, const Entry& entry) {
   if (!entry.counted) return;
-  const Creator& creator = entry.creator;
   std::lock_guard lock(quota_mu_);
-  auto it = quota_counts_.find(creator);
-  if (it == quota_counts_.end()) return;  // cannot happen: every held entry was counted
-  if (--it->second == 0) quota_counts_.erase(it);
+  auto it = quota_.find(entry.creator);
+  if (it == quota_.end()) return;  // cannot happen: every counted entry is in the map
+  it->second.keys.erase(AsAbsl(key));
+  if (it->second.keys.empty()) quota_.erase(it);
+}
+
+void MemoryStore::NoteCountedExpiry(const Creator& creator, absl::Time expires_at) {
+  std::lock_guard lock(quota_mu_);
+  auto it = quota_.find(creator);
+  if (it != quota_.end()) {
+    it->second.earliest_expiry = std::min(it->second.earliest_expiry, expires_at);
+  }
 }
 
 uint64_t MemoryStore::NextVersion() {
@@ -102,7 +114,7 @@ size_t MemoryStore::PurgeExpiredLocked(Shard& shard, absl::Time now) {
   absl::Time earliest = absl::InfiniteFuture();
   for (auto it = shard.entries.begin(); it != shard.entries.end();) {
     if (it->second.expires_at <= now) {
-      ReleaseQuota(it->second);
+      ReleaseQuota(it->first, it->second);
       shard.entries.erase(it++);  // erasing does not invalidate other iterators
       ++removed;
     } else {
@@ -115,18 +127,67 @@ size_t MemoryStore::PurgeExpiredLocked(Shard& shard, absl::Time now) {
   return removed;
 }
 
-Status MemoryStore::CheckWrite(const Entry* live, bool has_secret, const secret::Digest& digest,
-                               const Precondition& precondition) {
-  if (live == nullptr) return kv::CheckWrite(nullptr, has_secret, digest, precondition);
-  const LiveEntry entry{live->owned, &live->owner, live->version};
-  return kv::CheckWrite(&entry, has_secret, digest, precondition);
+size_t MemoryStore::PurgeSomeExpired(absl::Time now) {
+  const size_t start = purge_cursor_.load(std::memory_order_relaxed);
+  for (size_t i = 0; i < shard_count_; ++i) {
+    const size_t index = (start + i) % shard_count_;
+    Shard& shard = shards_[index];
+    size_t removed = 0;
+    {
+      std::unique_lock lock(shard.mu);
+      removed = PurgeExpiredLocked(shard, now);
+    }
+    if (removed > 0) {
+      purge_cursor_.store((index + 1) % shard_count_, std::memory_order_relaxed);
+      return removed;
+    }
+  }
+  return 0;
+}
+
+size_t MemoryStore::PurgeCreator(const Creator& creator, absl::Time now) {
+  std::vector<std::string> keys;
+  {
+    std::lock_guard lock(quota_mu_);
+    auto it = quota_.find(creator);
+    if (it == quota_.end() || it->second.earliest_expiry > now) return 0;
+    keys.assign(it->second.keys.begin(), it->second.keys.end());
+    // Entries created or shortened while the walk runs lower the bound again (NoteCountedExpiry,
+    // TryTakeQuota); the walk adds what it saw of the rest at the end.
+    it->second.earliest_expiry = absl::InfiniteFuture();
+  }
+  size_t removed = 0;
+  absl::Time earliest_kept = absl::InfiniteFuture();
+  for (const std::string& key : keys) {
+    Shard& shard = ShardFor(key);
+    std::unique_lock lock(shard.mu);
+    auto it = shard.entries.find(AsAbsl(key));
+    // The key may have been removed, or recreated by someone else, since it was copied.
+    if (it == shard.entries.end() || !it->second.counted || it->second.creator != creator) {
+      continue;
+    }
+    if (it->second.expires_at <= now) {
+      ReleaseQuota(it->first, it->second);
+      shard.entries.erase(it);
+      Release(1);
+      ++removed;
+    } else {
+      earliest_kept = std::min(earliest_kept, it->second.expires_at);
+    }
+  }
+  NoteCountedExpiry(creator, earliest_kept);
+  return removed;
 }
 
 void MemoryStore::Get(std::string_view key, absl::Time now, GetCallback done) {
+  GetResult result;
+  if (!ValidKey(key, limits_)) {
+    done(result);  // no such entry can exist
+    return;
+  }
   Shard& shard = ShardFor(key);
   std::shared_lock lock(shard.mu);
   auto it = shard.entries.find(AsAbsl(key));
-  GetResult result;
   if (it != shard.entries.end() && it->second.expires_at > now) {
     const Entry& entry = it->second;
     result.status = Status::kOk;
@@ -136,98 +197,114 @@ void MemoryStore::Get(std::string_view key, absl::Time now, GetCallback done) {
   done(result);
 }
 
+MemoryStore::Missing MemoryStore::TryPut(const PutRequest& request, const secret::Digest* digest,
+                                         WriteResult* result) {
+  *result = WriteResult{};
+  Shard& shard = ShardFor(request.key);
+  std::unique_lock lock(shard.mu);
+  auto it = shard.entries.find(AsAbsl(request.key));
+  FoundRecord found;
+  if (it != shard.entries.end()) {
+    const Entry& entry = it->second;
+    found = FoundRecord{entry.version, entry.expires_at, entry.owned, entry.owner, entry.creator};
+  }
+  const WritePlan plan = PlanPut(it != shard.entries.end() ? &found : nullptr, request, digest);
+  if (plan.remove_found) {
+    ReleaseQuota(it->first, it->second);
+    shard.entries.erase(it);
+    Release(1);
+    it = shard.entries.end();
+  }
+  result->status = plan.status;
+  if (plan.status != Status::kOk) return Missing::kNothing;
+
+  const uint32_t limit = request.max_entries_per_creator;
+  const RecordToStore& record = plan.record;
+  if (plan.creates) {
+    if (limit != 0 && !TryTakeQuota(record.creator, request.key, limit, record.expires_at)) {
+      result->status = Status::kQuotaReached;
+      return Missing::kQuotaUnit;
+    }
+    if (!TryReserve()) {
+      if (limit != 0) {
+        Entry taken;  // gives back the unit taken above
+        taken.creator = record.creator;
+        taken.counted = true;
+        ReleaseQuota(request.key, taken);
+      }
+      result->status = Status::kCapacityReached;
+      return Missing::kCapacityUnit;
+    }
+    it = shard.entries.emplace(std::string(request.key), Entry{}).first;
+    it->second.counted = limit != 0;
+  } else if (it->second.counted && record.expires_at < it->second.expires_at) {
+    NoteCountedExpiry(record.creator, record.expires_at);
+  }
+  Entry& entry = it->second;
+  entry.owned = record.owned;
+  entry.owner = record.owner;
+  entry.creator = record.creator;
+  entry.value.assign(request.value);
+  entry.version = NextVersion();
+  entry.expires_at = record.expires_at;
+  shard.earliest_expiry = std::min(shard.earliest_expiry, record.expires_at);
+  result->version = entry.version;
+  result->expires_at = entry.expires_at;
+  result->created = plan.creates;
+  return Missing::kNothing;
+}
+
 void MemoryStore::Put(const PutRequest& request, WriteCallback done) {
-  const bool has_secret = !request.secret.empty();
+  if (!ValidKey(request.key, limits_) || !ValidValue(request.value, limits_)) {
+    done(Refused(Status::kUnavailable));  // the caller skipped its size checks
+    return;
+  }
   // Hashing costs a microsecond or so: do it before taking the lock.
   secret::Digest digest{};
-  if (has_secret) digest = hasher_.Hash(request.secret);
+  if (!request.secret.empty()) digest = hasher_.Hash(request.secret);
+  const secret::Digest* digest_ptr = request.secret.empty() ? nullptr : &digest;
 
   WriteResult result;
-  Shard& shard = ShardFor(request.key);
-  {
-    std::unique_lock lock(shard.mu);
-    auto it = shard.entries.find(AsAbsl(request.key));
-    bool found = it != shard.entries.end();
-    const bool live = found && it->second.expires_at > request.now;
-    result.status =
-        CheckWrite(live ? &it->second : nullptr, has_secret, digest, request.precondition);
-    // A creation over an expired entry of the same key first removes that entry (giving back its
-    // creator's quota and its unit of capacity), then proceeds as for a new key: a unit of the
-    // creator's quota, then a unit of capacity. (Under a race at a full store another shard may
-    // take the unit given back first: this write is then refused with kCapacityReached, as any
-    // other creation would be.)
-    if (result.status == Status::kOk && found && !live) {
-      ReleaseQuota(it->second);
-      shard.entries.erase(it);
-      Release(1);
-      found = false;
-    }
-    if (result.status == Status::kOk && !live) {
-      const uint32_t limit = request.max_entries_per_creator;
-      if (!TryTakeQuota(request.creator, limit) &&
-          !(PurgeExpiredLocked(shard, request.now) > 0 && TryTakeQuota(request.creator, limit))) {
-        result.status = Status::kQuotaReached;
-      }
-    }
-    if (result.status == Status::kOk && !found) {
-      if (TryReserve() || (PurgeExpiredLocked(shard, request.now) > 0 && TryReserve())) {
-        it = shard.entries.emplace(std::string(request.key), Entry{}).first;
-      } else {
-        if (request.max_entries_per_creator != 0) {
-          Entry taken;  // gives back the unit taken above
-          taken.creator = request.creator;
-          taken.counted = true;
-          ReleaseQuota(taken);
-        }
-        result.status = Status::kCapacityReached;
-      }
-    }
-    if (result.status == Status::kOk) {
-      Entry& entry = it->second;
-      if (!live) {
-        // A creation (an expired entry of the key, if any, was removed above with its owner).
-        entry.owned = has_secret;
-        entry.owner = digest;
-        entry.creator = request.creator;
-        entry.counted = request.max_entries_per_creator != 0;
-      } else if (!entry.owned && has_secret) {
-        entry.owned = true;  // anyone may claim an unowned key (as the original server)
-        entry.owner = digest;
-      }
-      entry.value.assign(request.value);
-      entry.version = NextVersion();
-      entry.expires_at = request.expires_at;
-      shard.earliest_expiry = std::min(shard.earliest_expiry, request.expires_at);
-      result.version = entry.version;
-      result.expires_at = entry.expires_at;
-      result.created = !live;
-    }
+  Missing missing = TryPut(request, digest_ptr, &result);
+  // A unit held by expired entries is not a unit in use: free some and plan again, once. (Under a
+  // race another writer may take what was freed first; this write is then refused as any other.)
+  if (missing == Missing::kQuotaUnit && PurgeCreator(request.creator, request.now) > 0) {
+    missing = TryPut(request, digest_ptr, &result);
+  }
+  if (missing == Missing::kCapacityUnit && PurgeSomeExpired(request.now) > 0) {
+    TryPut(request, digest_ptr, &result);
   }
   if (result.status == Status::kOk) Notify(request.key, result.version);
   done(result);
 }
 
 void MemoryStore::Delete(const DeleteRequest& request, WriteCallback done) {
-  const bool has_secret = !request.secret.empty();
   secret::Digest digest{};
-  if (has_secret) digest = hasher_.Hash(request.secret);
+  if (!request.secret.empty()) digest = hasher_.Hash(request.secret);
+  const secret::Digest* digest_ptr = request.secret.empty() ? nullptr : &digest;
+  if (!ValidKey(request.key, limits_)) {
+    done(Refused(PlanDelete(nullptr, request, digest_ptr).status));  // no such entry can exist
+    return;
+  }
 
   WriteResult result;
   Shard& shard = ShardFor(request.key);
   {
     std::unique_lock lock(shard.mu);
     auto it = shard.entries.find(AsAbsl(request.key));
-    const bool found = it != shard.entries.end();
-    const bool live = found && it->second.expires_at > request.now;
-    result.status =
-        CheckWrite(live ? &it->second : nullptr, has_secret, digest, request.precondition);
-    if (result.status == Status::kOk && !live) result.status = Status::kNotFound;
-    // Remove a deleted entry, and an expired one while the lock is held anyway.
-    if (found && (result.status == Status::kOk || !live)) {
-      ReleaseQuota(it->second);
+    FoundRecord found;
+    if (it != shard.entries.end()) {
+      const Entry& entry = it->second;
+      found = FoundRecord{entry.version, entry.expires_at, entry.owned, entry.owner, entry.creator};
+    }
+    const WritePlan plan =
+        PlanDelete(it != shard.entries.end() ? &found : nullptr, request, digest_ptr);
+    if (plan.remove_found) {
+      ReleaseQuota(it->first, it->second);
       shard.entries.erase(it);
       Release(1);
     }
+    result.status = plan.status;
   }
   if (result.status == Status::kOk) Notify(request.key, 0);
   done(result);

@@ -12,23 +12,29 @@
 // map); Put's and Delete's run after the lock is released, as does the change listener (listener
 // first, then the completion callback). Callbacks must not call back into the store.
 //
-// Expiry: an entry whose expires_at <= now is treated as absent by every operation, but its memory
-// (and its unit of capacity) is held until it is removed. Removal happens (a) in SweepExpired,
-// which walks every shard, and (b) when a new key arrives while the store is at capacity: the new
-// key's own shard is purged first (only when that shard holds something already expired, so the
-// work is bounded and never repeated in vain); a Delete of an expired key also frees it. Expired
-// entries in other shards still count against the limit until the next SweepExpired: run it
-// periodically.
+// Writes: every rule is decided by the shared planner (write_plan.h); under the key's shard lock
+// the engine only looks up, removes, reserves units and writes.
 //
-// Key quota: each entry records its creator; a store-wide map (creator -> live entries held, an
-// entry removed at 0, so its size is bounded by the entries held) guarded by its own std::mutex is
-// checked and incremented under the new key's shard lock, before the capacity reservation, and
-// decremented by every path that removes or replaces an entry. Lock order: shard mutex, then the
-// quota mutex, never the reverse. Expired entries count until removed, as for capacity; a create
-// refused by the quota first purges its own shard's expired entries, like the capacity rule. An
-// entry created without a quota (max_entries_per_creator 0) is not counted and takes no shared
-// lock: with -maxKeysPerIP 0 the engine scales as before. (Within one process the quota flag does
-// not change, so every creator's entries are either all counted or none.)
+// Expiry: an entry whose expires_at <= now is treated as absent by every operation, and it never
+// costs a live entry its place. Its memory (and its unit of capacity and of quota) is held until
+// it is removed: by SweepExpired, which walks every shard; by a write of its own key; and on
+// demand when a creation finds the store at capacity or its creator at its quota. A creation
+// refused for capacity walks round the shards (from where the previous walk stopped) purging
+// expired entries until one was freed, then tries once more; one refused for quota purges its
+// creator's expired entries, then tries once more. Both purges run after the shard lock was
+// released (a shard lock is never held while another is taken), so the retry plans afresh. Each
+// shard and each creator keeps a lower bound of its entries' expiry, so a purge that cannot free
+// anything is skipped without a scan, and a scan in vain makes the bound exact again.
+//
+// Key quota: an entry created under a quota (max_entries_per_creator != 0) is "counted": the
+// store-wide map creator -> the keys of its counted entries (a creator with none is erased, so
+// the map is bounded by the entries held), guarded by its own std::mutex, gains the key when the
+// entry is created and loses it whenever the entry is removed. Lock order: a shard mutex, then the
+// quota mutex, never the reverse. With a quota each counted key is held twice (entry and map);
+// that is the price of purging one creator's expired entries in O(its quota). An entry created
+// without a quota is not counted and takes no shared lock: with -maxKeysPerIP 0 the engine scales
+// as before. (Within one process the quota flag does not change, so every creator's entries are
+// either all counted or none.)
 //
 // Thread-safety: all methods may be called concurrently from any thread, except SetChangeListener,
 // which must be called before the store is shared between threads.
@@ -44,8 +50,10 @@
 #include <string_view>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/time/time.h"
 #include "kv/store.h"
+#include "kv/write_plan.h"
 #include "secret/hasher.h"
 
 namespace rendezvous::kv {
@@ -59,6 +67,8 @@ class MemoryStore final : public Store {
     // (microseconds since the epoch), so an ETag a client kept from before a restart cannot match
     // a new value by chance.
     uint64_t first_version = 0;
+    // Input limits (-maxKeySize, -maxValueSize); see Store::Put for what breaking them answers.
+    InputLimits limits{};
   };
 
   // `hasher` turns owner secrets into the digests kept in memory; the default key is random, which
@@ -70,8 +80,7 @@ class MemoryStore final : public Store {
   MemoryStore(const MemoryStore&) = delete;
   MemoryStore& operator=(const MemoryStore&) = delete;
 
-  // Store. The order of checks for a write is: owner (kForbidden), precondition
-  // (kPreconditionFailed), then existence (Delete: kNotFound) or capacity (Put: kCapacityReached).
+  // Store (the rules and their order: store.h and write_plan.h).
   void Get(std::string_view key, absl::Time now, GetCallback done) override;
   void Put(const PutRequest& request, WriteCallback done) override;
   void Delete(const DeleteRequest& request, WriteCallback done) override;
@@ -90,42 +99,59 @@ class MemoryStore final : public Store {
     absl::Time expires_at;
     bool owned = false;
     secret::Digest owner{};
-    std::array<uint8_t, 16> creator{};
-    bool counted = false;  // created under a quota: counted in quota_counts_ while held
+    Creator creator{};
+    bool counted = false;  // created under a quota: its key is in quota_[creator] while held
   };
   struct Shard;
-  using Creator = std::array<uint8_t, 16>;
+  // The keys of one creator's counted entries.
+  struct CreatorKeys {
+    absl::flat_hash_set<std::string> keys;
+    // No counted entry of this creator expires before this (a lower bound); see PurgeCreator.
+    absl::Time earliest_expiry = absl::InfiniteFuture();
+  };
+  // What kept one attempt of a Put from completing.
+  enum class Missing : uint8_t { kNothing, kQuotaUnit, kCapacityUnit };
 
-  // The shared write rules (kv/write_rules.h) for a write that found `live` (null when there is
-  // no live entry).
-  static Status CheckWrite(const Entry* live, bool has_secret, const secret::Digest& digest,
-                           const Precondition& precondition);
   Shard& ShardFor(std::string_view key);
+  // One attempt of a Put, under the key's shard lock; sets *result.
+  Missing TryPut(const PutRequest& request, const secret::Digest* digest, WriteResult* result);
   // Takes one unit of capacity; false when the store is full.
   bool TryReserve();
   void Release(size_t n);
   // Removes the expired entries of `shard` (writer lock held); returns how many were removed.
   size_t PurgeExpiredLocked(Shard& shard, absl::Time now);
-  // Takes one unit of `creator`'s quota; false when it already holds `limit` (0 = unlimited).
-  bool TryTakeQuota(const Creator& creator, uint32_t limit);
-  // Gives back the unit `entry` holds, if it was counted.
-  void ReleaseQuota(const Entry& entry);
+  // Walks round the shards from where the last walk stopped, purging expired entries until at
+  // least one was removed or every shard was seen. Takes one shard lock at a time; returns how
+  // many were removed.
+  size_t PurgeSomeExpired(absl::Time now);
+  // Removes `creator`'s expired counted entries, one shard lock at a time; returns how many.
+  size_t PurgeCreator(const Creator& creator, absl::Time now);
+  // Takes one unit of `creator`'s quota for `key`; false when it holds `limit` already. Called
+  // only with limit != 0.
+  bool TryTakeQuota(const Creator& creator, std::string_view key, uint32_t limit,
+                    absl::Time expires_at);
+  // Gives back the unit the entry under `key` holds, if it was counted.
+  void ReleaseQuota(std::string_view key, const Entry& entry);
+  // A counted entry's expiry moved to `expires_at`: keeps its creator's bound a lower bound.
+  void NoteCountedExpiry(const Creator& creator, absl::Time expires_at);
   uint64_t NextVersion();
   void Notify(std::string_view key, uint64_t version);
 
   const size_t max_entries_;
   const size_t shard_count_;
+  const InputLimits limits_;
   const secret::Hasher hasher_;
   std::unique_ptr<Shard[]> shards_;
   // Entries held in all shards plus reservations about to be inserted. Never above max_entries_.
   std::atomic<size_t> held_{0};
   // Last version handed out; versions start at first_version + 1, so 0 never names a live entry.
   std::atomic<uint64_t> last_version_;
+  // Where the next PurgeSomeExpired starts.
+  std::atomic<size_t> purge_cursor_{0};
   ChangeListener listener_;
-  // Live entries held per creator (entries at 0 are erased). Taken after a shard mutex, never
-  // before one.
+  // Counted entries per creator. Taken after a shard mutex, never before one.
   std::mutex quota_mu_;
-  absl::flat_hash_map<Creator, uint32_t> quota_counts_;  // guarded by quota_mu_
+  absl::flat_hash_map<Creator, CreatorKeys> quota_;  // guarded by quota_mu_
 };
 
 }  // namespace rendezvous::kv

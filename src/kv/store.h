@@ -3,7 +3,14 @@
 // Every rule that must hold atomically lives *inside* the store: the owner-secret check and claim,
 // the `-maxNumKV` capacity check, preconditions (If-Match / If-None-Match), expiry. The handlers
 // never read-then-write, so two concurrent first claims of a key cannot both win and the entry
-// count can never pass the limit.
+// count can never pass the limit. The rules are decided once, for every engine, by the write
+// planner (write_plan.h); an engine runs it inside its own atomic step.
+//
+// Input limits, the same on every engine (write_plan.h InputLimits; the HTTP layer checks them
+// first and answers its own errors): a key is 1 to max_key_bytes bytes, a value at most
+// max_value_bytes bytes. Outside them, Get answers kNotFound, Delete answers as for a missing key
+// (kNotFound, or kPreconditionFailed for If-Match / If-Match: *), and Put answers kUnavailable
+// without writing anything.
 //
 // Asynchrony: every operation reports through a completion callback, which an engine may invoke
 // inline (the memory engine always does, LMDB does for reads) or later from one of its own threads
@@ -80,8 +87,9 @@ struct PutRequest {
   // unlimited). Only a creation counts against the quota; an update or claim of a live entry
   // keeps the creator recorded when it was created. The count falls again when the entry is
   // deleted or its expired record is removed (sweep, capacity purge, a new write over it), so a
-  // client that stops writing gets its slots back as its keys expire. An expired record still
-  // counts until it is removed, as it does for the capacity limit.
+  // client that stops writing gets its slots back as its keys expire. An expired entry never
+  // counts against its creator's quota, nor against the capacity limit: a creation that finds a
+  // limit reached first removes the expired entries that hold it (no background sweep needed).
   std::array<uint8_t, 16> creator{};
   uint32_t max_entries_per_creator = 0;
 };
@@ -137,7 +145,7 @@ class Store {
   // call from a background thread or at shutdown. Returns kOk or kUnavailable.
   [[nodiscard]] virtual Status Flush() = 0;
 
-  // Number of entries held, expired-but-not-yet-swept ones included.
+  // Number of entries held, expired-but-not-yet-removed ones included.
   virtual size_t Size() const = 0;
 
   // Installs the single change listener (for long-poll/watch). Call before serving.

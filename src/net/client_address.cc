@@ -16,7 +16,7 @@ std::string_view TrimSpacesAndTabs(std::string_view text) {
 ProxyPolicy ProxyPolicy::Default() {
   std::string error;
   std::optional<std::vector<common::CidrBlock>> blocks =
-      ParseCidrList("127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1/128,fc00::/7", &error);
+      ParseCidrList(kDefaultTrustedProxies, &error);
   // The list is a constant that tests parse; an empty policy (trust nobody) would be the safe
   // fallback if it ever did not.
   return ProxyPolicy{blocks ? *std::move(blocks) : std::vector<common::CidrBlock>{}};

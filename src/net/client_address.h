@@ -6,7 +6,8 @@
 // Why right to left: each proxy appends the address it received the request from, so the
 // right-most entries are the ones our own (trusted) proxies wrote, and everything left of the
 // first untrusted hop was written by the client and is worth nothing. The original server took
-// the left-most parseable entry, which let any client choose its own address (§3 #69-76).
+// the left-most parseable entry from any loopback or private peer, which let any client choose its
+// own address.
 //
 // Thread-safety: ProxyPolicy is immutable after construction and may be shared by all threads;
 // the functions are pure.
@@ -22,12 +23,17 @@
 
 namespace rendezvous::net {
 
+// The default of -trustedProxies: loopback only, i.e. a reverse proxy on the same machine. Not
+// the private ranges: on a LAN, a mesh network or a container bridge any peer there could then
+// choose the address its /ip/ keys and rate limit are charged to. A proxy elsewhere is added
+// with -trustedProxies.
+inline constexpr std::string_view kDefaultTrustedProxies = "127.0.0.0/8,::1/128";
+
 // The peers whose X-Forwarded-For is believed (-trustedProxies).
 struct ProxyPolicy {
   std::vector<common::CidrBlock> trusted;
 
-  // Loopback and private ranges: 127.0.0.0/8, 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16,
-  // ::1/128, fc00::/7.
+  // kDefaultTrustedProxies, parsed.
   static ProxyPolicy Default();
   bool IsTrusted(const common::IpAddress& address) const;
 };

@@ -17,6 +17,10 @@ struct ServerOptions {
   int threads = 1;                   // one io_context (and acceptor) per thread
 
   size_t header_limit_bytes = 8192;  // request line + header block; past it: 431
+  // The request-target; past it: 414 (the request-line alone may take this much; the header
+  // fields keep header_limit_bytes). app/ sets max(8 KiB, 3 x -maxKeySize + 1 KiB), so that
+  // every valid key fits, percent-encoded, in an absolute-form target.
+  size_t max_target_bytes = 8192;
   size_t body_limit_bytes = 1000;    // -maxValueSize; past it: 413 (never buffered beyond)
   size_t output_limit_bytes = 256 * 1024;  // pending responses; past it, stop reading (pipelining)
 
@@ -25,6 +29,9 @@ struct ServerOptions {
   absl::Duration write_timeout = absl::Seconds(10);   // a response write in progress
   absl::Duration idle_timeout = absl::Seconds(60);    // keep-alive wait between requests
   absl::Duration linger_timeout = absl::Seconds(2);   // reading leftovers before a close
+  // A request in the handler (and the store): past it, 503 with Retry-After and the connection
+  // goes on; the store's late answer is dropped.
+  absl::Duration store_timeout = absl::Seconds(10);
 
   ProxyPolicy proxies;  // who may set the client address with X-Forwarded-For
 

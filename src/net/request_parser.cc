@@ -1,5 +1,7 @@
 #include "net/request_parser.h"
 
+#include <algorithm>
+
 #include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 
@@ -66,6 +68,7 @@ void RequestFields::Clear() {
   expect_continue = false;
   transfer_encoding_not_chunked = false;
   transfer_encoding_unsupported = false;
+  target_too_long = false;
   for (FirstLine* f : {&owner_secret, &accept_encoding, &if_match, &if_none_match, &ttl, &origin}) {
     f->Clear();
   }
@@ -86,14 +89,20 @@ void RequestFields::FillRequest(http::Request& request) const {
   request.if_none_match = if_none_match.value;
   request.ttl = ttl.value;
   request.origin = origin.value;
+  request.forwarded_for = forwarded_for;
   request.body = body;
 }
 
 RequestParser::RequestParser(RequestFields& fields, size_t header_limit_bytes,
-                             size_t body_limit_bytes)
-    : fields_(fields) {
+                             size_t body_limit_bytes, size_t max_target_bytes)
+    : fields_(fields),
+      header_limit_bytes_(header_limit_bytes),
+      max_target_bytes_(max_target_bytes == 0 ? header_limit_bytes : max_target_bytes) {
   fields_.Clear();
-  header_limit(static_cast<std::uint32_t>(header_limit_bytes));
+  // Beast applies one limit to the bytes it looks at for the request-line and then for the
+  // fields; the request-line gets room for the longest target (plus method and version), the
+  // fields get header_limit_bytes again in on_request_impl.
+  header_limit(static_cast<std::uint32_t>(std::max(header_limit_bytes, max_target_bytes_ + 64)));
   body_limit(body_limit_bytes);
   // Stop after the header so the session can answer `Expect: 100-continue` and check limits
   // before any body byte is accepted.
@@ -107,6 +116,13 @@ void RequestParser::on_request_impl(bhttp::verb method, string_view method_str, 
   // upper-case spelling is the method (a lower-case "post" is some other method).
   if (fields_.method != http::Method::kOther && method_str != bhttp::to_string(method)) {
     fields_.method = http::Method::kOther;
+  }
+  request_line_done_ = true;
+  header_limit(static_cast<std::uint32_t>(header_limit_bytes_));
+  if (target.size() > max_target_bytes_) {
+    fields_.target_too_long = true;
+    ec = bhttp::error::bad_target;
+    return;
   }
   fields_.method_text.assign(method_str.data(), method_str.size());
   fields_.target.assign(target.data(), target.size());

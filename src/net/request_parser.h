@@ -57,6 +57,9 @@ struct RequestFields {
   // length is unknowable: 400), or codings before a final chunked that we do not decode (501).
   bool transfer_encoding_not_chunked = false;
   bool transfer_encoding_unsupported = false;
+  // The request-target is longer than the parser's max_target_bytes (414): the parse stops with
+  // an error, or, for a request-line past the limit before it ended, with header_limit.
+  bool target_too_long = false;
   FirstLine owner_secret, accept_encoding, if_match, if_none_match, ttl, origin;
   std::string forwarded_for;  // every X-Forwarded-For line, in order, joined with ','
   std::string body;
@@ -68,8 +71,14 @@ struct RequestFields {
 
 class RequestParser final : public boost::beast::http::basic_parser<true> {
  public:
-  // `fields` is cleared here and must outlive the parser.
-  RequestParser(RequestFields& fields, size_t header_limit_bytes, size_t body_limit_bytes);
+  // `fields` is cleared here and must outlive the parser. The request-line may take up to
+  // max(header_limit_bytes, max_target_bytes + 64) bytes (0: header_limit_bytes), the header
+  // fields header_limit_bytes; a target over max_target_bytes sets fields.target_too_long.
+  RequestParser(RequestFields& fields, size_t header_limit_bytes, size_t body_limit_bytes,
+                size_t max_target_bytes = 0);
+  // Whether the request-line has been parsed (a header_limit error before it means the
+  // request-line alone was too long).
+  bool request_line_done() const { return request_line_done_; }
 
  private:
   using error_code = boost::beast::error_code;
@@ -89,7 +98,10 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   void on_finish_impl(error_code& ec) override;
 
   RequestFields& fields_;
+  const size_t header_limit_bytes_;
+  const size_t max_target_bytes_;
   bool content_length_seen_ = false;
+  bool request_line_done_ = false;
 };
 
 }  // namespace rendezvous::net

@@ -2,12 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/error.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
 
-#include <boost/asio/ip/address.hpp>
-
+#include "absl/strings/str_cat.h"
 #include "net/worker.h"
 
 namespace rendezvous::net {
@@ -24,9 +25,23 @@ asio::ip::address ToAsio(const common::IpAddress& address) {
   return asio::ip::address_v6(address.bytes());
 }
 
+// Whether a failure to listen on the IPv6 wildcard means that the machine has no IPv6 (then the
+// IPv4 wildcard is the listener), rather than a failure the IPv4 socket would share.
+bool NoIpv6(const boost::system::error_code& ec) {
+  return ec == asio::error::address_family_not_supported ||
+         ec == boost::system::errc::address_not_available;
+}
+
+// "0.0.0.0:80", "[::1]:80": the address as configured, for messages.
+std::string HostPort(const common::IpAddress& address, uint16_t port) {
+  if (address.is_v4()) return absl::StrCat(address.ToString(), ":", port);
+  return absl::StrCat("[", address.ToString(), "]:", port);
+}
+
 }  // namespace
 
-Server::Server(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock)
+Server::Server(const ServerOptions& options, http::RequestHandler& handler,
+               const common::Clock& clock)
     : options_(options),
       handler_(handler),
       clock_(clock),
@@ -41,8 +56,8 @@ bool Server::Start(std::string* error) {
   // 0.0.0.0 (the default, as the original's Go listener) and :: accept IPv4 and IPv6 clients on
   // one dual-stack socket; fall back to IPv4 only where the machine has no IPv6.
   const common::IpAddress& listen = options_.listen_address;
-  const bool wildcard = listen == common::IpAddress() ||
-                        listen == *common::IpAddress::Parse("0.0.0.0");
+  const bool wildcard =
+      listen == common::IpAddress() || listen == *common::IpAddress::Parse("0.0.0.0");
   tcp::endpoint endpoint(ToAsio(listen), options_.port);
   bool dual_stack = false;
   if (wildcard) {
@@ -52,14 +67,22 @@ bool Server::Start(std::string* error) {
   const int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) {
     auto worker = std::make_unique<Worker>(options_, handler_, clock_, connections_);
-    bool listening = worker->Listen(endpoint, dual_stack, error);
-    if (!listening && i == 0 && wildcard) {
+    const Worker::PortClaim claim =
+        i == 0 ? Worker::PortClaim::kExclusive : Worker::PortClaim::kJoin;
+    const char* failed_step = "";
+    boost::system::error_code ec = worker->Listen(endpoint, dual_stack, claim, &failed_step);
+    if (ec && i == 0 && wildcard && NoIpv6(ec)) {
       // A machine without IPv6: the IPv4 wildcard alone.
       endpoint = tcp::endpoint(asio::ip::address_v4::any(), options_.port);
       dual_stack = false;
-      listening = worker->Listen(endpoint, dual_stack, error);
+      ec = worker->Listen(endpoint, dual_stack, claim, &failed_step);
     }
-    if (!listening) {
+    if (ec) {
+      *error =
+          absl::StrCat(failed_step, " ", HostPort(listen, endpoint.port()), ": ", ec.message());
+      if (ec == asio::error::address_in_use) {
+        absl::StrAppend(error, " (another server is listening on this port)");
+      }
       workers_.clear();
       return false;
     }

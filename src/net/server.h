@@ -28,7 +28,9 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   // Binds every worker's socket and starts the threads. Returns false with a one-line `error`
-  // (address in use, permission denied, ...).
+  // naming the address, e.g. "cannot listen on 0.0.0.0:80: Address already in use (another
+  // server is listening on this port)" or "...: Permission denied". A port another process
+  // already serves is refused even when that process shares it with SO_REUSEPORT (see worker.h).
   [[nodiscard]] bool Start(std::string* error);
   // The bound port (the real one when options.port was 0).
   uint16_t port() const { return port_; }

@@ -4,12 +4,11 @@
 #include <netinet/tcp.h>
 #include <sys/socket.h>
 
-#include <chrono>
-#include <utility>
-
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <chrono>
+#include <utility>
 
 #include "common/http_date.h"
 #include "common/log.h"
@@ -28,8 +27,8 @@ common::IpAddress ToIpAddress(const asio::ip::address& address) {
 
 }  // namespace
 
-Worker::Worker(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
-               ConnectionLimiter& connections)
+Worker::Worker(const ServerOptions& options, http::RequestHandler& handler,
+               const common::Clock& clock, ConnectionLimiter& connections)
     : options_(options), handler_(handler), clock_(clock), connections_(connections) {
   RefreshTime();
 }
@@ -43,14 +42,20 @@ Worker::~Worker() {
   }
 }
 
-bool Worker::Listen(const tcp::endpoint& endpoint, bool dual_stack, std::string* error) {
+boost::system::error_code Worker::Listen(const tcp::endpoint& endpoint, bool dual_stack,
+                                         PortClaim claim, const char** failed_step) {
   boost::system::error_code ec;
-  auto fail = [&](const char* what) {
-    *error = std::string(what) + " " + endpoint.address().to_string() + " port " +
-             std::to_string(endpoint.port()) + ": " + ec.message();
+  auto fail = [&](const char* step) {
+    *failed_step = step;
     boost::system::error_code ignored;
     acceptor_.close(ignored);
-    return false;
+    return ec;
+  };
+  auto set_reuse_port = [&] {
+    int one = 1;
+    if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
+      ec.assign(errno, boost::system::system_category());
+    }
   };
   acceptor_.open(endpoint.protocol(), ec);
   if (ec) return fail("cannot open a socket for");
@@ -59,14 +64,20 @@ bool Worker::Listen(const tcp::endpoint& endpoint, bool dual_stack, std::string*
     if (ec) return fail("cannot set IPV6_V6ONLY on");
   }
   acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
-  // One listening socket per worker on the same port; the kernel balances connections.
-  int one = 1;
-  if (::setsockopt(acceptor_.native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0) {
-    ec.assign(errno, boost::system::system_category());
-    return fail("cannot set SO_REUSEPORT on");
+  // One listening socket per worker on the same port; the kernel balances connections. The
+  // first socket binds without SO_REUSEPORT, so that the bind fails if anyone already serves the
+  // port, and enables it afterwards: the kernel checks SO_REUSEPORT on the sockets already bound
+  // when a new one binds, and groups the sockets at listen(), so the other workers still join.
+  if (claim == PortClaim::kJoin) {
+    set_reuse_port();
+    if (ec) return fail("cannot set SO_REUSEPORT on");
   }
   acceptor_.bind(endpoint, ec);
   if (ec) return fail("cannot listen on");
+  if (claim == PortClaim::kExclusive) {
+    set_reuse_port();
+    if (ec) return fail("cannot set SO_REUSEPORT on");
+  }
   acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return fail("cannot listen on");
   // Wake the accept only when the first request bytes have arrived: saves a wake-up and a
@@ -74,7 +85,7 @@ bool Worker::Listen(const tcp::endpoint& endpoint, bool dual_stack, std::string*
   int defer_seconds = 1;
   ::setsockopt(acceptor_.native_handle(), IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_seconds,
                sizeof defer_seconds);
-  return true;
+  return {};
 }
 
 uint16_t Worker::local_port() const {

@@ -1,6 +1,12 @@
 // Worker: one I/O thread — its own io_context, its own listening socket (SO_REUSEPORT: the
 // kernel spreads new connections over the workers), its sessions and a one-second tick.
 //
+// SO_REUSEPORT would also let a second server process join the port and take a share of the
+// connections; the first socket's exclusive bind (PortClaim::kExclusive) makes a second
+// rendezvous-server fail at start instead. (Any same-user program that binds with SO_REUSEPORT
+// itself can still join: that is what the option means, and the kernel offers no way to close a
+// group to newcomers.)
+//
 // No strand and no lock on the request path: everything a worker owns is touched only from its
 // thread. The tick refreshes the cached Date header and enforces every session deadline, so no
 // connection carries a timer of its own.
@@ -9,12 +15,11 @@
 // from any thread; the rest only from the worker's thread.
 #pragma once
 
-#include <cstdint>
-#include <string>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <cstdint>
+#include <string>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -34,10 +39,23 @@ class Worker {
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
 
-  // Binds this worker's listening socket. `port` 0 picks a free port; the workers after the
-  // first pass the port the first one got. Returns false with a one-line `error`.
-  [[nodiscard]] bool Listen(const boost::asio::ip::tcp::endpoint& endpoint, bool dual_stack,
-                            std::string* error);
+  // How a worker's listening socket claims its port.
+  enum class PortClaim {
+    // The server's first socket: the bind itself is exclusive (no SO_REUSEPORT yet), so it fails
+    // with address_in_use when any socket already holds the port, including another server's
+    // SO_REUSEPORT group; only after the bind does the socket allow sharing, for the next ones.
+    kExclusive,
+    // The server's other sockets: join the first one's SO_REUSEPORT group on its port.
+    kJoin,
+  };
+
+  // Binds and listens on this worker's socket. `endpoint`'s port 0 picks a free port (kExclusive
+  // only; the workers after the first pass the port the first one got). Returns the error of the
+  // step that failed, with `*failed_step` naming it ("cannot listen on", ...); nothing on
+  // success. On failure the socket is closed.
+  [[nodiscard]] boost::system::error_code Listen(const boost::asio::ip::tcp::endpoint& endpoint,
+                                                 bool dual_stack, PortClaim claim,
+                                                 const char** failed_step);
   uint16_t local_port() const;
 
   // Serves until shutdown has finished (or Stop()).

@@ -1,7 +1,7 @@
 // Limiter: per-client token buckets (GCRA) in a fixed-size table with bounded memory.
 //
 // Each client has a bucket of `capacity_tokens` tokens, refilled continuously at
-// `capacity_tokens` per `refill_period` (the seed's -maxRequests per -resetDuration). A request
+// `capacity_tokens` per `refill_period` (-maxRequests per -resetDuration). A request
 // that costs n tokens passes when the bucket holds n; a refused request takes nothing. The state
 // per client is one "theoretical arrival time" (GCRA), so a client whose bucket is full needs no
 // entry at all: such entries are free slots.

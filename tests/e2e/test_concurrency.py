@@ -1,7 +1,7 @@
 """Concurrent clients: atomic ownership claims, a never-exceeded -maxNumKV, and a mixed load.
 
 Ours: the claim and the capacity check happen inside the store, atomically (the original's were
-check-then-act races, BEHAVIOR.md §7). Run under ThreadSanitizer by `make test`.
+check-then-act races). Run under ThreadSanitizer by `make test`.
 """
 
 import collections

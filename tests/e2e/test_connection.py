@@ -106,6 +106,49 @@ class LimitTest(ServerTestCase):
                 self.assert_error(response, 431, "Request Header Fields Too Large")
                 self.assert_closed(conn)
 
+    def test_a_100_kib_target_is_414_and_closes(self):
+        conn = self.fresh()
+        response = conn.request("GET", "/" + "t" * 100_000)
+        self.assert_error(response, 414, "URI Too Long")
+        self.assert_closed(conn)
+
+    def test_a_key_of_max_key_size_fully_percent_encoded_is_served(self):
+        # -maxKeySize 100: 300 bytes of target, far below the 8 KiB floor of the target limit.
+        key = "%41" * 100
+        self.assert_ok(self.conn.request("POST", "/" + key, b"long"))
+        self.assert_value(self.conn.request("GET", "/" + "A" * 100), b"long")
+
+    def test_an_empty_line_before_a_request_line_is_ignored(self):
+        # A client that ends a POST body with an extra CRLF (RFC 9112 section 2.2).
+        key = "/" + self.key()
+        self.conn.send(self.conn.build("POST", key, b"v") + b"\r\n")
+        self.assert_ok(self.conn.read_response())
+        self.conn.send(b"\n" + self.conn.build("GET", key))
+        self.assert_value(self.conn.read_response(), b"v")
+        self.assert_open(self.conn)
+
+    def test_a_later_http1_minor_version_is_answered_as_http11(self):
+        key = "/" + self.key()
+        self.assert_ok(self.conn.request("POST", key, b"v12", version="1.2"))
+        response = self.conn.request("GET", key, version="1.9")
+        self.assert_value(response, b"v12")
+        self.assert_open(self.conn)
+
+    def test_http2_and_http09_request_lines_stay_refused(self):
+        for version in ("2.0", "0.9"):
+            with self.subTest(version=version):
+                conn = self.fresh()
+                self.assert_error(conn.request("GET", "/" + self.key(), version=version), 400,
+                                  "Bad Request")
+                self.assert_closed(conn)
+
+    def test_options_asterisk_is_204_with_allow_and_keeps_the_connection(self):
+        self.conn.send(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n")
+        response = self.conn.read_response()
+        self.assertEqual(response.status, 204, response)
+        self.assertEqual(response.header("Allow"), "GET, HEAD, POST, PUT, DELETE, OPTIONS")
+        self.assert_open(self.conn)
+
     def test_a_header_block_under_8_kib_is_served(self):
         response = self.conn.request("GET", "/" + self.key(), headers=[("X-Pad", "p" * 6000)])
         self.assert_not_found(response)

@@ -1,7 +1,7 @@
 """Expiry with -expireDuration 2s: keys are served until they expire and never after.
 
 Ours: expiry is checked on every read (the original served expired keys until a once-a-minute
-sweep, BEHAVIOR.md §5). A successful POST refreshes a key's lifetime; a GET does not.
+sweep). A successful POST refreshes a key's lifetime; a GET does not.
 Times are measured around each request: a key written between t_before and t_after expires
 between t_before + 2 s and t_after + 2 s on the server's clock.
 """

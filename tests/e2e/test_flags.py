@@ -13,7 +13,7 @@ import unittest
 from harness import (BASE_FLAGS, NO_RATE_LIMIT, SLOWDOWN, PerTestServerCase, Server,
                      run_server_to_exit, sanitizer_reports)
 
-SEED_FLAGS = ("disableLocalIPWaring", "expireDuration", "l", "maxKeySize", "maxNumKV",
+ORIGINAL_FLAGS = ("disableLocalIPWaring", "expireDuration", "l", "maxKeySize", "maxNumKV",
               "maxRequests", "maxValueSize", "port", "resetDuration", "saveDuration")
 NEW_FLAGS = ("trustedProxies", "threads", "db")
 # Safe flags so that a wrongly accepted command line starts a harmless, short-lived server.
@@ -26,18 +26,18 @@ def lines_of(*texts):
 
 class HelpTest(unittest.TestCase):
 
-    def test_help_lists_every_seed_flag_and_the_new_ones_and_exits_0(self):
+    def test_help_lists_every_original_flag_and_the_new_ones_and_exits_0(self):
         for option in ("-h", "--help", "-help"):
             with self.subTest(option=option):
                 code, out, err = run_server_to_exit([option])
                 self.assertEqual(code, 0, out + err)
                 text = out + err
-                for flag in SEED_FLAGS + NEW_FLAGS:
+                for flag in ORIGINAL_FLAGS + NEW_FLAGS:
                     self.assertRegex(text, r"(?m)^\s*--?%s\b" % re.escape(flag),
                                      "flag -%s missing from the usage" % flag)
                 self.assertEqual(sanitizer_reports(text), [])
 
-    def test_help_shows_the_seed_defaults_in_go_form(self):
+    def test_help_shows_the_original_defaults_in_go_form(self):
         _, out, err = run_server_to_exit(["-h"])
         for default in ("2h0m0s", "1m0s", "30m0s", "0.0.0.0", "100000", "1000"):
             self.assertIn(default, out + err)
@@ -135,12 +135,13 @@ class LocalhostWarningTest(PerTestServerCase):
 
     NO_WARNING_FLAG = tuple(f for f in BASE_FLAGS if f != "-disableLocalIPWaring")
 
-    def warnings_after_requests(self, server, count):
+    def warnings_after_requests(self, server, count, headers=()):
         before = server.line_count()
         with server.connect() as conn:
             for _ in range(count):
                 self.assertEqual(conn.request("GET", "/warn", headers=[
-                    ("User-Agent", "agent\"with'quotes"), ("Referer", "http://r/")]).status, 404)
+                    ("User-Agent", "agent\"with'quotes"), ("Referer", "http://r/"),
+                    *headers]).status, 404)
         time.sleep(0.3 * SLOWDOWN)  # let the log line through the pipe
         return [line for line in server.lines_since(before) if "localhost" in line.lower()]
 
@@ -149,7 +150,19 @@ class LocalhostWarningTest(PerTestServerCase):
                             base_flags=self.NO_WARNING_FLAG)
         warnings = self.warnings_after_requests(server, 3)
         self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn("request from localhost without X-Forwarded-For", warnings[0])
         self.assertEqual(self.warnings_after_requests(server, 2), [])
+
+    def test_an_ignored_x_forwarded_for_is_named_not_called_missing(self):
+        # Loopback is not a trusted proxy here, so the header is sent but not believed.
+        server = self.start(*NO_RATE_LIMIT, "-disableLocalIPWaring=false", "-trustedProxies", "",
+                            base_flags=self.NO_WARNING_FLAG)
+        warnings = self.warnings_after_requests(server, 1, [("X-Forwarded-For", "203.0.113.7")])
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn("request from localhost with an X-Forwarded-For that was not used (the peer "
+                      "is not in -trustedProxies, or the right-most entry is not an IP address): "
+                      "\"203.0.113.7\"", warnings[0])
+        self.assertNotIn("without X-Forwarded-For", warnings[0])
 
     def test_the_bare_flag_turns_the_warning_off(self):
         server = self.start(*NO_RATE_LIMIT)  # BASE_FLAGS has the bare -disableLocalIPWaring

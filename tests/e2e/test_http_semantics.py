@@ -332,7 +332,7 @@ class SemanticsTests:
     # ----- the original's clients -----
 
     def test_the_originals_curl_calls_answer_as_before(self):
-        """The seed README's curl lines, run as they are written (against this server)."""
+        """The original README's curl lines, run as they are written (against this server)."""
         if shutil.which("curl") is None:
             self.skipTest("curl is not installed")
         base = "http://%s" % self.server.authority
@@ -402,7 +402,7 @@ class LmdbSemanticsTest(SemanticsTests, ServerTestCase):
 
 
 class RateLimitHeadersTest(ServerTestCase):
-    """The seed's defaults: 11 tokens, refilled over a minute (one every 5.45 s)."""
+    """The original's defaults: 11 tokens, refilled over a minute (one every 5.45 s)."""
 
     SERVER_FLAGS = ("-maxRequests", "11", "-resetDuration", "1m")
 

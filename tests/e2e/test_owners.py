@@ -1,4 +1,4 @@
-"""BEHAVIOR.md §3 rows #15-43 (cited as #N): owner secrets and `/ip/` keys, as rendezvous answers.
+"""Owner secrets and `/ip/` keys, as the original server answered them and as rendezvous answers.
 
 Split from test_api.py along the API's own seam: who may write a key. Where docs/compatibility.md
 changes the original's answer, the test asserts ours and says so.
@@ -10,7 +10,7 @@ from harness import NO_RATE_LIMIT, SLOWDOWN, Server, ServerTestCase, build_reque
 
 
 class SecretTest(ServerTestCase):
-    """#15-31: ownership with X-Owner-Secret, and the size limit on value + secret."""
+    """ownership with X-Owner-Secret, and the size limit on value + secret."""
 
     def post(self, path, body, secret=None, headers=(), conn=None):
         headers = list(headers)
@@ -26,38 +26,38 @@ class SecretTest(ServerTestCase):
         self.assert_ok(self.post(path, value, secret))
         return path
 
-    def test_row15_16_the_owner_updates_with_the_same_secret(self):
+    def test_the_owner_updates_with_the_same_secret(self):
         path = self.owned()
         self.assert_value(self.get(path), b"v1")
         self.assert_ok(self.post(path, b"v2", "s3cret"))
         self.assert_value(self.get(path), b"v2")
 
-    def test_row17_a_wrong_secret_is_403_and_keeps_the_value(self):
+    def test_a_wrong_secret_is_403_and_keeps_the_value(self):
         path = self.owned()
         self.assert_error(self.post(path, b"v2", "wrong"), 403, "Forbidden: Incorrect secret")
         self.assert_value(self.get(path), b"v1")
 
-    def test_row18_no_secret_on_an_owned_key_is_403(self):
+    def test_no_secret_on_an_owned_key_is_403(self):
         path = self.owned()
         self.assert_error(self.post(path, b"v2"), 403, "Forbidden: Incorrect secret")
         self.assert_value(self.get(path), b"v1")
 
-    def test_row19_an_empty_secret_header_counts_as_no_secret(self):
+    def test_an_empty_secret_header_counts_as_no_secret(self):
         path = self.owned()
         self.assert_error(self.post(path, b"v2", ""), 403, "Forbidden: Incorrect secret")
         self.assert_value(self.get(path), b"v1")
 
-    def test_row20_whitespace_around_the_secret_is_trimmed(self):
+    def test_whitespace_around_the_secret_is_trimmed(self):
         path = self.owned()
         self.assert_ok(self.post(path, b"v2", "   s3cret   "))
         self.assert_value(self.get(path), b"v2")
 
-    def test_row21_the_secret_header_name_is_case_insensitive(self):
+    def test_the_secret_header_name_is_case_insensitive(self):
         path = self.owned()
         self.assert_ok(self.post(path, b"v2", headers=[("x-owner-secret", "s3cret")]))
         self.assert_value(self.get(path), b"v2")
 
-    def test_row22_only_the_first_secret_header_line_counts(self):
+    def test_only_the_first_secret_header_line_counts(self):
         path = self.owned()
         both = [("X-Owner-Secret", "s3cret"), ("X-Owner-Secret", "wrong")]
         self.assert_ok(self.post(path, b"v2", headers=both))
@@ -65,7 +65,7 @@ class SecretTest(ServerTestCase):
                           "Forbidden: Incorrect secret")
         self.assert_value(self.get(path), b"v2")
 
-    def test_row23_a_secret_claims_an_unowned_key(self):
+    def test_a_secret_claims_an_unowned_key(self):
         path = "/" + self.key()
         self.assert_ok(self.post(path, b"free"))
         self.assert_ok(self.post(path, b"claimed", "claim"))
@@ -74,7 +74,7 @@ class SecretTest(ServerTestCase):
         self.assert_ok(self.post(path, b"mine", "claim"))
         self.assert_value(self.get(path), b"mine")
 
-    def test_row24_size_is_checked_before_the_secret(self):
+    def test_size_is_checked_before_the_secret(self):
         # Ours: 413 (the original: 400), same text; the oversize body closes the connection.
         path = self.owned()
         conn = self.fresh()
@@ -84,34 +84,34 @@ class SecretTest(ServerTestCase):
         self.assert_error(self.post(path, b"small", "wrong"), 403, "Forbidden: Incorrect secret")
         self.assert_value(self.get(path), b"v1")
 
-    def test_row25_secret_plus_value_of_exactly_max_value_size_is_accepted(self):
+    def test_secret_plus_value_of_exactly_max_value_size_is_accepted(self):
         path = "/" + self.key()
         self.assert_ok(self.post(path, b"v" * 990, "s" * 10))
         self.assert_value(self.get(path), b"v" * 990)
 
-    def test_row26_secret_plus_value_one_over_is_413_and_creates_nothing(self):
+    def test_secret_plus_value_one_over_is_413_and_creates_nothing(self):
         path = "/" + self.key()
         self.assert_error(self.post(path, b"v" * 991, "s" * 10, conn=self.fresh()), 413,
                           "Value plus secret too large")
         self.assert_not_found(self.get(path))
 
-    def test_row27_a_max_size_secret_with_an_empty_body_is_accepted(self):
+    def test_a_max_size_secret_with_an_empty_body_is_accepted(self):
         path = "/" + self.key()
         self.assert_ok(self.post(path, b"", "s" * 1000))
         self.assert_value(self.get(path), b"")
 
-    def test_row28_a_max_size_secret_with_one_body_byte_is_413(self):
+    def test_a_max_size_secret_with_one_body_byte_is_413(self):
         path = "/" + self.key()
         self.assert_error(self.post(path, b"x", "s" * 1000, conn=self.fresh()), 413,
                           "Value plus secret too large")
         self.assert_not_found(self.get(path))
 
-    def test_row29_secret_999_plus_one_body_byte_is_accepted(self):
+    def test_secret_999_plus_one_body_byte_is_accepted(self):
         path = "/" + self.key()
         self.assert_ok(self.post(path, b"x", "s" * 999))
         self.assert_value(self.get(path), b"x")
 
-    def test_row30_a_secret_over_max_value_size_is_413_even_with_an_empty_body(self):
+    def test_a_secret_over_max_value_size_is_413_even_with_an_empty_body(self):
         for size in (1001, 7000):
             with self.subTest(secret_bytes=size):
                 path = "/" + self.key(str(size))
@@ -119,7 +119,7 @@ class SecretTest(ServerTestCase):
                                   "Value plus secret too large")
                 self.assert_not_found(self.get(path))
 
-    def test_row31_the_secret_sent_counts_against_the_limit_on_updates(self):
+    def test_the_secret_sent_counts_against_the_limit_on_updates(self):
         path = "/" + self.key()
         self.assert_ok(self.post(path, b"unowned"))
         self.assert_error(self.post(path, b"w" * 1000, "s" * 10, conn=self.fresh()), 413,
@@ -127,7 +127,7 @@ class SecretTest(ServerTestCase):
         self.assert_value(self.get(path), b"unowned")
         self.assert_ok(self.post(path, b"still unowned"))  # the failed claim registered nothing
 
-    def test_row32_a_header_block_over_8_kib_is_431_and_closes(self):
+    def test_a_header_block_over_8_kib_is_431_and_closes(self):
         conn = self.fresh()
         response = self.post("/" + self.key(), b"x", "s" * 13000, conn=conn)
         self.assert_error(response, 431, "Request Header Fields Too Large")
@@ -135,7 +135,7 @@ class SecretTest(ServerTestCase):
 
 
 class IpKeyTest(ServerTestCase):
-    """#33-43: POST /ip/<name> stores under ip/<client>/<name> and answers the client address."""
+    """POST /ip/<name> stores under ip/<client>/<name> and answers the client address."""
 
     def post(self, path, body=b"v"):
         return self.conn.request("POST", path, body)
@@ -143,38 +143,38 @@ class IpKeyTest(ServerTestCase):
     def get(self, path):
         return self.conn.request("GET", path)
 
-    def test_row33_34_post_ip_name_stores_under_the_client_address(self):
+    def test_post_ip_name_stores_under_the_client_address(self):
         self.assert_ok(self.post("/ip/r33service1", b"my-server-info"), "127.0.0.1")
         self.assert_value(self.get("/ip/127.0.0.1/r33service1"), b"my-server-info")
         self.assert_not_found(self.get("/ip/r33service1"))  # no rewrite on GET
 
-    def test_row35_post_ip_slash_without_a_name_is_400(self):
+    def test_post_ip_slash_without_a_name_is_400(self):
         # Ours: 400 (the original stored the literal key "ip/").
         self.assert_error(self.post("/ip/", b"ipslash"), 400, "Name is required after /ip/")
         self.assert_not_found(self.get("/ip/"))
 
-    def test_row36_post_ip_without_slash_is_an_ordinary_key(self):
+    def test_post_ip_without_slash_is_an_ordinary_key(self):
         self.assert_ok(self.post("/ip", b"plain-ip"))
         self.assert_value(self.get("/ip"), b"plain-ip")
 
-    def test_row37_a_name_may_contain_slashes(self):
+    def test_a_name_may_contain_slashes(self):
         self.assert_ok(self.post("/ip/r37a/b/c", b"abc"), "127.0.0.1")
         self.assert_value(self.get("/ip/127.0.0.1/r37a/b/c"), b"abc")
 
-    def test_row38_a_client_cannot_write_under_another_address(self):
+    def test_a_client_cannot_write_under_another_address(self):
         self.assert_ok(self.post("/ip/1.2.3.4/r38x", b"spoof"), "127.0.0.1")
         self.assert_value(self.get("/ip/127.0.0.1/1.2.3.4/r38x"), b"spoof")
         self.assert_not_found(self.get("/ip/1.2.3.4/r38x"))
 
-    def test_row39_the_ip_prefix_is_case_sensitive(self):
+    def test_the_ip_prefix_is_case_sensitive(self):
         self.assert_ok(self.post("/IP/r39service1", b"upper"))
         self.assert_value(self.get("/IP/r39service1"), b"upper")
 
-    def test_row40_an_encoded_slash_after_ip_is_rewritten(self):
+    def test_an_encoded_slash_after_ip_is_rewritten(self):
         self.assert_ok(self.post("/ip%2Fr40svc", b"enc"), "127.0.0.1")
         self.assert_value(self.get("/ip/127.0.0.1/r40svc"), b"enc")
 
-    def test_row41_the_final_key_must_fit_so_every_created_key_is_readable(self):
+    def test_the_final_key_must_fit_so_every_created_key_is_readable(self):
         # Ours: the original accepted the POST and created a key that GET refused (113 bytes).
         prefix = "ip/127.0.0.1/"  # 13 bytes
         fits = "r41" + "f" * (100 - len(prefix) - 3)
@@ -183,11 +183,11 @@ class IpKeyTest(ServerTestCase):
         self.assert_error(self.post("/ip/" + fits + "g", b"long"), 400, "Key too long")
         self.assert_error(self.post("/ip/" + "r41" + "h" * 94, b"long"), 400, "Key too long")
 
-    def test_row42_an_empty_path_segment_is_kept(self):
+    def test_an_empty_path_segment_is_kept(self):
         self.assert_ok(self.post("/ip//r42x", b"dbl"), "127.0.0.1")
         self.assert_value(self.get("/ip/127.0.0.1//r42x"), b"dbl")
 
-    def test_row43_put_is_rewritten_like_post(self):
+    def test_put_is_rewritten_like_post(self):
         # Ours: PUT is POST (issue 6; the original answered 200 and stored nothing).
         self.assert_ok(self.conn.request("PUT", "/ip/r43svc3", b"x"), "127.0.0.1")
         self.assert_value(self.get("/ip/127.0.0.1/r43svc3"), b"x")

@@ -1,4 +1,4 @@
-"""Rate limiting: BEHAVIOR.md §4 sequences and #79, as rendezvous answers them.
+"""Rate limiting: the original server's observed sequences, as rendezvous answers them.
 
 Ours: a token bucket per client of -maxRequests tokens, refilled continuously at -maxRequests per
 -resetDuration (the original cleared every bucket at a fixed interval); POST costs 3, any other
@@ -34,7 +34,7 @@ class RateLimitCase(PerTestServerCase):
 
     def assert_rate_limited(self, response, expected_retry_after_s=None, tolerance_s=2,
                             head=False):
-        """#79: 429 "Rate limit\\n" with error headers and a sane Retry-After."""
+        """429 "Rate limit\\n" with error headers and a sane Retry-After."""
         self.assert_error(response, 429, "Rate limit", head=head)
         self.assertEqual(response.header("Content-Length"), "11")
         retry_after = response.header("Retry-After")
@@ -49,7 +49,7 @@ class RateLimitCase(PerTestServerCase):
 
 
 class SequenceTest(RateLimitCase):
-    """§4 observed sequences with -maxRequests 11."""
+    """The original's observed sequences with -maxRequests 11."""
 
     def test_three_posts_pass_the_fourth_is_refused_and_two_gets_remain(self):
         self.start("-maxRequests", "11", *SLOW_REFILL)
@@ -136,7 +136,7 @@ class ExemptTest(RateLimitCase):
             with self.subTest(method=method, target=target):
                 response = self.server.request(method, target, b"v" if method == "POST" else None)
                 self.assertEqual(response.status, status, response)
-        # #79: a missing key with an empty bucket is 429, not 404.
+        # A missing key with an empty bucket is 429, not 404.
         self.assert_rate_limited(self.conn.request("GET", "/nothing-here"))
         self.assert_rate_limited(self.fresh().request("HEAD", "/full"), head=True)
 

@@ -152,7 +152,7 @@ REFUSED = [
     ("a space after the version", b"GET /refused-ver HTTP/1.1 \r\nHost: x\r\n\r\n", 400, BAD),
     ("a lower-case HTTP version", b"GET /refused-ver2 http/1.1\r\nHost: x\r\n\r\n", 400, BAD),
     # Request-target forms that name no key
-    ("an asterisk-form target", get("", HOST[:-2], request_line=b"OPTIONS * HTTP/1.1"), 400,
+    ("an asterisk-form GET", get("", HOST[:-2], request_line=b"GET * HTTP/1.1"), 400,
      "Bad Request: unsupported request target"),
     ("an asterisk-form POST",
      b"POST * HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc", 400,

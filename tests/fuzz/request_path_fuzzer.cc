@@ -1,13 +1,10 @@
 // request_path_fuzzer: libFuzzer target over the whole request path, without sockets.
 //
-// Bytes in -> net::RequestParser, fed in pieces as reads from a socket would deliver them -> the
-// session's header checks -> http::Handler (memory store, rate limiter, manual clock, index page)
-// -> http::AppendResponse -> checks on the bytes out. One input is one client connection.
-//
-// The Connection below mirrors Session::ProcessInput, OnHeaderDone, Dispatch, FinishResponse and
-// AnswerProtocolError (src/net/session.cc) step by step, minus sockets, states and deadlines; when
-// the session changes its order of checks, change it here too. End of input stands for the
-// header/body deadline: a request left incomplete is answered 408, as the session's tick does.
+// Bytes in, fed in pieces as reads from a socket would deliver them -> the real net::Connection
+// (the server's socket-free connection core: parser, header checks, pipelining, deadlines) ->
+// http::Handler (memory store, rate limiter, manual clock, index page) -> the bytes the connection
+// asks to write -> checks on them. One input is one client connection. End of input moves the
+// connection's time past every deadline: a request left incomplete is answered 408.
 //
 // Input layout: the first byte chooses how the rest is cut into reads (PieceSizes); the rest is
 // what the client sends.
@@ -15,24 +12,24 @@
 // Checks (a failure aborts, which libFuzzer reports as a crash, like ASan and UBSan reports):
 //   - every response is a whole HTTP/1.1 response: "HTTP/1.1 NNN reason" line, header lines
 //     "Name: value" with no bare CR or LF, Date, and Content-Length equal to the body's length
-//     (for HEAD: no body); 1xx is exactly the session's "100 Continue";
+//     (for HEAD: no body); 1xx is exactly the connection's "100 Continue";
 //   - no 5xx except 501 (a transfer coding we do not decode) and 507 (store full): the client
 //     cannot make the server fail;
 //   - the handler completes exactly once and inline (the memory store completes inline);
 //   - at most one final response per request, and nothing after one that closes the connection.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <deque>
 #include <optional>
 #include <string>
 #include <string_view>
 
 #include <boost/asio/buffer.hpp>
-#include <boost/beast/http/error.hpp>
 
-#include "absl/types/span.h"
 #include "common/clock.h"
 #include "common/ip_address.h"
 #include "http/errors.h"
@@ -41,19 +38,18 @@
 #include "http/request.h"
 #include "http/response.h"
 #include "kv/memory_store.h"
-#include "net/client_address.h"
-#include "net/request_parser.h"
+#include "net/connection.h"
+#include "net/options.h"
 #include "ratelimit/limiter.h"
 #include "secret/hasher.h"
 
 namespace rendezvous {
 namespace {
 
-namespace bhttp = boost::beast::http;
-
 // Small limits, so that fuzz inputs of a few KiB reach every limit (431, 413, key length, 429,
 // 507). The session's logic does not depend on their size.
 constexpr size_t kHeaderLimitBytes = 1024;
+constexpr size_t kMaxTargetBytes = 512;  // past it: 414
 constexpr size_t kBodyLimitBytes = 256;  // -maxValueSize
 constexpr size_t kMaxKeyBytes = 64;      // -maxKeySize
 constexpr size_t kMaxEntries = 16;       // -maxNumKV
@@ -141,158 +137,134 @@ int CheckResponse(std::string_view text, bool head) {
   return status;
 }
 
-// One client connection: the session's request loop over an in-memory byte stream.
-class Connection {
+// The handler as the connection sees it: the real http::Handler, plus the bookkeeping the checks
+// need (whether each answer is to a HEAD, that the handler completes once and inline). Each
+// request moves the clock.
+class CountingHandler final : public http::RequestHandler {
  public:
-  explicit Connection(http::Handler& handler, common::ManualClock& clock)
-      : handler_(handler), clock_(clock), proxies_(net::ProxyPolicy::Default()) {}
+  CountingHandler(http::Handler& handler, common::ManualClock& clock)
+      : handler_(handler), clock_(clock) {}
 
-  // A read of `bytes` from the socket, then writes until the output is drained (the session
-  // stops parsing while output_limit_bytes are pending and resumes after the write).
-  void OnRead(std::string_view bytes) {
-    if (close_after_write_) return;  // the session only lingers (drops input) now
-    in_.append(bytes);
-    do {
-      ProcessInput();
-    } while (Write() && !close_after_write_);
+  void Handle(const http::Request& request, http::Response& response, http::Done done) override {
+    clock_.Advance(kTimePerRequest);
+    int completions = 0;
+    handler_.Handle(request, response, [&completions, &done] {
+      ++completions;
+      done();
+    });
+    Check(completions == 1, "the handler completes once, inline, with the memory store");
+    answers_.push_back({response.head, request.keep_alive && !response.close});
   }
 
-  // End of input: a request still incomplete meets its deadline (Session::OnTick).
-  void OnDeadline() {
-    if (close_after_write_ || (!parser_ && in_.empty())) return;
-    AnswerProtocolError(http::Error::kTimeout);
+  struct Answer {
+    bool head;
+    bool keep_alive;
+  };
+  // The handler's answers not yet seen in the output, in order.
+  std::deque<Answer> answers_;
+
+ private:
+  http::Handler& handler_;
+  common::ManualClock& clock_;
+};
+
+class FuzzHost final : public net::ConnectionHost {
+ public:
+  void PostCompletion() override { Check(false, "the memory store completes inline"); }
+  std::string_view CurrentDate() override { return kDate; }
+};
+
+// One client connection: the real net::Connection over an in-memory byte stream; every write it
+// asks for is checked response by response.
+class Client {
+ public:
+  Client(const net::ServerOptions& options, CountingHandler& handler)
+      : handler_(handler), connection_(options, handler, host_, peer_, /*now_ms=*/0) {}
+
+  // A read of `bytes` from the socket, with writes whenever the connection has output (it stops
+  // reading while output_limit_bytes are pending and resumes after the write).
+  void OnRead(std::string_view bytes) {
+    while (!bytes.empty()) {
+      Write();
+      if (!connection_.WantsRead()) return;  // handling, closing or closed: the rest waits
+      const boost::asio::mutable_buffer buffer = connection_.ReadBuffer();
+      Check(buffer.size() > 0, "a connection that wants a read has room for it");
+      const size_t n = std::min(buffer.size(), bytes.size());
+      std::memcpy(buffer.data(), bytes.data(), n);
+      connection_.OnRead(n, now_ms_);
+      bytes.remove_prefix(n);
+    }
     Write();
   }
 
+  // End of input: every deadline passes (a request left incomplete is answered 408), then EOF.
+  void End() {
+    now_ms_ += 3600 * 1000;
+    connection_.OnTick(now_ms_);
+    Write();
+    connection_.OnPeerClosed();
+    Write();
+    Check(handler_.answers_.empty(), "every handled request was answered");
+  }
+
  private:
-  void ProcessInput() {
-    while (!close_after_write_ && out_.size() < kOutputLimitBytes) {
-      if (!parser_) {
-        if (in_.empty()) return;
-        parser_.emplace(fields_, kHeaderLimitBytes, kBodyLimitBytes);
-        header_handled_ = false;
-        continue_sent_ = false;
-      }
-      boost::beast::error_code ec;
-      if (!parser_->is_done()) {
-        if (in_.empty()) return;
-        const size_t used = parser_->put(boost::asio::buffer(in_), ec);
-        Check(used <= in_.size(), "the parser consumes at most what it was given");
-        in_.erase(0, used);
-      }
-      if (ec == bhttp::error::need_more) {
-        if (parser_->is_header_done() && !header_handled_) OnHeaderDone(!parser_->is_done());
-        return;
-      }
-      if (ec == bhttp::error::body_limit) {
-        if (!header_handled_) {
-          OnHeaderDone(/*body_follows=*/false);
-          if (close_after_write_) return;
-        }
-        return Dispatch(/*body_too_large=*/true);
-      }
-      if (ec == bhttp::error::header_limit) {
-        return AnswerProtocolError(http::Error::kHeaderTooLarge);
-      }
-      if (ec) return AnswerProtocolError(http::Error::kBadRequest);
-      if (parser_->is_header_done() && !header_handled_) {
-        OnHeaderDone(!parser_->is_done());
-        if (close_after_write_) return;
-      }
-      if (parser_->is_done()) Dispatch(/*body_too_large=*/false);
+  // The socket write: checks and drops the pending output.
+  void Write() {
+    while (connection_.HasOutput()) {
+      std::string_view out = connection_.StartWrite(now_ms_);
+      Check(!out.empty(), "a write has bytes");
+      while (!out.empty()) out.remove_prefix(CheckOne(out));
+      connection_.OnWriteDone(now_ms_);
     }
+    if (connection_.WantsShutdownSend()) connection_.OnShutdownSend();
   }
 
-  void OnHeaderDone(bool body_follows) {
-    header_handled_ = true;
-    if (fields_.transfer_encoding_not_chunked || fields_.host_count > 1) {
-      return AnswerProtocolError(http::Error::kBadRequest);
+  // Checks the first response in `out`; returns its length.
+  size_t CheckOne(std::string_view out) {
+    Check(!closed_, "nothing is sent after a response that closes the connection");
+    if (out.starts_with(kContinue)) {
+      CheckResponse(out.substr(0, kContinue.size()), false);
+      return kContinue.size();
     }
-    if (fields_.transfer_encoding_unsupported) {
-      return AnswerProtocolError(http::Error::kNotImplemented);
+    const size_t head_end = out.find("\r\n\r\n");
+    Check(head_end != std::string_view::npos, "a response has a complete header block");
+    const std::string_view head = out.substr(0, head_end + 4);
+    const bool from_handler = !handler_.answers_.empty();
+    CountingHandler::Answer answer{false, false};
+    if (from_handler) {
+      answer = handler_.answers_.front();
+      handler_.answers_.pop_front();
     }
-    if (fields_.version >= 11 && fields_.host_count == 0) {
-      return AnswerProtocolError(http::Error::kMissingHost);
+    size_t length = head.size();
+    const size_t cl = head.find("\r\nContent-Length: ");
+    if (cl != std::string_view::npos && !answer.head) {
+      size_t n = 0;
+      for (size_t i = cl + 18; i < head.size() && head[i] >= '0' && head[i] <= '9'; ++i) {
+        n = n * 10 + static_cast<size_t>(head[i] - '0');
+      }
+      length += n;
     }
-    if (body_follows && fields_.expect_continue && fields_.version >= 11) {
-      Check(!continue_sent_, "one 100 Continue per request");
-      continue_sent_ = true;
-      Append(kContinue, /*head=*/false);
-    }
-  }
-
-  void Dispatch(bool body_too_large) {
-    fields_.FillRequest(request_);
-    request_.body_too_large = body_too_large;
-    request_.keep_alive = parser_->keep_alive() && !body_too_large;
-    const std::string_view forwarded = fields_.forwarded_for;
-    const net::ClientResolution client = net::ResolveClient(
-        peer_, absl::MakeConstSpan(&forwarded, forwarded.empty() ? 0 : 1), proxies_);
-    request_.client = client.client;
-    request_.client_is_loopback_direct = !client.forwarded && peer_.IsLoopback();
-
-    clock_.Advance(kTimePerRequest);
-    response_.Reset();
-    int completions = 0;
-    handler_.Handle(request_, response_, [&completions] { ++completions; });
-    Check(completions == 1, "the handler completes once, inline, with the memory store");
-    FinishResponse();
-  }
-
-  void FinishResponse() {
-    const bool keep_alive = request_.keep_alive && !response_.close;
-    std::string serialized;
-    http::AppendResponse(response_, kDate, keep_alive, request_.version, serialized);
-    Append(serialized, response_.head);
+    Check(length <= out.size(), "a response's body is in the same write");
+    const std::string_view response = out.substr(0, length);
+    CheckResponse(response, answer.head);
     // A client must learn that the connection ends; 1.1 keep-alive is the default, unsaid.
-    const bool says_close = serialized.find("\r\nConnection: close\r\n") != std::string::npos;
-    Check(says_close == !keep_alive, "Connection: close exactly when the connection closes");
-    parser_.reset();
-    if (!keep_alive) close_after_write_ = true;
+    const bool says_close = head.find("\r\nConnection: close\r\n") != std::string_view::npos;
+    if (from_handler) {
+      Check(says_close == !answer.keep_alive, "Connection: close exactly when the connection closes");
+    } else {
+      Check(says_close, "an answer of the connection itself (a protocol error) closes it");
+    }
+    closed_ = says_close;
+    return length;
   }
 
-  void AnswerProtocolError(http::Error error) {
-    response_.Reset();
-    http::SetError(error, response_);
-    std::string serialized;
-    http::AppendResponse(response_, kDate, /*keep_alive=*/false, parser_ ? fields_.version : 11,
-                         serialized);
-    Append(serialized, /*head=*/false);
-    Check(serialized.find("\r\nConnection: close\r\n") != std::string::npos,
-          "a protocol error says Connection: close");
-    parser_.reset();
-    close_after_write_ = true;
-  }
-
-  // Queues one response, checked first, for the next write.
-  void Append(std::string_view response, bool head) {
-    Check(!close_after_write_, "nothing is sent after a response that closes the connection");
-    CheckResponse(response, head);
-    out_.append(response);
-  }
-
-  // The socket write: hands the pending output to the client. Returns whether there was any.
-  bool Write() {
-    const bool wrote = !out_.empty();
-    out_.clear();
-    return wrote;
-  }
-
-  http::Handler& handler_;
-  common::ManualClock& clock_;
-  const net::ProxyPolicy proxies_;
   // Loopback is a trusted proxy by default, so X-Forwarded-For chains are walked too.
   const common::IpAddress peer_ = common::IpAddress::FromV4(0x7f000001);
-
-  std::string in_;
-  std::string out_;
-  net::RequestFields fields_;
-  std::optional<net::RequestParser> parser_;
-  bool header_handled_ = false;
-  bool continue_sent_ = false;
-  bool close_after_write_ = false;
-  http::Request request_;
-  http::Response response_;
+  CountingHandler& handler_;
+  FuzzHost host_;
+  net::Connection connection_;
+  int64_t now_ms_ = 0;
+  bool closed_ = false;
 };
 
 // The sizes of successive reads, from the input's first byte: bit 7 set -> everything in one
@@ -356,12 +328,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   options.warn_localhost = false;
   http::Handler handler(options, store, limiter, clock, IndexPage());
 
-  Connection connection(handler, clock);
+  CountingHandler counting(handler, clock);
+  net::ServerOptions server_options;
+  server_options.header_limit_bytes = kHeaderLimitBytes;
+  server_options.max_target_bytes = kMaxTargetBytes;
+  server_options.body_limit_bytes = kBodyLimitBytes;
+  server_options.output_limit_bytes = kOutputLimitBytes;
+  Client client(server_options, counting);
   for (size_t offset = 0; offset < stream.size();) {
     const size_t n = pieces.Next(stream.size() - offset);
-    connection.OnRead(stream.substr(offset, n));
+    client.OnRead(stream.substr(offset, n));
     offset += n;
   }
-  connection.OnDeadline();
+  client.End();
   return 0;
 }

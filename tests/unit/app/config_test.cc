@@ -41,9 +41,7 @@ TEST(ConfigTest, DefaultsAreTheSeedsDefaults) {
 
 TEST(ConfigTest, DefaultsOfTheNewSettingsAreAsDocumented) {
   Config config;
-  EXPECT_TRUE(SameBlocks(config.trusted_proxies,
-                         {Cidr("127.0.0.0/8"), Cidr("10.0.0.0/8"), Cidr("172.16.0.0/12"),
-                          Cidr("192.168.0.0/16"), Cidr("::1/128"), Cidr("fc00::/7")}));
+  EXPECT_TRUE(SameBlocks(config.trusted_proxies, {Cidr("127.0.0.0/8"), Cidr("::1/128")}));
   EXPECT_EQ(config.threads, 0);
   EXPECT_EQ(config.db_path, "store.db");
   EXPECT_FALSE(config.sync_writes);
@@ -56,7 +54,7 @@ TEST(ConfigTest, AKeyQuotaIsZeroOrAtMostTheEntryLimit) {
   config.max_keys_per_client = 0;
   EXPECT_EQ(Validate(config), std::nullopt);
   config.max_entries = 10;
-  config.max_keys_per_client = 250;  // never bites, but the seed's -maxNumKV 10 must still start
+  config.max_keys_per_client = 250;  // never bites, but the original's -maxNumKV 10 must still start
   EXPECT_EQ(Validate(config), std::nullopt);
   config.max_keys_per_client = kMaxEntriesLimit + 1;
   EXPECT_THAT(Validate(config).value_or(""), HasSubstr("-maxKeysPerIP must be between 0"));
@@ -171,8 +169,9 @@ TEST(ConfigTest, WorkerThreadsIsTheSettingOrTheCoreCount) {
   EXPECT_LE(WorkerThreads(config), kMaxThreads);
 }
 
-TEST(ConfigTest, DefaultTrustedProxiesAreTheSixLoopbackAndPrivateRanges) {
-  EXPECT_EQ(Config::DefaultTrustedProxies().size(), 6u);
+TEST(ConfigTest, DefaultTrustedProxiesAreLoopbackOnly) {
+  EXPECT_TRUE(
+      SameBlocks(Config::DefaultTrustedProxies(), {Cidr("127.0.0.0/8"), Cidr("::1/128")}));
 }
 
 TEST(FormatGoDurationTest, PrintsLikeGosDurationString) {

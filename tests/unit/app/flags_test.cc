@@ -8,10 +8,13 @@
 #include <string>
 #include <vector>
 
+#include "common/version.h"
+
 namespace rendezvous::app {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::MatchesRegex;
 using ::testing::Not;
 using ::testing::StartsWith;
 
@@ -329,12 +332,29 @@ TEST_F(FlagsTest, HelpPrintsTheUsageAndExitsWithZero) {
   }
 }
 
+TEST_F(FlagsTest, VersionPrintsTheBuildsVersionAndExitsWithZero) {
+  for (std::string version : {"-version", "--version", "-version=true"}) {
+    FlagsResult result = Parse({version});
+    EXPECT_FALSE(result.config.has_value()) << version;
+    EXPECT_EQ(result.exit_code, 0) << version;
+    EXPECT_EQ(result.output, "rendezvous-server " + std::string(common::Version()) + "\n");
+  }
+  EXPECT_THAT(std::string(common::Version()), MatchesRegex("[0-9]+\\.[0-9]+\\.[0-9]+.*"));
+}
+
+TEST_F(FlagsTest, VersionIsPrintedWhateverTheOtherValuesAreOnceAllFlagsParse) {
+  EXPECT_EQ(Parse({"-maxRequests", "2", "-version"}).exit_code, 0);
+  EXPECT_THAT(Refuse({"-version", "-nosuch"}), StartsWith("flag provided but not defined"));
+  EXPECT_TRUE(Accept({"-version=false"}).port == 80);
+}
+
 TEST_F(FlagsTest, HelpListsEveryFlag) {
   std::string usage = Parse({"-h"}).output;
   for (std::string name :
        {"maxKeySize", "maxValueSize", "maxNumKV", "expireDuration", "resetDuration", "saveDuration",
         "maxRequests", "port", "l", "disableLocalIPWaring", "trustedProxies", "threads", "db",
-        "syncWrites", "ipv6Prefix", "maxKeysPerIP"}) {
+        "syncWrites", "ipv6Prefix", "maxConnections", "maxConnectionsPerIP", "maxKeysPerIP",
+        "version"}) {
     std::string entry = "\n  -" + name;
     size_t at = usage.find(entry);
     ASSERT_NE(at, std::string::npos) << name;

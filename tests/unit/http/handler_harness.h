@@ -49,6 +49,7 @@ struct Call {
   std::string if_none_match;  // If-None-Match; empty: none
   std::string ttl;            // X-TTL; empty: none
   std::string origin;         // Origin; empty: none
+  std::string forwarded_for;  // X-Forwarded-For as net/ passes it; empty: none
   int version = 11;
   bool body_too_large = false;
   bool loopback_direct = false;
@@ -89,6 +90,7 @@ struct Call {
     request.if_none_match = if_none_match;
     request.ttl = ttl;
     request.origin = origin;
+    request.forwarded_for = forwarded_for;
     request.body = body;
     request.body_too_large = body_too_large;
     std::optional<common::IpAddress> address = common::IpAddress::Parse(client);
@@ -136,7 +138,7 @@ inline Call MethodCall(std::string method, std::string target) {
 struct HarnessOptions {
   HandlerOptions handler;
   size_t max_entries = 100000;
-  int64_t max_requests = 255;  // as BEHAVIOR.md section 3 ran the original
+  int64_t max_requests = 255;  // enough that tests not about rate limiting never hit it
   absl::Duration reset = absl::Minutes(1);
 };
 

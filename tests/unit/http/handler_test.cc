@@ -1,5 +1,5 @@
-// Handler: routing, keys, GET/HEAD/POST, ownership and /ip/ keys, as BEHAVIOR.md section 3
-// describes them, with our differences (docs/compatibility.md).
+// Handler: routing, keys, GET/HEAD/POST, ownership and /ip/ keys, as the original server answered
+// them, with our differences (docs/compatibility.md).
 #include "http/handler.h"
 
 #include <string>
@@ -44,7 +44,7 @@ void ExpectError(const Response& response, int status, std::string_view body) {
   EXPECT_TRUE(response.nosniff);
 }
 
-TEST_F(HandlerTest, PostStoresAndGetReturnsTheExactBytes) {  // #4, #5
+TEST_F(HandlerTest, PostStoresAndGetReturnsTheExactBytes) {
   ExpectOk(Send(Post("/k", "hello world")));
   const Response response = Send(Get("/k"));
   EXPECT_EQ(response.status, 200);
@@ -54,17 +54,17 @@ TEST_F(HandlerTest, PostStoresAndGetReturnsTheExactBytes) {  // #4, #5
   EXPECT_FALSE(response.close);
 }
 
-TEST_F(HandlerTest, GetOfAMissingKeyIs404) {  // #6
+TEST_F(HandlerTest, GetOfAMissingKeyIs404) {
   ExpectError(Send(Get("/missing")), 404, "Key not found\n");
 }
 
-TEST_F(HandlerTest, KeyOfExactlyTheLimitWorks) {  // #7
+TEST_F(HandlerTest, KeyOfExactlyTheLimitWorks) {
   const std::string key(100, 'a');
   ExpectOk(Send(Post("/" + key, "v100")));
   EXPECT_EQ(Read("/" + key), "200 v100");
 }
 
-TEST_F(HandlerTest, KeyOverTheLimitIs400ForEveryMethod) {  // #8
+TEST_F(HandlerTest, KeyOverTheLimitIs400ForEveryMethod) {
   const std::string target = "/" + std::string(101, 'a');
   ExpectError(Send(Post(target, "v")), 400, "Key too long\n");
   ExpectError(Send(Get(target)), 400, "Key too long\n");
@@ -73,7 +73,7 @@ TEST_F(HandlerTest, KeyOverTheLimitIs400ForEveryMethod) {  // #8
   ExpectError(Send(MethodCall("OPTIONS", target)), 400, "Key too long\n");
 }
 
-TEST_F(HandlerTest, KeyLengthCountsDecodedBytes) {  // #9
+TEST_F(HandlerTest, KeyLengthCountsDecodedBytes) {
   ExpectOk(Send(Post("/%20" + std::string(98, 'c'))));
   std::string fifty;
   for (int i = 0; i < 50; ++i) fifty += "%C3%A9";
@@ -81,13 +81,13 @@ TEST_F(HandlerTest, KeyLengthCountsDecodedBytes) {  // #9
   ExpectError(Send(Post("/" + fifty + "%C3%A9")), 400, "Key too long\n");
 }
 
-TEST_F(HandlerTest, ValueOfExactlyTheLimitRoundTrips) {  // #10
+TEST_F(HandlerTest, ValueOfExactlyTheLimitRoundTrips) {
   const std::string value(1000, 'v');
   ExpectOk(Send(Post("/big", value)));
   EXPECT_EQ(Send(Get("/big")).body, value);
 }
 
-TEST_F(HandlerTest, EmptyValuesAreAllowed) {  // #13, #14
+TEST_F(HandlerTest, EmptyValuesAreAllowed) {
   ExpectOk(Send(Post("/empty", "")));
   const Response response = Send(Get("/empty"));
   EXPECT_EQ(response.status, 200);
@@ -95,7 +95,7 @@ TEST_F(HandlerTest, EmptyValuesAreAllowed) {  // #13, #14
   EXPECT_EQ(response.body, "");
 }
 
-TEST_F(HandlerTest, BinaryValuesRoundTrip) {  // #65
+TEST_F(HandlerTest, BinaryValuesRoundTrip) {
   const std::string value(
       "a\0b\0\0c\xff\xfe\r\n\x01"
       "end",
@@ -104,7 +104,7 @@ TEST_F(HandlerTest, BinaryValuesRoundTrip) {  // #65
   EXPECT_EQ(Send(Get("/bin")).body, value);
 }
 
-TEST_F(HandlerTest, OwnerSecretProtectsUpdates) {  // #15-#19
+TEST_F(HandlerTest, OwnerSecretProtectsUpdates) {
   ExpectOk(Send(Post("/owned", "v1").Secret("s3cret")));
   EXPECT_EQ(Read("/owned"), "200 v1");
   ExpectOk(Send(Post("/owned", "v2").Secret("s3cret")));
@@ -114,7 +114,7 @@ TEST_F(HandlerTest, OwnerSecretProtectsUpdates) {  // #15-#19
   EXPECT_EQ(Read("/owned"), "200 v2");
 }
 
-TEST_F(HandlerTest, ASecretClaimsAnUnownedKey) {  // #23
+TEST_F(HandlerTest, ASecretClaimsAnUnownedKey) {
   ExpectOk(Send(Post("/free", "v")));
   ExpectOk(Send(Post("/free", "w").Secret("claim")));
   ExpectError(Send(Post("/free", "x")), 403, "Forbidden: Incorrect secret\n");
@@ -123,7 +123,7 @@ TEST_F(HandlerTest, ASecretClaimsAnUnownedKey) {  // #23
   EXPECT_EQ(Read("/free"), "200 y");
 }
 
-TEST_F(HandlerTest, PostToIpStoresUnderTheClientAddress) {  // #33, #34
+TEST_F(HandlerTest, PostToIpStoresUnderTheClientAddress) {
   const Response response = Send(Post("/ip/service1", "my-server-info"));
   EXPECT_EQ(response.status, 200);
   EXPECT_EQ(response.content_type, ContentType::kTextPlain);
@@ -132,18 +132,18 @@ TEST_F(HandlerTest, PostToIpStoresUnderTheClientAddress) {  // #33, #34
   EXPECT_EQ(Read("/ip/service1"), "404 Key not found\n");  // no rewrite on GET
 }
 
-TEST_F(HandlerTest, PostToIpWithoutANameIs400) {  // #35 differs: the original stored "ip/"
+TEST_F(HandlerTest, PostToIpWithoutANameIs400) {  // the original stored "ip/"
   ExpectError(Send(Post("/ip/", "ipslash")), 400, "Name is required after /ip/\n");
   EXPECT_EQ(Read("/ip/"), "404 Key not found\n");
 }
 
-TEST_F(HandlerTest, IpRewriteNeedsTheExactLowerCasePrefixAndPost) {  // #36, #39
+TEST_F(HandlerTest, IpRewriteNeedsTheExactLowerCasePrefixAndPost) {
   ExpectOk(Send(Post("/ip", "x")));
   ExpectOk(Send(Post("/IP/service1", "x")));
   EXPECT_EQ(Read("/IP/service1"), "200 x");
 }
 
-TEST_F(HandlerTest, IpRewriteKeepsTheRestAsIs) {  // #37, #38, #42
+TEST_F(HandlerTest, IpRewriteKeepsTheRestAsIs) {
   EXPECT_EQ(Send(Post("/ip/a/b/c", "1")).body, "127.0.0.1");
   EXPECT_EQ(Read("/ip/127.0.0.1/a/b/c"), "200 1");
   EXPECT_EQ(Send(Post("/ip/1.2.3.4/x", "2")).body, "127.0.0.1");
@@ -153,12 +153,12 @@ TEST_F(HandlerTest, IpRewriteKeepsTheRestAsIs) {  // #37, #38, #42
   EXPECT_EQ(Read("/ip/127.0.0.1//x"), "200 3");
 }
 
-TEST_F(HandlerTest, IpRewriteAppliesToTheDecodedKey) {  // #40
+TEST_F(HandlerTest, IpRewriteAppliesToTheDecodedKey) {
   EXPECT_EQ(Send(Post("/ip%2Fsvc", "v")).body, "127.0.0.1");
   EXPECT_EQ(Read("/ip/127.0.0.1/svc"), "200 v");
 }
 
-TEST_F(HandlerTest, IpRewriteMustFitTheKeyLimitSoEveryKeyIsReadable) {  // #41 differs
+TEST_F(HandlerTest, IpRewriteMustFitTheKeyLimitSoEveryKeyIsReadable) {  // differs from the original
   // "ip/127.0.0.1/" is 13 bytes: an 87-byte name makes a 100-byte key, 88 one too many.
   const std::string fits(87, 'n');
   EXPECT_EQ(Send(Post("/ip/" + fits, "v")).body, "127.0.0.1");
@@ -178,7 +178,7 @@ TEST_F(HandlerTest, IpKeysOfMappedClientsAreTheIpv4Keys) {
   EXPECT_EQ(Read("/ip/1.2.3.4/svc"), "200 m");
 }
 
-TEST_F(HandlerTest, UnknownMethodsOnKeysAre405WithAllow) {  // #43, #53, #54, #56, #57 differ
+TEST_F(HandlerTest, UnknownMethodsOnKeysAre405WithAllow) {  // differs from the original
   ExpectOk(Send(Post("/mk", "kept")));
   for (const char* method : {"PATCH", "FOO", "post", "get", "put", "delete", "options"}) {
     const Response response = Send(MethodCall(method, "/mk"));
@@ -190,7 +190,7 @@ TEST_F(HandlerTest, UnknownMethodsOnKeysAre405WithAllow) {  // #43, #53, #54, #5
   EXPECT_EQ(Read("/ip/127.0.0.1/svc3"), "404 Key not found\n");
 }
 
-TEST_F(HandlerTest, HeadIsGetWithoutTheBody) {  // #55 differs: 404 for a missing key
+TEST_F(HandlerTest, HeadIsGetWithoutTheBody) {  // the original said 200 for a missing key
   ExpectOk(Send(Post("/hk", "hello world")));
   Response response = Send(MethodCall("HEAD", "/hk"));
   EXPECT_EQ(response.status, 200);
@@ -203,7 +203,7 @@ TEST_F(HandlerTest, HeadIsGetWithoutTheBody) {  // #55 differs: 404 for a missin
   EXPECT_TRUE(response.head);
 }
 
-TEST_F(HandlerTest, DecodedKeysAreTheSameKeys) {  // #44, #45, #46, #47, #52
+TEST_F(HandlerTest, DecodedKeysAreTheSameKeys) {
   ExpectOk(Send(Post("/a%20b", "space")));
   EXPECT_EQ(Read("/a%20b"), "200 space");
   EXPECT_EQ(Read("/a+b"), "404 Key not found\n");
@@ -219,7 +219,7 @@ TEST_F(HandlerTest, DecodedKeysAreTheSameKeys) {  // #44, #45, #46, #47, #52
   EXPECT_EQ(Read("/ключ"), "200 utf8");
 }
 
-TEST_F(HandlerTest, PathsAreNotCleaned) {  // #48, #49, #50
+TEST_F(HandlerTest, PathsAreNotCleaned) {
   ExpectOk(Send(Post("//dk", "d")));
   EXPECT_EQ(Read("//dk"), "200 d");
   EXPECT_EQ(Read("/dk"), "404 Key not found\n");
@@ -231,15 +231,15 @@ TEST_F(HandlerTest, PathsAreNotCleaned) {  // #48, #49, #50
   EXPECT_EQ(Read("/ts/"), "200 t");
 }
 
-TEST_F(HandlerTest, BadPercentEncodingIs400) {  // #51
+TEST_F(HandlerTest, BadPercentEncodingIs400) {
   ExpectError(Send(Get("/bad%zz")), 400, "Bad Request: invalid percent-encoding\n");
 }
 
-TEST_F(HandlerTest, NulInAKeyIsAnOrdinaryKey) {  // #63
+TEST_F(HandlerTest, NulInAKeyIsAnOrdinaryKey) {
   ExpectError(Send(Get("/%00")), 404, "Key not found\n");
 }
 
-TEST_F(HandlerTest, AsteriskAndAuthorityTargetsAreUnsupported) {  // #58 differs
+TEST_F(HandlerTest, AsteriskAndAuthorityTargetsAreUnsupported) {  // differs from the original
   for (Call call : {Post("*", "abc"), Get("*"), MethodCall("CONNECT", "host:443")}) {
     const Response response = Send(call);
     ExpectError(response, 400, "Bad Request: unsupported request target\n");
@@ -247,13 +247,20 @@ TEST_F(HandlerTest, AsteriskAndAuthorityTargetsAreUnsupported) {  // #58 differs
   }
 }
 
-TEST_F(HandlerTest, AbsoluteFormTargets) {  // #59, #60
+TEST_F(HandlerTest, OptionsAsteriskIsAnsweredWithTheServersMethods) {
+  const Response response = Send(MethodCall("OPTIONS", "*"));
+  EXPECT_EQ(response.status, 204);
+  EXPECT_EQ(response.extra_headers, "Allow: GET, HEAD, POST, PUT, DELETE, OPTIONS\r\n");
+  EXPECT_FALSE(response.close);
+}
+
+TEST_F(HandlerTest, AbsoluteFormTargets) {
   ExpectError(Send(Get("http://x")), 400, "Key is required\n");
   ExpectOk(Send(Post("http://otherhost/ak", "abs")));
   EXPECT_EQ(Read("/ak"), "200 abs");
 }
 
-TEST_F(HandlerTest, Http11WithoutHostIs400AndHttp10IsServed) {  // #61
+TEST_F(HandlerTest, Http11WithoutHostIs400AndHttp10IsServed) {
   Call call = Get("/ak");
   call.host = "";
   const Response response = Send(call);
@@ -263,11 +270,11 @@ TEST_F(HandlerTest, Http11WithoutHostIs400AndHttp10IsServed) {  // #61
   ExpectError(Send(call), 404, "Key not found\n");
 }
 
-TEST_F(HandlerTest, TargetWithoutLeadingSlashIs400) {  // #62
+TEST_F(HandlerTest, TargetWithoutLeadingSlashIs400) {
   ExpectError(Send(Get("ak")), 400, "Bad Request\n");
 }
 
-TEST_F(HandlerTest, IndexPageForGetAndHead) {  // #1, #2 differ: our page, gzip negotiated
+TEST_F(HandlerTest, IndexPageForGetAndHead) {  // differs: our page, gzip negotiated
   Call call = Get("/?x=1");
   call.accept_encoding = "gzip";
   Response response = Send(call);
@@ -285,7 +292,7 @@ TEST_F(HandlerTest, IndexPageForGetAndHead) {  // #1, #2 differ: our page, gzip 
   EXPECT_NE(response.body.find("http://rendezvous.example/my-key"), std::string::npos);
 }
 
-TEST_F(HandlerTest, OtherMethodsOnTheIndexAre405WithAllow) {  // #3 differs
+TEST_F(HandlerTest, OtherMethodsOnTheIndexAre405WithAllow) {  // differs from the original
   for (const char* method : {"POST", "PUT", "DELETE", "PATCH", "get"}) {
     Call call = MethodCall(method, "/");
     call.body = "hello";

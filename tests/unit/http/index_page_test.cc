@@ -9,8 +9,11 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
+#include "http/errors.h"
+#include "http/request_cost.h"
 
 namespace rendezvous::http {
 namespace {
@@ -139,6 +142,34 @@ TEST(IndexPageTest, DocumentsTheHttpSemanticsWithExamples) {
         "Forbidden: key belongs to another address"}) {
     EXPECT_TRUE(Contains(html, part)) << part;
   }
+}
+
+TEST(IndexPageTest, TheTableOfAnswersListsEveryErrorTheServerSends) {
+  IndexPage page({});
+  const std::string html = Render(page, "example.com", false).body;
+  for (const Answer& answer : ErrorAnswers()) {
+    std::string body(answer.body.substr(0, answer.body.size() - 1));  // without the "\n"
+    EXPECT_EQ(answer.body.back(), '\n') << body;
+    EXPECT_TRUE(Contains(
+        html, absl::StrCat("<tr><td>", answer.status, "</td><td><code>", body, "</code></td>")))
+        << answer.status << " " << body;
+  }
+  // The key quota's 429, which a hand-written table once left out.
+  EXPECT_TRUE(Contains(html,
+                       "<tr><td>429</td><td><code>Key quota reached: too many live keys "
+                       "from your address</code></td>"));
+  for (int status : {200, 204, 304}) {
+    EXPECT_TRUE(Contains(html, absl::StrCat("<tr><td>", status, "</td>"))) << status;
+  }
+  EXPECT_EQ(SuccessAnswers().size(), 3u);
+}
+
+TEST(IndexPageTest, TheTokenCostsAreTheHandlersCosts) {
+  IndexPage page({});
+  const std::string html = Render(page, "example.com", false).body;
+  EXPECT_TRUE(Contains(
+      html, absl::StrCat("a POST, PUT or DELETE costs ", kWriteCostTokens,
+                         " tokens, any other request on a key\n", kOtherCostTokens, "</td>")));
 }
 
 TEST(IndexPageTest, PageHasNoExternalResources) {

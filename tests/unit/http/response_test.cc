@@ -1,7 +1,9 @@
 // Response serialization (byte for byte) and the Error -> status/body mapping.
 #include "http/response.h"
 
+#include <iterator>
 #include <string>
+#include <vector>
 
 #include "gtest/gtest.h"
 #include "http/errors.h"
@@ -186,6 +188,19 @@ TEST(ResponseTest, UnknownStatusStillMakesAValidStatusLine) {
   EXPECT_EQ(Serialize(response).rfind("HTTP/1.1 299 Status\r\n", 0), 0u);
 }
 
+TEST(ResponseTest, EveryStatusTheServerAnswersHasItsReasonPhrase) {
+  std::vector<int> statuses = {100};  // 100 Continue: net/ answers Expect: 100-continue
+  for (const Answer& answer : ErrorAnswers()) statuses.push_back(answer.status);
+  for (const Answer& answer : SuccessAnswers()) statuses.push_back(answer.status);
+  for (int status : statuses) {
+    Response response;
+    response.status = status;
+    const std::string line = Serialize(response).substr(0, Serialize(response).find("\r\n"));
+    EXPECT_EQ(line.rfind("HTTP/1.1 " + std::to_string(status) + " ", 0), 0u) << line;
+    EXPECT_EQ(line.find(" Status"), std::string::npos) << line;  // not the fallback phrase
+  }
+}
+
 struct ErrorCase {
   Error error;
   int status;
@@ -210,6 +225,7 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
       {Error::kMethodNotAllowed, 405, "Method Not Allowed\n", false},
       {Error::kTimeout, 408, "Request Timeout\n", true},
       {Error::kPreconditionFailed, 412, "Precondition Failed\n", false},
+      {Error::kUriTooLong, 414, "URI Too Long\n", true},
       {Error::kValueTooLarge, 413, "Value too large\n", false},
       {Error::kValuePlusSecretTooLarge, 413, "Value plus secret too large\n", false},
       {Error::kRateLimited, 429, "Rate limit\n", false},
@@ -221,7 +237,9 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
       {Error::kStorageFull, 507, "Storage full\n", false},
       {Error::kNotImplemented, 501, "Not Implemented\n", true},
   };
+  ASSERT_EQ(std::size(cases), kErrorCount);  // a new Error needs its row here
   for (const ErrorCase& c : cases) {
+    EXPECT_EQ(AnswerFor(c.error).status, c.status) << c.body;
     Response response;
     response.body = "old";
     response.gzip = true;
@@ -233,7 +251,11 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
     EXPECT_TRUE(response.nosniff) << c.body;
     EXPECT_FALSE(response.gzip) << c.body;
     EXPECT_EQ(response.close, c.closes) << c.body;
-    EXPECT_EQ(response.extra_headers, "Allow: GET\r\n") << c.body;
+    // A 503 says when to come back (the store was unreachable or slow for a moment).
+    EXPECT_EQ(response.extra_headers, c.error == Error::kUnavailable
+                                          ? "Allow: GET\r\nRetry-After: 1\r\n"
+                                          : "Allow: GET\r\n")
+        << c.body;
   }
 }
 

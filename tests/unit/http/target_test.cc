@@ -1,4 +1,5 @@
-// Request-target parsing and key decoding: every BEHAVIOR.md row about keys, as we answer them.
+// Request-target parsing and key decoding: every case of the original server about keys, as we
+// answer them.
 #include "http/target.h"
 
 #include <string>
@@ -41,13 +42,13 @@ TEST(TargetTest, OriginFormKeyIsThePathWithoutItsFirstSlash) {
   EXPECT_EQ(KeyOf("/a/b/c"), "a/b/c");
 }
 
-TEST(TargetTest, QueryIsIgnored) {  // #46
+TEST(TargetTest, QueryIsIgnored) {
   EXPECT_EQ(KeyOf("/qk?x=1"), "qk");
   EXPECT_EQ(KeyOf("/qk?"), "qk");
   EXPECT_EQ(KeyOf("/qk?y=2/z?w"), "qk");
 }
 
-TEST(TargetTest, SlashAloneIsTheIndexPageWithOrWithoutQuery) {  // #1
+TEST(TargetTest, SlashAloneIsTheIndexPageWithOrWithoutQuery) {
   EXPECT_TRUE(ParseTarget("/").is_index_page());
   EXPECT_TRUE(ParseTarget("/?x=1").is_index_page());
   EXPECT_TRUE(ParseTarget("http://host/").is_index_page());
@@ -56,26 +57,26 @@ TEST(TargetTest, SlashAloneIsTheIndexPageWithOrWithoutQuery) {  // #1
   EXPECT_FALSE(ParseTarget("/%2F").is_index_page());
 }
 
-TEST(TargetTest, PercentTwoFIsASlashButNotTheIndexPage) {  // #40, #45
+TEST(TargetTest, PercentTwoFIsASlashButNotTheIndexPage) {
   EXPECT_EQ(KeyOf("/a%2Fb"), "a/b");
   EXPECT_EQ(KeyOf("/a%2fb"), "a/b");
   EXPECT_EQ(KeyOf("/ip%2Fsvc"), "ip/svc");
   EXPECT_EQ(KeyOf("/%2F"), "/");
 }
 
-TEST(TargetTest, SpaceMustBeEncodedAndPlusStaysPlus) {  // #44
+TEST(TargetTest, SpaceMustBeEncodedAndPlusStaysPlus) {
   EXPECT_EQ(KeyOf("/a%20b"), "a b");
   EXPECT_EQ(KeyOf("/a+b"), "a+b");
   EXPECT_EQ(KeyOf("/a%2Bb"), "a+b");
 }
 
-TEST(TargetTest, EscapedHashAndQuestionMarkArePartOfTheKey) {  // #47
+TEST(TargetTest, EscapedHashAndQuestionMarkArePartOfTheKey) {
   EXPECT_EQ(KeyOf("/h%23x"), "h#x");
   EXPECT_EQ(KeyOf("/h%3Fx?real=query"), "h?x");
   EXPECT_EQ(KeyOf("/h#x"), "h#x");  // a raw '#' is not a fragment in a request-target
 }
 
-TEST(TargetTest, NoPathCleaning) {  // #48, #49, #50
+TEST(TargetTest, NoPathCleaning) {
   EXPECT_EQ(KeyOf("//dk"), "/dk");
   EXPECT_EQ(KeyOf("//"), "/");
   EXPECT_EQ(KeyOf("/x/../y"), "x/../y");
@@ -83,18 +84,18 @@ TEST(TargetTest, NoPathCleaning) {  // #48, #49, #50
   EXPECT_EQ(KeyOf("/ts/"), "ts/");
 }
 
-TEST(TargetTest, EscapedAndRawUtf8GiveTheSameKey) {  // #52
+TEST(TargetTest, EscapedAndRawUtf8GiveTheSameKey) {
   EXPECT_EQ(KeyOf("/%D0%BA%D0%BB%D1%8E%D1%87"), "ключ");
   EXPECT_EQ(KeyOf("/ключ"), "ключ");
   EXPECT_EQ(KeyOf("/%d0%ba%d0%bb%d1%8e%d1%87"), "ключ");
 }
 
-TEST(TargetTest, ControlBytesAndNulAreAllowedInKeys) {  // #63
+TEST(TargetTest, ControlBytesAndNulAreAllowedInKeys) {
   EXPECT_EQ(KeyOf("/%00"), std::string(1, '\0'));
   EXPECT_EQ(KeyOf("/a%0D%0Ab%FF"), "a\r\nb\xff");
 }
 
-TEST(TargetTest, KeyLengthIsTheDecodedLength) {  // #9
+TEST(TargetTest, KeyLengthIsTheDecodedLength) {
   EXPECT_EQ(KeyOf("/%20" + std::string(98, 'c')).size(), 99u);
   std::string fifty;
   for (int i = 0; i < 50; ++i) fifty += "%C3%A9";
@@ -102,7 +103,7 @@ TEST(TargetTest, KeyLengthIsTheDecodedLength) {  // #9
   EXPECT_EQ(KeyOf("/" + fifty + "%C3%A9").size(), 102u);
 }
 
-TEST(TargetTest, InvalidPercentEscapesAreRejected) {  // #51
+TEST(TargetTest, InvalidPercentEscapesAreRejected) {
   for (std::string_view target : {"/bad%zz", "/%", "/%4", "/a%", "/%4g", "/%g4", "/%%41", "/%-1",
                                   "/% 1", "/%+1", "/ok%41%", "/%0x1"}) {
     EXPECT_EQ(ErrorOf(target), Error::kBadPercentEncoding) << target;
@@ -131,7 +132,7 @@ TEST(TargetTest, EveryTwoByteEscapeDecodesExactlyWhenBothAreHexDigits) {
   }
 }
 
-TEST(TargetTest, AbsoluteFormIgnoresTheHost) {  // #60
+TEST(TargetTest, AbsoluteFormIgnoresTheHost) {
   EXPECT_EQ(KeyOf("http://otherhost/ak"), "ak");
   EXPECT_EQ(KeyOf("http://otherhost:8080/a/b?q=1"), "a/b");
   EXPECT_EQ(KeyOf("HTTP://Host/ak"), "ak");
@@ -140,19 +141,19 @@ TEST(TargetTest, AbsoluteFormIgnoresTheHost) {  // #60
   EXPECT_EQ(KeyOf("http://[::1]:80//dk"), "/dk");
 }
 
-TEST(TargetTest, AbsoluteFormWithoutPathNeedsAKey) {  // #59
+TEST(TargetTest, AbsoluteFormWithoutPathNeedsAKey) {
   EXPECT_EQ(ErrorOf("http://x"), Error::kKeyRequired);
   EXPECT_EQ(ErrorOf("http://x:80"), Error::kKeyRequired);
   EXPECT_EQ(ErrorOf("http://x?q=/k"), Error::kKeyRequired);
 }
 
-TEST(TargetTest, AsteriskAndAuthorityFormsAreUnsupported) {  // #58 differs: no key "*"
+TEST(TargetTest, AsteriskAndAuthorityFormsAreUnsupported) {  // no key "*"
   EXPECT_EQ(ErrorOf("*"), Error::kBadTarget);
   EXPECT_EQ(ErrorOf("host:443"), Error::kBadTarget);
   EXPECT_EQ(ErrorOf("[::1]:443"), Error::kBadTarget);
 }
 
-TEST(TargetTest, TargetWithoutLeadingSlashIsABadRequest) {  // #62
+TEST(TargetTest, TargetWithoutLeadingSlashIsABadRequest) {
   EXPECT_EQ(ErrorOf("ak"), Error::kBadRequest);
   EXPECT_EQ(ErrorOf(""), Error::kBadRequest);
   EXPECT_EQ(ErrorOf("ak/b"), Error::kBadRequest);

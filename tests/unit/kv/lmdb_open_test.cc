@@ -9,6 +9,7 @@
 #include <random>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -154,7 +155,7 @@ TEST_F(LmdbOpenTest, AStoreOfANewerFormatIsRefused) {
   mdb_env_close(env);
   const std::string before = ReadFileBytes(path());
 
-  EXPECT_THAT(ExpectRefused(), HasSubstr("store format 2 is not supported"));
+  EXPECT_THAT(ExpectRefused(), HasSubstr(absl::StrCat("store format ", kStoreFormat + 1, " is not supported")));
   EXPECT_EQ(ReadFileBytes(path()), before);
 }
 

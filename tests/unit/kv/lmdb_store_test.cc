@@ -7,12 +7,14 @@
 #include <lmdb.h>
 
 #include <atomic>
+#include <future>
 #include <memory>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "common/clock.h"
+#include "kv/entry_codec.h"
 #include "gtest/gtest.h"
 #include "lmdb_test_util.h"
 #include "store_contract.h"
@@ -33,8 +35,8 @@ class TempDirLmdbStore final : public Store {
  public:
   explicit TempDirLmdbStore(size_t max_entries) {
     LmdbStore::Options options = OptionsIn(dir_, max_entries);
-    options.max_key_bytes = 511;
-    options.max_value_bytes = 64 * 1024;
+    options.max_key_bytes = kContractLimits.max_key_bytes;
+    options.max_value_bytes = kContractLimits.max_value_bytes;
     store_ = OpenOrFail(options);
   }
   ~TempDirLmdbStore() override { store_.reset(); }  // before the directory goes
@@ -124,6 +126,113 @@ TEST_F(LmdbStoreTest, KeyQuotaCountsSurviveAReopen) {
   EXPECT_EQ(SyncPut(*store, "a3", "v", Now(), absl::Hours(1), "", alice, 3).status, Status::kOk);
   EXPECT_EQ(SyncPut(*store, "a4", "v", Now(), absl::Hours(1), "", alice, 3).status,
             Status::kQuotaReached);
+}
+
+TEST_F(LmdbStoreTest, ACreatorsExpiredKeysAreFoundAfterAReopen) {
+  std::array<uint8_t, 16> alice{};
+  alice[0] = 1;
+  {
+    auto store = OpenOrFail(OptionsIn(dir_));
+    ASSERT_EQ(SyncPut(*store, "a0", "v", Now(), absl::Seconds(1), "", alice, 2).status,
+              Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "a1", "v", Now(), absl::Seconds(1), "", alice, 2).status,
+              Status::kOk);
+  }
+  clock_.Advance(absl::Seconds(2));
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(SyncPut(*store, "a2", "v", Now(), absl::Hours(1), "", alice, 2).status, Status::kOk);
+  EXPECT_EQ(SyncPut(*store, "a3", "v", Now(), absl::Hours(1), "", alice, 2).status, Status::kOk);
+  EXPECT_EQ(SyncPut(*store, "a4", "v", Now(), absl::Hours(1), "", alice, 2).status,
+            Status::kQuotaReached);
+  EXPECT_EQ(store->Size(), 2u);
+}
+
+TEST_F(LmdbStoreTest, AFormatOneFileGetsItsCreatorsIndexAtOpen) {
+  std::array<uint8_t, 16> alice{};
+  alice[0] = 1;
+  {
+    auto store = OpenOrFail(OptionsIn(dir_));
+    ASSERT_EQ(SyncPut(*store, "a0", "v", Now(), absl::Seconds(1), "", alice, 2).status,
+              Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "a1", "v", Now(), absl::Seconds(1), "", alice, 2).status,
+              Status::kOk);
+  }
+  {
+    // Turn the file back into format 1: no "creators" database.
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 4), 0);
+    ASSERT_EQ(mdb_env_open(env, dir_.File("store.db").c_str(), MDB_NOSUBDIR, 0600), 0);
+    MDB_txn* txn = nullptr;
+    MDB_dbi meta;
+    MDB_dbi creators;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "creators", MDB_DUPSORT, &creators), 0);
+    ASSERT_EQ(mdb_drop(txn, creators, 1), 0);
+    char format[8];
+    EncodeUint64(kStoreFormatV1, format);
+    MDB_val key{6, const_cast<char*>("format")};
+    MDB_val value{8, format};
+    ASSERT_EQ(mdb_put(txn, meta, &key, &value, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  clock_.Advance(absl::Seconds(2));
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  // The rebuilt index finds Alice's expired keys when she is at her quota.
+  EXPECT_EQ(SyncPut(*store, "a2", "v", Now(), absl::Hours(1), "", alice, 2).status, Status::kOk);
+  EXPECT_EQ(store->Size(), 1u);
+}
+
+TEST_F(LmdbStoreTest, AWriteToAFullQueueIsRefusedAtOnceAndWritesNothing) {
+  LmdbStore::Options options = OptionsIn(dir_);
+  options.max_queued_writes = 1;
+  auto store = OpenOrFail(options);
+  ASSERT_NE(store, nullptr);
+  // The first write's callback holds the writer thread, so the next write stays queued.
+  std::promise<void> writer_held;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  PutRequest request;
+  request.value = "v";
+  request.now = Now();
+  request.expires_at = Now() + absl::Hours(1);
+  request.key = "held";
+  store->Put(request, [&writer_held, released](const WriteResult&) {
+    writer_held.set_value();
+    released.wait();
+  });
+  writer_held.get_future().wait();
+  std::promise<WriteResult> queued;
+  request.key = "queued";
+  store->Put(request, [&queued](const WriteResult& result) { queued.set_value(result); });
+
+  bool refused_inline = false;
+  request.key = "refused";
+  store->Put(request, [&refused_inline](const WriteResult& result) {
+    EXPECT_EQ(result.status, Status::kUnavailable);
+    refused_inline = true;
+  });
+  EXPECT_TRUE(refused_inline);
+  DeleteRequest remove;
+  remove.key = "held";
+  remove.now = Now();
+  bool delete_refused_inline = false;
+  store->Delete(remove, [&delete_refused_inline](const WriteResult& result) {
+    EXPECT_EQ(result.status, Status::kUnavailable);
+    delete_refused_inline = true;
+  });
+  EXPECT_TRUE(delete_refused_inline);
+
+  release.set_value();
+  std::future<WriteResult> queued_result = queued.get_future();
+  EXPECT_EQ(testing::AwaitResult(queued_result, WriteResult{}).status, Status::kOk);
+  EXPECT_EQ(SyncGet(*store, "refused", Now()).status, Status::kNotFound);
+  EXPECT_EQ(SyncGet(*store, "held", Now()).status, Status::kOk);
+  EXPECT_EQ(SyncPut(*store, "after", "v", Now()).status, Status::kOk);
 }
 
 TEST_F(LmdbStoreTest, ACapacityPurgeGivesTheCreatorsSlotsBack) {

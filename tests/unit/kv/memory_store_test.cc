@@ -14,12 +14,13 @@ namespace rendezvous::kv {
 namespace {
 
 std::unique_ptr<Store> MakeMemoryStore(size_t max_entries) {
-  return std::make_unique<MemoryStore>(MemoryStore::Options{.max_entries = max_entries});
+  return std::make_unique<MemoryStore>(
+      MemoryStore::Options{.max_entries = max_entries, .limits = kContractLimits});
 }
 
 std::unique_ptr<Store> MakeSingleShardMemoryStore(size_t max_entries) {
   return std::make_unique<MemoryStore>(
-      MemoryStore::Options{.max_entries = max_entries, .shards = 1});
+      MemoryStore::Options{.max_entries = max_entries, .shards = 1, .limits = kContractLimits});
 }
 
 INSTANTIATE_TEST_SUITE_P(Memory, StoreContractTest,

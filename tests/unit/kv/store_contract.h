@@ -19,6 +19,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <string_view>
 
@@ -26,8 +27,13 @@
 #include "common/clock.h"
 #include "gtest/gtest.h"
 #include "kv/store.h"
+#include "kv/write_plan.h"
 
 namespace rendezvous::kv {
+
+// The input limits every factory gives its store: LMDB's longest key and values longer than the
+// defaults, so the suite can test arbitrary bytes and sizes.
+inline constexpr InputLimits kContractLimits{.max_key_bytes = 511, .max_value_bytes = 64 * 1024};
 
 struct StoreFactory {
   std::string name;  // a valid gtest name: letters, digits, underscores
@@ -38,6 +44,10 @@ struct StoreFactory {
 
 // Name generator for INSTANTIATE_TEST_SUITE_P.
 std::string StoreFactoryName(const ::testing::TestParamInfo<StoreFactory>& info);
+
+// How gtest prints the parameter (in --gtest_list_tests, which test discovery runs, and in failure
+// messages): the engine's name. Without it gtest dumps the struct's bytes in hex for every test.
+inline void PrintTo(const StoreFactory& factory, std::ostream* out) { *out << factory.name; }
 
 // What a Get saw, copied out of the callback (whose views die with it).
 struct GetOutcome {

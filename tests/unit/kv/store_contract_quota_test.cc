@@ -74,6 +74,59 @@ TEST_P(StoreContractTest, ExpiredKeysGiveTheirSlotsBackWhenSwept) {
   EXPECT_EQ(PutAs(kAlice, 2, "a4").status, Status::kQuotaReached);
 }
 
+TEST_P(StoreContractTest, ExpiredKeysNeverCountAgainstTheQuotaEvenBeforeASweep) {
+  ASSERT_EQ(PutAs(kAlice, 2, "first", absl::Seconds(1)).status, Status::kOk);
+  ASSERT_EQ(PutAs(kAlice, 2, "second", absl::Seconds(1)).status, Status::kOk);
+  ASSERT_EQ(PutAs(kAlice, 2, "third").status, Status::kQuotaReached);
+  clock_.Advance(absl::Milliseconds(1600));
+  // No SweepExpired: both keys expired, so Alice holds no live key and may create two.
+  EXPECT_EQ(PutAs(kAlice, 2, "third").status, Status::kOk);
+  EXPECT_EQ(PutAs(kAlice, 2, "fourth").status, Status::kOk);
+  EXPECT_EQ(PutAs(kAlice, 2, "fifth").status, Status::kQuotaReached);
+  EXPECT_EQ(Get("first").status, Status::kNotFound);
+}
+
+TEST_P(StoreContractTest, AQuotaPurgeRemovesOnlyTheCreatorsExpiredKeys) {
+  ASSERT_EQ(PutAs(kAlice, 3, "alice-expires", absl::Seconds(1)).status, Status::kOk);
+  ASSERT_EQ(PutAs(kAlice, 3, "alice-lives-0").status, Status::kOk);
+  ASSERT_EQ(PutAs(kAlice, 3, "alice-lives-1").status, Status::kOk);
+  ASSERT_EQ(PutAs(kBob, 3, "bob-expires", absl::Seconds(1)).status, Status::kOk);
+  clock_.Advance(absl::Seconds(2));
+  EXPECT_EQ(PutAs(kAlice, 3, "alice-new").status, Status::kOk);
+  EXPECT_EQ(PutAs(kAlice, 3, "alice-too-many").status, Status::kQuotaReached);
+  EXPECT_EQ(Get("alice-lives-0").status, Status::kOk);
+  EXPECT_EQ(Get("alice-lives-1").status, Status::kOk);
+  // Alice's expired key is gone; Bob's is still held until something needs its place.
+  EXPECT_EQ(store().Size(), 4u);
+}
+
+TEST_P(StoreContractTest, AStoreFullOfExpiredEntriesAcceptsNewKeysWithoutASweep) {
+  constexpr int kMax = 8;
+  MakeStore(kMax);
+  for (int i = 0; i < kMax; ++i) {
+    ASSERT_EQ(Put("old" + std::to_string(i), "v", "", {}, absl::Seconds(1)).status, Status::kOk);
+  }
+  ASSERT_EQ(Put("refused", "v").status, Status::kCapacityReached);
+  clock_.Advance(absl::Seconds(2));
+  // Every entry expired: the store takes kMax new keys (whatever shard or order they land in),
+  // then is full again.
+  for (int i = 0; i < kMax; ++i) {
+    EXPECT_EQ(Put("new" + std::to_string(i), "v").status, Status::kOk) << i;
+  }
+  EXPECT_EQ(Put("one-too-many", "v").status, Status::kCapacityReached);
+  EXPECT_EQ(store().Size(), static_cast<size_t>(kMax));
+}
+
+TEST_P(StoreContractTest, ExpiredKeysOfACreatorAtItsQuotaAlsoFreeCapacity) {
+  MakeStore(2);
+  ASSERT_EQ(PutAs(kAlice, 2, "a0", absl::Seconds(1)).status, Status::kOk);
+  ASSERT_EQ(PutAs(kAlice, 2, "a1", absl::Seconds(1)).status, Status::kOk);
+  clock_.Advance(absl::Seconds(1));
+  EXPECT_EQ(PutAs(kAlice, 2, "a2").status, Status::kOk);
+  EXPECT_EQ(PutAs(kBob, 2, "b0").status, Status::kOk);
+  EXPECT_EQ(PutAs(kBob, 2, "b1").status, Status::kCapacityReached);
+}
+
 TEST_P(StoreContractTest, ANewWriteOverAnExpiredKeyCountsOnlyOnce) {
   ASSERT_EQ(PutAs(kAlice, 2, "a0", absl::Seconds(10)).status, Status::kOk);
   ASSERT_EQ(PutAs(kAlice, 2, "a1").status, Status::kOk);

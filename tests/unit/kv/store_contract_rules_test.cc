@@ -303,5 +303,25 @@ TEST_P(StoreContractTest, TheChangeListenerSeesEverySuccessfulWriteAndNoFailedOn
   EXPECT_EQ(log.WaitFor(expected.size()), expected);
 }
 
+// Every engine applies the same input limits (store.h), here kContractLimits.
+TEST_P(StoreContractTest, InputBeyondTheLimitsIsRefusedAlikeByEveryEngine) {
+  const std::string long_key(kContractLimits.max_key_bytes + 1, 'k');
+  const std::string longest_key(kContractLimits.max_key_bytes, 'k');
+  EXPECT_EQ(Put("", "v").status, Status::kUnavailable);
+  EXPECT_EQ(Put(long_key, "v").status, Status::kUnavailable);
+  EXPECT_EQ(Put("k", std::string(kContractLimits.max_value_bytes + 1, 'v')).status,
+            Status::kUnavailable);
+  EXPECT_EQ(store().Size(), 0u);
+  EXPECT_EQ(Put(longest_key, std::string(kContractLimits.max_value_bytes, 'v')).status,
+            Status::kOk);
+  EXPECT_EQ(Get(longest_key).status, Status::kOk);
+  EXPECT_EQ(Get(long_key).status, Status::kNotFound);
+  EXPECT_EQ(Get("").status, Status::kNotFound);
+  EXPECT_EQ(Delete(long_key).status, Status::kNotFound);
+  EXPECT_EQ(Delete(long_key, "", IfExists()).status, Status::kPreconditionFailed);
+  EXPECT_EQ(Delete(long_key, "", IfMatch(1)).status, Status::kPreconditionFailed);
+  EXPECT_EQ(Delete("").status, Status::kNotFound);
+}
+
 }  // namespace
 }  // namespace rendezvous::kv

@@ -14,22 +14,45 @@ using common::IpAddress;
 
 IpAddress Ip(std::string_view text) { return *IpAddress::Parse(text); }
 
-// Resolves with the default policy and returns the client's canonical text.
-std::string Resolve(std::string_view peer, std::vector<std::string_view> lines) {
-  return ResolveClient(Ip(peer), lines, ProxyPolicy::Default()).client.ToString();
+// A chain of proxies on a private network in front of a local one: loopback and the private
+// ranges, as an operator would set -trustedProxies for it.
+ProxyPolicy LanPolicy() {
+  return ProxyPolicy{
+      *ParseCidrList("127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,::1,fc00::/7", nullptr)};
 }
 
-TEST(ProxyPolicyTest, DefaultTrustsLoopbackAndPrivateRanges) {
+// Resolves with LanPolicy() and returns the client's canonical text.
+std::string Resolve(std::string_view peer, std::vector<std::string_view> lines) {
+  return ResolveClient(Ip(peer), lines, LanPolicy()).client.ToString();
+}
+
+TEST(ProxyPolicyTest, DefaultTrustsLoopbackOnly) {
   const ProxyPolicy policy = ProxyPolicy::Default();
-  ASSERT_EQ(policy.trusted.size(), 6u);
-  for (std::string_view trusted :
-       {"127.0.0.1", "127.9.9.9", "10.0.0.1", "10.255.255.255", "172.16.0.1", "172.31.255.255",
-        "192.168.1.1", "::1", "fc00::1", "fd12:3456::1", "::ffff:10.0.0.1"}) {
+  ASSERT_EQ(policy.trusted.size(), 2u);
+  for (std::string_view trusted : {"127.0.0.1", "127.9.9.9", "::1", "::ffff:127.0.0.1"}) {
     EXPECT_TRUE(policy.IsTrusted(Ip(trusted))) << trusted;
   }
+  // A peer on a LAN, a mesh network or a container bridge must not pick its own address.
   for (std::string_view untrusted :
-       {"1.2.3.4", "172.32.0.1", "172.15.255.255", "192.169.0.1", "11.0.0.1", "::2", "fe80::1",
-        "2001:db8::1", "::", "0.0.0.0"}) {
+       {"10.0.0.1", "172.16.0.1", "192.168.1.1", "fc00::1", "fd12:3456::1", "::ffff:10.0.0.1",
+        "1.2.3.4", "128.0.0.1", "::2", "fe80::1", "2001:db8::1", "::", "0.0.0.0"}) {
+    EXPECT_FALSE(policy.IsTrusted(Ip(untrusted))) << untrusted;
+  }
+}
+
+TEST(ProxyPolicyTest, DefaultIgnoresForwardedForFromAPrivatePeer) {
+  ClientResolution resolution =
+      ResolveClient(Ip("192.168.1.20"), {{"203.0.113.7"}}, ProxyPolicy::Default());
+  EXPECT_EQ(resolution.client, Ip("192.168.1.20"));
+  EXPECT_FALSE(resolution.forwarded);
+}
+
+TEST(ProxyPolicyTest, LanPolicyTrustsThePrivateRanges) {
+  const ProxyPolicy policy = LanPolicy();
+  for (std::string_view trusted : {"10.255.255.255", "172.31.255.255", "192.168.1.1", "fd00::5"}) {
+    EXPECT_TRUE(policy.IsTrusted(Ip(trusted))) << trusted;
+  }
+  for (std::string_view untrusted : {"172.32.0.1", "172.15.255.255", "192.169.0.1", "11.0.0.1"}) {
     EXPECT_FALSE(policy.IsTrusted(Ip(untrusted))) << untrusted;
   }
 }
@@ -85,7 +108,7 @@ TEST(ResolveClientTest, UntrustedPeerIgnoresForwardedFor) {
 
 TEST(ResolveClientTest, TrustedPeerForwardsAnIpv4Client) {
   ClientResolution resolution =
-      ResolveClient(Ip("10.1.1.1"), {{"1.2.3.4"}}, ProxyPolicy::Default());
+      ResolveClient(Ip("10.1.1.1"), {{"1.2.3.4"}}, LanPolicy());
   EXPECT_EQ(resolution.client, Ip("1.2.3.4"));
   EXPECT_TRUE(resolution.forwarded);
 }
@@ -104,7 +127,7 @@ TEST(ResolveClientTest, SkipsAChainOfTrustedProxiesFromTheRight) {
 
 TEST(ResolveClientTest, AllTrustedChainGivesTheLeftMostTrustedHop) {
   ClientResolution resolution =
-      ResolveClient(Ip("127.0.0.1"), {{"192.168.0.9, 10.0.0.2"}}, ProxyPolicy::Default());
+      ResolveClient(Ip("127.0.0.1"), {{"192.168.0.9, 10.0.0.2"}}, LanPolicy());
   EXPECT_EQ(resolution.client, Ip("192.168.0.9"));
   EXPECT_TRUE(resolution.forwarded);
 }
@@ -169,19 +192,21 @@ TEST(ResolveClientTest, UsesTheConfiguredPolicy) {
   EXPECT_EQ(ResolveClient(Ip("127.0.0.1"), {{"1.2.3.4"}}, nobody).client, Ip("127.0.0.1"));
 }
 
-// The original server's rows (BEHAVIOR.md §3 #69-76, client 127.0.0.1), as we answer them.
-TEST(ResolveClientTest, AnswersTheSeedRowsOurWay) {
-  EXPECT_EQ(Resolve("127.0.0.1", {"1.2.3.4"}), "1.2.3.4");                    // #69
-  EXPECT_EQ(Resolve("127.0.0.1", {"garbage, 5.6.7.8, 9.9.9.9"}), "9.9.9.9");  // #70 (was 5.6.7.8)
-  EXPECT_EQ(Resolve("127.0.0.1", {"   10.0.0.1  "}), "10.0.0.1");   // #71 trusted, last hop
-  EXPECT_EQ(Resolve("127.0.0.1", {"2001:db8::1"}), "2001:db8::1");  // #72 (was 400)
-  EXPECT_EQ(Resolve("127.0.0.1", {"::ffff:1.2.3.4"}), "1.2.3.4");   // #73 one namespace
-  EXPECT_EQ(Resolve("127.0.0.1", {"unknown"}), "127.0.0.1");        // #74
-  EXPECT_EQ(Resolve("127.0.0.1", {"1.2.3.4:5555"}), "127.0.0.1");   // #74
-  EXPECT_EQ(Resolve("127.0.0.1", {"001.2.3.4"}), "127.0.0.1");      // #74
-  // #75: X-Real-IP and Forwarded are never passed in; nothing to resolve.
+// What the original server answered a client on 127.0.0.1, and what we answer instead.
+TEST(ResolveClientTest, AnswersTheOriginalServersCasesOurWay) {
+  EXPECT_EQ(Resolve("127.0.0.1", {"1.2.3.4"}), "1.2.3.4");
+  // The original took the left-most parseable entry (5.6.7.8): the client's choice.
+  EXPECT_EQ(Resolve("127.0.0.1", {"garbage, 5.6.7.8, 9.9.9.9"}), "9.9.9.9");
+  EXPECT_EQ(Resolve("127.0.0.1", {"   10.0.0.1  "}), "10.0.0.1");  // trusted, so the last hop
+  EXPECT_EQ(Resolve("127.0.0.1", {"2001:db8::1"}), "2001:db8::1");  // the original: 400
+  EXPECT_EQ(Resolve("127.0.0.1", {"::ffff:1.2.3.4"}), "1.2.3.4");   // one address namespace
+  EXPECT_EQ(Resolve("127.0.0.1", {"unknown"}), "127.0.0.1");
+  EXPECT_EQ(Resolve("127.0.0.1", {"1.2.3.4:5555"}), "127.0.0.1");
+  EXPECT_EQ(Resolve("127.0.0.1", {"001.2.3.4"}), "127.0.0.1");
+  // X-Real-IP and Forwarded are never passed in; nothing to resolve.
   EXPECT_EQ(Resolve("127.0.0.1", {}), "127.0.0.1");
-  EXPECT_EQ(Resolve("127.0.0.1", {"11.11.11.11", "12.12.12.12"}), "12.12.12.12");  // #76
+  // Several header lines are one list: the right-most entry of the last line is read first.
+  EXPECT_EQ(Resolve("127.0.0.1", {"11.11.11.11", "12.12.12.12"}), "12.12.12.12");
 }
 
 }  // namespace
