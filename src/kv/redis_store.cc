@@ -51,6 +51,28 @@ const std::string& PutScript() {
       kLoadEntry, R"lua(
 local creator = ARGV[9]
 local quota_set = KEYS[3]
+-- Removes up to 128 members of `set` that expired by now, each with its entry and its place in
+-- the capacity and quota sets. A member whose entry Redis already freed leaves this set (and the
+-- capacity set); one whose key is live again belongs to another creator's set and only leaves this
+-- one.
+local function purge(set)
+  local gone = redis.call('ZRANGEBYSCORE', set, '-inf', now, 'LIMIT', 0, 128)
+  for _, member in ipairs(gone) do
+    local entry = ARGV[12] .. 'e:' .. member
+    local old = redis.call('HMGET', entry, 'x', 'c')
+    local x = tonumber(old[1])
+    if x and x >= 0 and x <= now then
+      redis.call('DEL', entry)
+      redis.call('ZREM', KEYS[2], member)
+      redis.call('ZREM', ARGV[12] .. 'q:' .. old[2], member)
+    elseif not x then
+      redis.call('ZREM', set, member)
+      redis.call('ZREM', KEYS[2], member)
+    elseif set ~= KEYS[2] then
+      redis.call('ZREM', set, member)
+    end
+  end
+end
 if live then
   -- An update keeps the creator recorded when the entry was created.
   creator = cur[4]
@@ -61,16 +83,17 @@ else
     redis.call('ZREM', ARGV[12] .. 'q:' .. cur[4], ARGV[1])
     redis.call('ZREM', KEYS[2], ARGV[1])
   end
-  -- At a limit, members that expired by now are dropped before the count is final: expired
-  -- entries never count. Below it they stay for SweepExpired to count.
+  -- At a limit, expired members are removed (entry, capacity place and quota place) before the
+  -- count is final: expired entries never count. Below it they stay for SweepExpired to count.
+  -- A purge takes at most 128 members, so one script never holds Redis for long.
   local quota = tonumber(ARGV[10])
   if quota > 0 and redis.call('ZCARD', quota_set) >= quota then
-    redis.call('ZREMRANGEBYSCORE', quota_set, '-inf', now)
+    purge(quota_set)
     if redis.call('ZCARD', quota_set) >= quota then return {'Q'} end
   end
   local max = tonumber(ARGV[11])
   if redis.call('ZCARD', KEYS[2]) >= max then
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+    purge(KEYS[2])
     if redis.call('ZCARD', KEYS[2]) >= max then return {'C'} end
   end
 end
@@ -236,6 +259,7 @@ RedisStore::RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::
                        const secret::Key& key, std::string put_sha, std::string delete_sha)
     : prefix_(options.prefix),
       max_entries_(options.max_entries),
+      limits_(options.limits),
       client_(std::move(client)),
       hasher_(key),
       script_sha_{std::move(put_sha), std::move(delete_sha)} {}
@@ -265,6 +289,10 @@ void RedisStore::RunScript(int which, std::vector<std::string> args,
 }
 
 void RedisStore::Get(std::string_view key, absl::Time now, GetCallback done) {
+  if (!ValidKey(key, limits_)) {
+    done(GetResult{});  // no such entry can exist
+    return;
+  }
   const std::string entry = absl::StrCat(prefix_, "e:", std::string(key));
   const int64_t now_us = Micros(now);
   client_->Command({"HMGET", entry, "v", "n", "x"},
@@ -297,6 +325,12 @@ void RedisStore::Get(std::string_view key, absl::Time now, GetCallback done) {
 }
 
 void RedisStore::Put(const PutRequest& request, WriteCallback done) {
+  if (!ValidKey(request.key, limits_) || !ValidValue(request.value, limits_)) {
+    WriteResult refused;
+    refused.status = Status::kUnavailable;  // the caller skipped its size checks
+    done(refused);
+    return;
+  }
   std::string digest;
   if (!request.secret.empty()) {
     secret::Digest d = hasher_.Hash(request.secret);
@@ -364,9 +398,16 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
 
 void RedisStore::Delete(const DeleteRequest& request, WriteCallback done) {
   std::string digest;
+  secret::Digest d{};
   if (!request.secret.empty()) {
-    secret::Digest d = hasher_.Hash(request.secret);
+    d = hasher_.Hash(request.secret);
     digest.assign(reinterpret_cast<const char*>(d.data()), d.size());
+  }
+  if (!ValidKey(request.key, limits_)) {
+    WriteResult refused;  // no such entry can exist: answered as for a missing key
+    refused.status = PlanDelete(nullptr, request, request.secret.empty() ? nullptr : &d).status;
+    done(refused);
+    return;
   }
   std::string key(request.key);
   std::vector<std::string> args = {"2",

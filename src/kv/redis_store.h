@@ -14,7 +14,8 @@
 //                         frees it, and servers need not share a clock with Redis.
 //   <prefix>all           sorted set of every entry's key, scored by x: the -maxNumKV count
 //   <prefix>q:<creator>   sorted set of one creator's keys, scored by x: the -maxKeysPerIP count
-//                         At its limit, a set drops members whose score <= now before the count
+//                         At its limit, a set's expired members (score <= now) are removed, with
+//                         their entries and their places in the other set, before the count
 //                         decides, so expired entries never refuse a creation.
 //   <prefix>version       INCR counter: versions unique and increasing across all servers
 //   <prefix>hashkey       the 32-byte owner hashing key, created once (SET NX) and shared
@@ -35,6 +36,7 @@
 #include <vector>
 
 #include "kv/store.h"
+#include "kv/write_plan.h"
 #include "redis/client.h"
 #include "secret/hasher.h"
 
@@ -44,6 +46,7 @@ struct RedisStoreOptions {
   redis::ClientOptions client;
   std::string prefix = "rdv:";
   size_t max_entries = 100000;            // live entries at most (-maxNumKV); 0 refuses new keys
+  InputLimits limits;                     // refused alike by every engine (store.h)
   absl::Duration open_timeout = absl::Seconds(5);  // to connect and set up at start
 };
 
@@ -74,6 +77,7 @@ class RedisStore final : public Store {
 
   const std::string prefix_;
   const size_t max_entries_;
+  const InputLimits limits_;
   std::unique_ptr<redis::Client> client_;
   const secret::Hasher hasher_;
   const std::string script_sha_[2];  // kPutScript, kDeleteScript

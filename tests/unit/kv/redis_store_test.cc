@@ -36,6 +36,7 @@ RedisStoreOptions OptionsFor(size_t max_entries) {
   EXPECT_EQ(redis::ParseUrl(SharedServer().Url(), &options.client.endpoint), redis::UrlError::kOk);
   options.prefix = "t" + std::to_string(++next_prefix) + ":";
   options.max_entries = max_entries;
+  options.limits = kContractLimits;
   return options;
 }
 
