@@ -18,6 +18,7 @@
 #include "http/index_page.h"
 #include "kv/lmdb_store.h"
 #include "kv/memory_store.h"
+#include "kv/redis_store.h"
 #include "net/server.h"
 #include "ratelimit/limiter.h"
 
@@ -30,6 +31,15 @@ constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 // The engine: LMDB on the -db file (the store of record), or memory when -db is "". An LMDB
 // file that cannot be opened stops the start: never serve empty over existing data.
 std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
+  if (config.redis) {
+    kv::RedisStoreOptions options;
+    options.client.endpoint = *config.redis;
+    // A few pipelined connections carry every request; more would only add Redis-side work.
+    options.client.connections = static_cast<size_t>(std::min(WorkerThreads(config), 4));
+    options.max_entries = config.max_entries;
+    options.limits = {config.max_key_bytes, config.max_value_bytes};
+    return kv::RedisStore::Open(options, error);
+  }
   if (config.db_path.empty()) {
     kv::MemoryStore::Options options;
     options.max_entries = config.max_entries;
@@ -151,7 +161,7 @@ int Run(const Config& config) {
   const std::string listening = "listening on " + HostPort(config.listen_ip, server.port());
   common::LogInfo(listening + " (rendezvous-server " + std::string(common::Version()) + ", " +
                   std::to_string(WorkerThreads(config)) + " threads, store: " +
-                  (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");
+                  StoreDescription(config) + ")");
   Sweeper sweeper(*store, clock, Sweeper::IntervalFor(config.expire));
   // Under systemd (Type=notify), the unit counts as started only now that the sockets accept.
   if (NotifyResult notified = NotifyFromEnvironment("READY=1\nSTATUS=" + listening);

@@ -18,6 +18,10 @@ namespace {
 using redis::CommandError;
 using redis::Reply;
 
+// The key layout's version, stored in <prefix>format. A change to the layout that old servers
+// would misread must change it.
+constexpr char kFormat[] = "1";
+
 constexpr int kPutScript = 0;
 constexpr int kDeleteScript = 1;
 
@@ -203,6 +207,64 @@ bool VersionAtLeast62(const std::string& info, std::string* version) {
   return major > 6 || (major == 6 && minor >= 2);
 }
 
+// Glob-escapes `text` for SCAN MATCH.
+std::string GlobEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out;
+}
+
+// Makes sure the keys under `prefix` are ours: `<prefix>format` holds kFormat, or nothing at all
+// is under the prefix yet (then the marker is set). Anything else is another program's data (or
+// a future format) that our scripts would corrupt, so the start is refused. Returns "" or the
+// reason.
+std::string ClaimPrefix(redis::Client& client, const std::string& prefix, const std::string& where) {
+  const std::string format_key = prefix + "format";
+  CommandError e = CommandError::kOk;
+  auto check_marker = [&](bool* ours) -> std::string {
+    Reply marker = CallSync(client, {"GET", format_key}, &e);
+    *ours = false;
+    if (e != CommandError::kOk || marker.IsError()) {
+      return absl::StrCat("redis at ", where, " did not answer GET ", format_key);
+    }
+    if (marker.type == Reply::Type::kNil) return "";
+    if (marker.type == Reply::Type::kString && marker.str == kFormat) {
+      *ours = true;
+      return "";
+    }
+    return absl::StrCat("redis at ", where, ": ", format_key, " is ",
+                        common::EscapeForLog(marker.str, 40), ", this server writes format ",
+                        kFormat, "; refusing to touch the keys under \"", prefix, "\"");
+  };
+  bool ours = false;
+  if (std::string error = check_marker(&ours); !error.empty() || ours) return error;
+  // No marker: the prefix must be empty. SCAN walks the whole keyspace once, at first start only.
+  const std::string pattern = GlobEscape(prefix) + "*";
+  std::string cursor = "0";
+  do {
+    Reply page = CallSync(client, {"SCAN", cursor, "MATCH", pattern, "COUNT", "1000"}, &e);
+    if (e != CommandError::kOk || page.type != Reply::Type::kArray || page.elements.size() != 2) {
+      return absl::StrCat("redis at ", where, " did not answer SCAN");
+    }
+    cursor = page.elements[0].str;
+    for (const Reply& key : page.elements[1].elements) {
+      if (key.str == format_key) continue;
+      // Another server may have claimed the prefix since our GET.
+      if (std::string error = check_marker(&ours); !error.empty() || ours) return error;
+      return absl::StrCat("redis at ", where, " holds keys under \"", prefix,
+                          "\" that this server did not write (such as ",
+                          common::EscapeForLog(key.str, 80),
+                          "); use another database (redis://host:port/N) or remove them");
+    }
+  } while (cursor != "0");
+  (void)CallSync(client, {"SET", format_key, kFormat, "NX"}, &e);
+  if (std::string error = check_marker(&ours); !error.empty() || ours) return error;
+  return absl::StrCat("redis at ", where, " did not keep ", format_key);
+}
+
 }  // namespace
 
 std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options,
@@ -223,6 +285,10 @@ std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options,
   }
   if (!VersionAtLeast62(info.str, &version)) {
     *error = absl::StrCat("redis at ", where, " is version ", version, "; 6.2 or newer is needed");
+    return nullptr;
+  }
+  if (std::string refused = ClaimPrefix(*client, options.prefix, where); !refused.empty()) {
+    *error = std::move(refused);
     return nullptr;
   }
   std::string shas[2];

@@ -19,6 +19,9 @@
 //                         decides, so expired entries never refuse a creation.
 //   <prefix>version       INCR counter: versions unique and increasing across all servers
 //   <prefix>hashkey       the 32-byte owner hashing key, created once (SET NX) and shared
+//   <prefix>format        the layout's version ("1"). Open refuses a database that has keys
+//                         under the prefix but no such marker (another program's data), or a
+//                         marker of another version.
 //
 // Owner digests are compared with Lua string equality, which is not constant-time. That is safe
 // here: a digest is a keyed hash of the client's secret, so a client cannot steer its digest's
@@ -52,8 +55,8 @@ struct RedisStoreOptions {
 
 class RedisStore final : public Store {
  public:
-  // Connects, checks that the server is Redis 6.2 or newer, loads the scripts and creates or reads
-  // the shared hashing key. Returns null with one line in `error` on failure.
+  // Connects, checks that the server is Redis 6.2 or newer and that the keys under the prefix are
+  // ours (<prefix>format), loads the scripts and creates or reads the shared hashing key. Returns null with one line in `error` on failure.
   static std::unique_ptr<RedisStore> Open(const RedisStoreOptions& options, std::string* error);
   ~RedisStore() override;
 

@@ -109,5 +109,47 @@ TEST(RedisStoreTest, TwoStoresOnOnePrefixShareEntriesOwnersVersionsAndCapacity) 
   EXPECT_EQ(SyncPut(*b, put).status, Status::kCapacityReached);
 }
 
+// Runs one command on the shared server, waited for.
+redis::Reply Call(std::initializer_list<std::string_view> args) {
+  redis::ClientOptions options;
+  EXPECT_EQ(redis::ParseUrl(SharedServer().Url(), &options.endpoint), redis::UrlError::kOk);
+  redis::Client client(options);
+  EXPECT_TRUE(client.WaitConnected(absl::Seconds(10)));
+  std::promise<redis::Reply> promise;
+  client.Command(args, [&promise](redis::CommandError, const redis::Reply& r) {
+    promise.set_value(r);
+  });
+  return promise.get_future().get();
+}
+
+TEST(RedisStoreTest, KeysUnderThePrefixThatAreNotOursRefuseTheStart) {
+  ASSERT_NE(RedisEnvironment::server_, nullptr);
+  RedisStoreOptions options = OptionsFor(2);
+  Call({"SET", options.prefix + "someone-elses", "x"});
+  std::string error;
+  EXPECT_EQ(RedisStore::Open(options, &error), nullptr);
+  EXPECT_NE(error.find("did not write (such as " + options.prefix + "someone-elses)"),
+            std::string::npos)
+      << error;
+}
+
+TEST(RedisStoreTest, AnotherLayoutVersionRefusesTheStart) {
+  ASSERT_NE(RedisEnvironment::server_, nullptr);
+  RedisStoreOptions options = OptionsFor(2);
+  Call({"SET", options.prefix + "format", "99"});
+  std::string error;
+  EXPECT_EQ(RedisStore::Open(options, &error), nullptr);
+  EXPECT_NE(error.find("format is 99, this server writes format 1"), std::string::npos) << error;
+}
+
+TEST(RedisStoreTest, AnEmptyPrefixIsClaimedAndReopened) {
+  ASSERT_NE(RedisEnvironment::server_, nullptr);
+  RedisStoreOptions options = OptionsFor(2);
+  std::string error;
+  ASSERT_NE(RedisStore::Open(options, &error), nullptr) << error;
+  EXPECT_EQ(Call({"GET", options.prefix + "format"}).str, "1");
+  EXPECT_NE(RedisStore::Open(options, &error), nullptr) << error;
+}
+
 }  // namespace
 }  // namespace rendezvous::kv
