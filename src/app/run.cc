@@ -38,6 +38,8 @@ std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
     options.client.connections = static_cast<size_t>(std::min(WorkerThreads(config), 4));
     options.max_entries = config.max_entries;
     options.limits = {config.max_key_bytes, config.max_value_bytes};
+    options.capacity_tokens = config.max_requests;
+    options.refill_period = config.reset;
     return kv::RedisStore::Open(options, error);
   }
   if (config.db_path.empty()) {

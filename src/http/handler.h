@@ -97,10 +97,17 @@ class Handler final : public RequestHandler {
                                                      RequestConditions& conditions) const;
   void HandleIndexPage(const Request& request, Response& response);
   // The store operations; each completes `response` (and runs its done) exactly once.
-  void HandleGet(Response& response);
+  // `charge` is what the store charges (cost 0 when the Handler's Limiter took it already).
+  void HandleGet(const kv::RateCharge& charge, Response& response);
   void HandleWrite(const Request& request, bool ip_key, absl::Duration lifetime,
-                   const WriteCondition& condition, Response& response);
-  void HandleDelete(const Request& request, const IfMatch& if_match, Response& response);
+                   const WriteCondition& condition, const kv::RateCharge& charge,
+                   Response& response);
+  void HandleDelete(const Request& request, const IfMatch& if_match, const kv::RateCharge& charge,
+                    Response& response);
+  // For a store that charged the request: its RateLimit headers. Returns false (and completes
+  // the response with 429) when the charge was refused.
+  [[nodiscard]] bool AcceptStoreRate(const std::optional<ratelimit::Decision>& rate,
+                                     kv::Status status, Response& response) const;
   // Whether `client` may delete the key `key` under "ip/": the address in its second segment
   // must be the client's, compared as the rate limiter does (a whole IPv4 address, an IPv6
   // prefix of ipv6_prefix_bits), so a client whose IPv6 address changes within its prefix keeps

@@ -5,12 +5,22 @@
 
 namespace rendezvous::http {
 
-void Handler::HandleGet(Response& response) {
+bool Handler::AcceptStoreRate(const std::optional<ratelimit::Decision>& rate, kv::Status status,
+                              Response& response) const {
+  if (!rate) return true;
+  AppendRateLimitHeaders(*rate, limiter_.capacity_tokens(), response.extra_headers);
+  if (status != kv::Status::kRateLimited) return true;
+  Fail(Error::kRateLimited, response);
+  return false;
+}
+
+void Handler::HandleGet(const kv::RateCharge& charge, Response& response) {
   // The callback captures only the Response (what it needs is in response.in_flight), so it fits
   // AnyInvocable's inline storage: a GET allocates nothing. HEAD fills the body too:
   // AppendResponse needs its length and leaves it out.
-  store_.Get(response.in_flight.key, response.in_flight.now,
-             [&response](const kv::GetResult& result) {
+  store_.ChargedGet(response.in_flight.key, response.in_flight.now, charge,
+             [this, &response](const kv::GetResult& result) {
+               if (!AcceptStoreRate(result.rate, result.status, response)) return;
                if (result.status != kv::Status::kOk) return Fail(ErrorFor(result.status), response);
                const kv::EntryView& entry = result.entry;
                // A 304 carries the headers a 200 would (RFC 9110 section 15.4.5), but no body.

@@ -1,11 +1,13 @@
 // RedisStore (redis_store.h): the rules as Lua scripts, and their arguments and replies.
 #include "kv/redis_store.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -24,6 +26,49 @@ constexpr char kFormat[] = "1";
 
 constexpr int kPutScript = 0;
 constexpr int kDeleteScript = 1;
+constexpr int kGetScript = 2;
+constexpr int kScriptCount = 3;
+
+// The token bucket (GCRA, as ratelimit::Limiter, in microseconds) on Redis's clock (TIME), so
+// servers with skewed clocks charge one bucket alike. The bucket is one string, the theoretical
+// arrival time, that expires when the bucket is full again: an idle client leaves nothing behind.
+// Returns {charged, allowed, remaining tokens, us until full, us until retry}; a cost of 0
+// charges nothing.
+constexpr char kCharge[] = R"lua(
+local function charge(bucket, cost, t, burst)
+  if cost == 0 then return {0, 1, 0, 0, 0} end
+  local time = redis.call('TIME')
+  local rnow = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  local tat = tonumber(redis.call('GET', bucket)) or rnow
+  if tat < rnow then tat = rnow end
+  if tat > rnow + burst then tat = rnow + burst end
+  local new = tat + cost * t
+  if cost * t > burst or new - rnow > burst then
+    return {1, 0, math.floor((burst - (tat - rnow)) / t), tat - rnow, new - rnow - burst}
+  end
+  redis.call('SET', bucket, string.format('%d', new), 'PX',
+             string.format('%d', math.ceil((new - rnow) / 1000)))
+  return {1, 1, math.floor((burst - (new - rnow)) / t), new - rnow, 0}
+end
+)lua";
+
+// Wraps an operation's body (which returns a table of up to 3 elements) into a script that
+// charges the bucket KEYS[bucket_key] with ARGV[first_rate_arg..+2] (cost, T, burst) first and
+// runs the body only if the charge passed. Replies {code, a, b, charged, remaining, until full,
+// retry}; code 'R' when the charge was refused.
+std::string Charged(int bucket_key, int first_rate_arg, const std::string& body) {
+  const std::string rate_args =
+      absl::StrCat("KEYS[", bucket_key, "], tonumber(ARGV[", first_rate_arg, "]), tonumber(ARGV[",
+                   first_rate_arg + 1, "]), tonumber(ARGV[", first_rate_arg + 2, "])");
+  return absl::StrCat(kCharge, "local rate = charge(", rate_args, ")\n",
+                      "if rate[2] == 0 then return {'R', 0, 0, rate[1], rate[3], rate[4], "
+                      "rate[5]} end\n"
+                      "local function op()\n",
+                      body,
+                      "\nend\n"
+                      "local r = op()\n"
+                      "return {r[1], r[2] or 0, r[3] or 0, rate[1], rate[3], rate[4], rate[5]}\n");
+}
 
 // Liveness and the owner rule are written once here and pasted into both scripts.
 // cur = HMGET entry n x o c; an entry is live when it exists and x < 0 (never) or x > now.
@@ -46,10 +91,10 @@ end
 // KEYS: 1 entry, 2 capacity set, 3 the requester's quota set, 4 version counter.
 // ARGV: 1 key, 2 value, 3 digest ('' = no secret), 4 now (us), 5 expires_at (us, -1 = never),
 //       6 Redis TTL (ms), 7 precondition (n, m, a, e), 8 version for m, 9 creator (hex),
-//       10 quota (0 = none), 11 max entries, 12 prefix.
-// Replies {'F'}, {'P'}, {'Q'}, {'C'} or {'K', version, created}.
+//       10 quota (0 = none), 11 max entries, 12 prefix. Charged: KEYS[5] bucket, ARGV 13..15.
+// Codes 'F', 'P', 'Q', 'C' or 'K' (then version, created).
 const std::string& PutScript() {
-  static const std::string script = absl::StrCat(
+  static const std::string script = Charged(5, 13, absl::StrCat(
       "local now = tonumber(ARGV[4]); local digest = ARGV[3]; local kind = ARGV[7]; "
       "local want = ARGV[8]\n",
       kLoadEntry, R"lua(
@@ -115,14 +160,14 @@ redis.call('ZADD', KEYS[2], score, ARGV[1])
 redis.call('ZADD', quota_set, score, ARGV[1])
 if live then return {'K', version, 0} end
 return {'K', version, 1}
-)lua");
+)lua"));
   return script;
 }
 
 // KEYS: 1 entry, 2 capacity set. ARGV: 1 key, 2 digest, 3 now (us), 4 precondition, 5 version,
-// 6 prefix. Replies {'F'}, {'P'}, {'N'} or {'K'}.
+// 6 prefix. Charged: KEYS[3] bucket, ARGV 7..9. Codes 'F', 'P', 'N' or 'K'.
 const std::string& DeleteScript() {
-  static const std::string script = absl::StrCat(
+  static const std::string script = Charged(3, 7, absl::StrCat(
       "local now = tonumber(ARGV[3]); local digest = ARGV[2]; local kind = ARGV[4]; "
       "local want = ARGV[5]\n",
       kLoadEntry, R"lua(
@@ -131,8 +176,43 @@ redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', ARGV[6] .. 'q:' .. cur[4], ARGV[1])
 return {'K'}
+)lua"));
+  return script;
+}
+
+// KEYS: 1 entry, 2 bucket. ARGV: 1..3 cost, T, burst. Replies as Charged, with code 'G' and the
+// entry's v, n, x fields (false: missing) in elements 7..9.
+const std::string& GetScript() {
+  static const std::string script =
+      absl::StrCat(kCharge, R"lua(
+local rate = charge(KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
+if rate[2] == 0 then return {'R', 0, 0, rate[1], rate[3], rate[4], rate[5]} end
+local e = redis.call('HMGET', KEYS[1], 'v', 'n', 'x')
+return {'G', 0, 0, rate[1], rate[3], rate[4], rate[5], e[1], e[2], e[3]}
 )lua");
   return script;
+}
+
+const std::string& ScriptBody(int which) {
+  switch (which) {
+    case kPutScript:
+      return PutScript();
+    case kDeleteScript:
+      return DeleteScript();
+    default:
+      return GetScript();
+  }
+}
+
+// Elements 3..6 of a charged script's reply: the decision when a charge ran.
+std::optional<ratelimit::Decision> RateFrom(const Reply& reply) {
+  if (reply.elements.size() < 7 || reply.elements[3].integer == 0) return std::nullopt;
+  ratelimit::Decision decision;
+  decision.allowed = reply.elements[0].str != "R";
+  decision.remaining_tokens = reply.elements[4].integer;
+  decision.until_full = absl::Microseconds(reply.elements[5].integer);
+  decision.retry_after = absl::Microseconds(reply.elements[6].integer);
+  return decision;
 }
 
 // Microseconds are exact in Lua's doubles (2^53 us is 285 years), nanoseconds are not.
@@ -291,10 +371,9 @@ std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options,
     *error = std::move(refused);
     return nullptr;
   }
-  std::string shas[2];
-  const std::string* scripts[2] = {&PutScript(), &DeleteScript()};
-  for (int i = 0; i < 2; ++i) {
-    Reply sha = CallSync(*client, {"SCRIPT", "LOAD", *scripts[i]}, &e);
+  std::array<std::string, kScriptCount> shas;
+  for (int i = 0; i < kScriptCount; ++i) {
+    Reply sha = CallSync(*client, {"SCRIPT", "LOAD", ScriptBody(i)}, &e);
     if (e != CommandError::kOk || sha.type != Reply::Type::kString) {
       *error = absl::StrCat("redis at ", where, " refused to load a script: ", sha.str);
       return nullptr;
@@ -318,17 +397,23 @@ std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options,
   secret::Key key;
   std::copy(stored.str.begin(), stored.str.end(), key.begin());
   return std::unique_ptr<RedisStore>(
-      new RedisStore(options, std::move(client), key, shas[0], shas[1]));
+      new RedisStore(options, std::move(client), key, std::move(shas)));
 }
 
 RedisStore::RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
-                       const secret::Key& key, std::string put_sha, std::string delete_sha)
+                       const secret::Key& key, std::array<std::string, 3> shas)
     : prefix_(options.prefix),
       max_entries_(options.max_entries),
       limits_(options.limits),
       client_(std::move(client)),
       hasher_(key),
-      script_sha_{std::move(put_sha), std::move(delete_sha)} {}
+      script_sha_(std::move(shas)) {
+  // GCRA in whole microseconds (Redis TIME's unit): T = period / capacity, at least 1 us.
+  const int64_t capacity = std::max<int64_t>(1, options.capacity_tokens);
+  emission_interval_us_ =
+      std::max<int64_t>(1, absl::ToInt64Microseconds(options.refill_period) / capacity);
+  burst_us_ = emission_interval_us_ * capacity;
+}
 
 RedisStore::~RedisStore() = default;
 
@@ -345,7 +430,7 @@ void RedisStore::RunScript(int which, std::vector<std::string> args,
     if (error == CommandError::kOk && reply.IsError() && reply.str.rfind("NOSCRIPT", 0) == 0) {
       std::vector<std::string_view> eval;
       eval.push_back("EVAL");
-      eval.push_back(which == kPutScript ? PutScript() : DeleteScript());
+      eval.push_back(ScriptBody(which));
       for (const std::string& arg : args) eval.push_back(arg);
       client_->Command(eval, std::move(done));
       return;
@@ -355,39 +440,76 @@ void RedisStore::RunScript(int which, std::vector<std::string> args,
 }
 
 void RedisStore::Get(std::string_view key, absl::Time now, GetCallback done) {
+  ChargedGet(key, now, RateCharge{}, std::move(done));
+}
+
+void RedisStore::ChargedGet(std::string_view key, absl::Time now, const RateCharge& charge,
+                            GetCallback done) {
   if (!ValidKey(key, limits_)) {
     done(GetResult{});  // no such entry can exist
     return;
   }
   const std::string entry = absl::StrCat(prefix_, "e:", std::string(key));
   const int64_t now_us = Micros(now);
-  client_->Command({"HMGET", entry, "v", "n", "x"},
-                   [done = std::move(done), now_us](CommandError error, const Reply& reply) mutable {
-                     GetResult result;
-                     if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
-                         reply.elements.size() != 3) {
-                       (void)FailureStatus(error, reply);  // logs; a read has no kStorageFull
-                       result.status = Status::kUnavailable;
-                       done(result);
-                       return;
-                     }
-                     int64_t version = 0;
-                     int64_t expires_us = 0;
-                     if (reply.elements[0].type != Reply::Type::kString ||
-                         !ParseInt(reply.elements[1].str, &version) ||
-                         !ParseInt(reply.elements[2].str, &expires_us) ||
-                         (expires_us >= 0 && expires_us <= now_us)) {
-                       result.status = Status::kNotFound;
-                       done(result);
-                       return;
-                     }
-                     result.status = Status::kOk;
-                     result.entry.value = reply.elements[0].str;
-                     result.entry.version = static_cast<uint64_t>(version);
-                     result.entry.expires_at = expires_us < 0 ? absl::InfiniteFuture()
-                                                              : absl::FromUnixMicros(expires_us);
-                     done(result);
-                   });
+  // reply.elements[first..first+2] are the entry's v, n, x.
+  auto answer = [done = std::move(done), now_us](CommandError error, const Reply& reply,
+                                                  size_t first) mutable {
+    GetResult result;
+    if (first > 0 && error == CommandError::kOk && reply.type == Reply::Type::kArray &&
+        reply.elements.size() == 7 && reply.elements[0].str == "R") {
+      result.rate = RateFrom(reply);
+      result.status = Status::kRateLimited;
+      done(result);
+      return;
+    }
+    if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
+        reply.elements.size() != first + 3) {
+      (void)FailureStatus(error, reply);  // logs; a read has no kStorageFull
+      result.status = Status::kUnavailable;
+      done(result);
+      return;
+    }
+    if (first > 0) result.rate = RateFrom(reply);
+    const Reply& value = reply.elements[first];
+    int64_t version = 0;
+    int64_t expires_us = 0;
+    if (value.type != Reply::Type::kString || !ParseInt(reply.elements[first + 1].str, &version) ||
+        !ParseInt(reply.elements[first + 2].str, &expires_us) ||
+        (expires_us >= 0 && expires_us <= now_us)) {
+      result.status = Status::kNotFound;
+      done(result);
+      return;
+    }
+    result.status = Status::kOk;
+    result.entry.value = value.str;
+    result.entry.version = static_cast<uint64_t>(version);
+    result.entry.expires_at =
+        expires_us < 0 ? absl::InfiniteFuture() : absl::FromUnixMicros(expires_us);
+    done(result);
+  };
+  if (charge.cost_tokens == 0) {
+    client_->Command({"HMGET", entry, "v", "n", "x"},
+                     [answer = std::move(answer)](CommandError error, const Reply& reply) mutable {
+                       answer(error, reply, 0);
+                     });
+    return;
+  }
+  std::vector<std::string> args = {"2", entry, BucketKey(charge)};
+  AppendRateArgs(charge, args);
+  RunScript(kGetScript, std::move(args),
+            [answer = std::move(answer)](CommandError error, const Reply& reply) mutable {
+              answer(error, reply, 7);
+            });
+}
+
+std::string RedisStore::BucketKey(const RateCharge& charge) const {
+  return absl::StrCat(prefix_, "rl:", Hex(charge.client.data(), charge.client.size()));
+}
+
+void RedisStore::AppendRateArgs(const RateCharge& charge, std::vector<std::string>& args) const {
+  args.push_back(absl::StrCat(std::max<int64_t>(0, charge.cost_tokens)));
+  args.push_back(absl::StrCat(emission_interval_us_));
+  args.push_back(absl::StrCat(burst_us_));
 }
 
 void RedisStore::Put(const PutRequest& request, WriteCallback done) {
@@ -410,11 +532,12 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
                                absl::ToDoubleMilliseconds(request.expires_at - request.now))));
   std::string key(request.key);
   std::vector<std::string> args = {
-      "4",
+      "5",
       absl::StrCat(prefix_, "e:", key),
       prefix_ + "all",
       absl::StrCat(prefix_, "q:", creator),
       prefix_ + "version",
+      BucketKey(request.charge),
       key,
       std::string(request.value),
       digest,
@@ -427,20 +550,22 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
       absl::StrCat(request.max_entries_per_creator),
       absl::StrCat(max_entries_),
       prefix_};
+  AppendRateArgs(request.charge, args);
   const absl::Time expires_at = request.expires_at;
   RunScript(kPutScript, std::move(args),
             [this, key = std::move(key), expires_at, done = std::move(done)](
                 CommandError error, const Reply& reply) mutable {
               WriteResult result;
               if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
-                  reply.elements.empty()) {
+                  reply.elements.size() != 7) {
                 result.status = FailureStatus(error, reply);
                 done(result);
                 return;
               }
+              result.rate = RateFrom(reply);
               const std::string& code = reply.elements[0].str;
               int64_t version = 0;
-              if (code == "K" && reply.elements.size() == 3 &&
+              if (code == "K" &&
                   ParseInt(reply.elements[1].str, &version)) {
                 result.status = Status::kOk;
                 result.version = static_cast<uint64_t>(version);
@@ -454,6 +579,8 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
                 result.status = Status::kQuotaReached;
               } else if (code == "C") {
                 result.status = Status::kCapacityReached;
+              } else if (code == "R") {
+                result.status = Status::kRateLimited;
               } else {
                 result.status = FailureStatus(CommandError::kOk, reply);
               }
@@ -476,27 +603,32 @@ void RedisStore::Delete(const DeleteRequest& request, WriteCallback done) {
     return;
   }
   std::string key(request.key);
-  std::vector<std::string> args = {"2",
+  std::vector<std::string> args = {"3",
                                    absl::StrCat(prefix_, "e:", key),
                                    prefix_ + "all",
+                                   BucketKey(request.charge),
                                    key,
                                    digest,
                                    absl::StrCat(Micros(request.now)),
                                    std::string(1, PreconditionCode(request.precondition.kind)),
                                    absl::StrCat(request.precondition.version),
                                    prefix_};
+  AppendRateArgs(request.charge, args);
   RunScript(kDeleteScript, std::move(args),
             [this, key = std::move(key), done = std::move(done)](CommandError error,
                                                                  const Reply& reply) mutable {
               WriteResult result;
               if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
-                  reply.elements.empty()) {
+                  reply.elements.size() != 7) {
                 result.status = FailureStatus(error, reply);
                 done(result);
                 return;
               }
+              result.rate = RateFrom(reply);
               const std::string& code = reply.elements[0].str;
-              if (code == "K") {
+              if (code == "R") {
+                result.status = Status::kRateLimited;
+              } else if (code == "K") {
                 result.status = Status::kOk;
               } else if (code == "F") {
                 result.status = Status::kForbidden;

@@ -1,10 +1,12 @@
 // RedisStore: the kv::Store engine on a Redis (or Valkey) server shared by many rendezvous servers.
 //
-// Every write is one round trip: a Lua script that runs the owner, precondition, quota and
+// Every request is one round trip, its rate-limit charge included (ChargesRateLimit): a script
+// first charges the client's token bucket and runs the operation only if that passed.
+// Every write is a Lua script that runs the owner, precondition, quota and
 // capacity rules and the write itself atomically inside Redis (Redis runs one script at a time), so
 // servers racing on one key or on the last free slot cannot both win. The rules are a second copy
-// of the C++ ones (kv/write_rules.h); the store contract suite keeps the two equal. A Get is one
-// HMGET.
+// of the C++ ones (kv/write_rules.h); the store contract suite keeps the two equal. A Get without
+// a charge is one HMGET.
 //
 // Key layout, all under a prefix (default "rdv:"):
 //   <prefix>e:<key>       hash: v value, n version (decimal), x expires_at in Unix microseconds
@@ -19,6 +21,8 @@
 //                         decides, so expired entries never refuse a creation.
 //   <prefix>version       INCR counter: versions unique and increasing across all servers
 //   <prefix>hashkey       the 32-byte owner hashing key, created once (SET NX) and shared
+//   <prefix>rl:<client>   string: a client's token bucket (GCRA's theoretical arrival time, in
+//                         Redis TIME microseconds), with PEXPIRE at the moment it is full again
 //   <prefix>format        the layout's version ("1"). Open refuses a database that has keys
 //                         under the prefix but no such marker (another program's data), or a
 //                         marker of another version.
@@ -34,6 +38,7 @@
 // Thread-safety: all methods may be called concurrently from any thread.
 #pragma once
 
+#include <array>
 #include <memory>
 #include <string>
 #include <vector>
@@ -50,6 +55,10 @@ struct RedisStoreOptions {
   std::string prefix = "rdv:";
   size_t max_entries = 100000;            // live entries at most (-maxNumKV); 0 refuses new keys
   InputLimits limits;                     // refused alike by every engine (store.h)
+  // The clients' token buckets (-maxRequests per -resetDuration), charged inside the operations
+  // (ChargesRateLimit) so that a client has one bucket across every server.
+  int64_t capacity_tokens = 11;
+  absl::Duration refill_period = absl::Minutes(1);
   absl::Duration open_timeout = absl::Seconds(5);  // to connect and set up at start
 };
 
@@ -61,6 +70,10 @@ class RedisStore final : public Store {
   ~RedisStore() override;
 
   void Get(std::string_view key, absl::Time now, GetCallback done) override;
+  // One EVALSHA that charges the bucket and reads the entry (a plain HMGET without a charge).
+  void ChargedGet(std::string_view key, absl::Time now, const RateCharge& charge,
+                  GetCallback done) override;
+  bool ChargesRateLimit() const override { return true; }
   void Put(const PutRequest& request, WriteCallback done) override;
   void Delete(const DeleteRequest& request, WriteCallback done) override;
   // Drops expired members from the capacity set (Redis frees the entries themselves). Blocking.
@@ -73,7 +86,10 @@ class RedisStore final : public Store {
 
  private:
   RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
-             const secret::Key& key, std::string put_sha, std::string delete_sha);
+             const secret::Key& key, std::array<std::string, 3> shas);
+  // The KEYS entry and the three ARGV entries of a charge (bucket, cost, T, burst).
+  std::string BucketKey(const RateCharge& charge) const;
+  void AppendRateArgs(const RateCharge& charge, std::vector<std::string>& args) const;
   // Sends EVALSHA, falling back to EVAL once when Redis lost its script cache (a restart).
   void RunScript(int which, std::vector<std::string> args,
                  absl::AnyInvocable<void(redis::CommandError, const redis::Reply&)> done);
@@ -83,7 +99,9 @@ class RedisStore final : public Store {
   const InputLimits limits_;
   std::unique_ptr<redis::Client> client_;
   const secret::Hasher hasher_;
-  const std::string script_sha_[2];  // kPutScript, kDeleteScript
+  const std::array<std::string, 3> script_sha_;  // kPutScript, kDeleteScript, kGetScript
+  int64_t emission_interval_us_ = 1;             // GCRA's T
+  int64_t burst_us_ = 1;                         // capacity * T
   ChangeListener listener_;
 };
 

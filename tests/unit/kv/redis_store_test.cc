@@ -151,5 +151,70 @@ TEST(RedisStoreTest, AnEmptyPrefixIsClaimedAndReopened) {
   EXPECT_NE(RedisStore::Open(options, &error), nullptr) << error;
 }
 
+GetResult SyncChargedGet(Store& store, std::string_view key, const RateCharge& charge) {
+  std::promise<GetResult> promise;
+  store.ChargedGet(key, absl::Now(), charge, [&promise](const GetResult& r) {
+    GetResult copy;  // the entry's views die with the callback; only status and rate are kept
+    copy.status = r.status;
+    copy.rate = r.rate;
+    promise.set_value(copy);
+  });
+  return promise.get_future().get();
+}
+
+// The bucket is charged on Redis's clock, so this test cannot move time: a refill period of an
+// hour keeps the bucket from refilling while it runs.
+TEST(RedisStoreTest, AClientHasOneTokenBucketAcrossStoresChargedInsideTheOperation) {
+  ASSERT_NE(RedisEnvironment::server_, nullptr);
+  RedisStoreOptions options = OptionsFor(10);
+  options.capacity_tokens = 5;
+  options.refill_period = absl::Hours(1);
+  std::string error;
+  auto a = RedisStore::Open(options, &error);
+  ASSERT_NE(a, nullptr) << error;
+  auto b = RedisStore::Open(options, &error);
+  ASSERT_NE(b, nullptr) << error;
+  ASSERT_TRUE(a->ChargesRateLimit());
+
+  RateCharge charge;
+  charge.client[15] = 7;
+  charge.cost_tokens = 1;
+  GetResult first = SyncChargedGet(*a, "k", charge);
+  EXPECT_EQ(first.status, Status::kNotFound);
+  ASSERT_TRUE(first.rate.has_value());
+  EXPECT_TRUE(first.rate->allowed);
+  EXPECT_EQ(first.rate->remaining_tokens, 4);
+  EXPECT_EQ(SyncChargedGet(*b, "k", charge).rate->remaining_tokens, 3);
+
+  PutRequest put;
+  put.key = "k";
+  put.value = "v";
+  put.now = absl::Now();
+  put.expires_at = put.now + absl::Hours(1);
+  put.charge = charge;
+  put.charge.cost_tokens = 3;
+  const WriteResult written = SyncPut(*a, put);  // 3 of the 3 left
+  EXPECT_EQ(written.status, Status::kOk);
+  ASSERT_TRUE(written.rate.has_value());
+  EXPECT_EQ(written.rate->remaining_tokens, 0);
+
+  const GetResult refused = SyncChargedGet(*b, "k", charge);
+  EXPECT_EQ(refused.status, Status::kRateLimited);
+  ASSERT_TRUE(refused.rate.has_value());
+  EXPECT_FALSE(refused.rate->allowed);
+  EXPECT_GT(refused.rate->retry_after, absl::Minutes(11));  // one token: an hour / 5
+  EXPECT_LE(refused.rate->retry_after, absl::Minutes(12));
+  put.key = "other";
+  EXPECT_EQ(SyncPut(*b, put).status, Status::kRateLimited);
+  EXPECT_EQ(SyncGet(*b, "other", absl::Now()).status, Status::kNotFound);  // not written
+
+  // Another client has its own bucket; an idle bucket expires in Redis when it is full again.
+  charge.client[15] = 8;
+  EXPECT_EQ(SyncChargedGet(*a, "k", charge).status, Status::kOk);
+  const redis::Reply ttl = Call({"PTTL", options.prefix + "rl:" + std::string(30, '0') + "08"});
+  EXPECT_GT(ttl.integer, 0);
+  EXPECT_LE(ttl.integer, 12 * 60 * 1000);
+}
+
 }  // namespace
 }  // namespace rendezvous::kv
