@@ -39,6 +39,7 @@ std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
     options.max_entries = config.max_entries;
     options.limits = {config.max_key_bytes, config.max_value_bytes};
     options.capacity_tokens = config.max_requests;
+    options.sync_writes = config.sync_writes;
     options.refill_period = config.reset;
     return kv::RedisStore::Open(options, error);
   }

@@ -101,13 +101,12 @@ void Handler::Handle(const Request& request, Response& response, Done done) {
   kv::RateCharge charge;
   charge.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
   charge.cost_tokens = costs_a_write ? kWriteCostTokens : kOtherCostTokens;
-  if (store_.ChargesRateLimit()) {
-    // The bucket lives in the store, shared by every server: the store operation charges it in
-    // its own atomic step (one round trip) and adds the headers through AppendStoreRate. A
-    // request refused below before reaching the store costs nothing there.
-  } else {
-    const ratelimit::Decision decision = limiter_.Take(
-        ratelimit::ClientKey{charge.client}, charge.cost_tokens, now);
+  // A store that ChargesRateLimit holds the bucket, shared by every server, and charges it in the
+  // operation's own atomic step (one round trip; AcceptStoreRate adds the headers). A request
+  // refused below before it reaches such a store costs nothing.
+  if (!store_.ChargesRateLimit()) {
+    const ratelimit::Decision decision =
+        limiter_.Take(ratelimit::ClientKey{charge.client}, charge.cost_tokens, now);
     AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
     if (!decision.allowed) return Fail(Error::kRateLimited, response);
     charge.cost_tokens = 0;  // taken
@@ -125,7 +124,8 @@ void Handler::Handle(const Request& request, Response& response, Done done) {
     case Method::kDelete:
       return HandleDelete(request, conditions.if_match, charge, response);
     default:
-      // Method names are case-sensitive: "post" lands here too. The token is already taken.
+      // Method names are case-sensitive: "post" lands here too. The token is already taken
+      // (by the local limiter; a charging store never sees this request).
       response.extra_headers.append("Allow: ").append(kKeyMethods).append("\r\n");
       return Fail(Error::kMethodNotAllowed, response);
   }

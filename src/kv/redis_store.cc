@@ -287,6 +287,29 @@ bool VersionAtLeast62(const std::string& info, std::string* version) {
   return major > 6 || (major == 6 && minor >= 2);
 }
 
+// Durability is the Redis server's: say so at start when its settings lose acknowledged writes
+// on a crash (no AOF) or, with -syncWrites, on power loss (AOF without appendfsync always).
+// Managed services often disable CONFIG; then nothing can be checked and nothing is said.
+void WarnAboutDurability(redis::Client& client, bool sync_writes, const std::string& where) {
+  CommandError e = CommandError::kOk;
+  Reply aof = CallSync(client, {"CONFIG", "GET", "appendonly"}, &e);
+  if (e != CommandError::kOk || aof.type != Reply::Type::kArray || aof.elements.size() != 2) return;
+  if (aof.elements[1].str != "yes") {
+    common::LogWarning(absl::StrCat("redis at ", where,
+                                    " has appendonly no: a crash of redis-server loses the writes "
+                                    "since its last snapshot (set appendonly yes)"));
+    return;
+  }
+  Reply fsync = CallSync(client, {"CONFIG", "GET", "appendfsync"}, &e);
+  if (sync_writes && e == CommandError::kOk && fsync.type == Reply::Type::kArray &&
+      fsync.elements.size() == 2 && fsync.elements[1].str != "always") {
+    common::LogWarning(absl::StrCat("-syncWrites: redis at ", where, " has appendfsync ",
+                                    fsync.elements[1].str,
+                                    ", so a power loss can lose acknowledged writes "
+                                    "(set appendfsync always)"));
+  }
+}
+
 // Glob-escapes `text` for SCAN MATCH.
 std::string GlobEscape(std::string_view text) {
   std::string out;
@@ -367,6 +390,7 @@ std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options,
     *error = absl::StrCat("redis at ", where, " is version ", version, "; 6.2 or newer is needed");
     return nullptr;
   }
+  WarnAboutDurability(*client, options.sync_writes, where);
   if (std::string refused = ClaimPrefix(*client, options.prefix, where); !refused.empty()) {
     *error = std::move(refused);
     return nullptr;

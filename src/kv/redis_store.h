@@ -60,6 +60,9 @@ struct RedisStoreOptions {
   int64_t capacity_tokens = 11;
   absl::Duration refill_period = absl::Minutes(1);
   absl::Duration open_timeout = absl::Seconds(5);  // to connect and set up at start
+  // -syncWrites: Open warns unless Redis fsyncs every write (appendfsync always), since
+  // durability is Redis's (the server cannot make Redis fsync).
+  bool sync_writes = false;
 };
 
 class RedisStore final : public Store {
