@@ -27,6 +27,7 @@ struct Connection::Link : std::enable_shared_from_this<Link> {
   bool write_armed = false;
   bool ready = false;  // the handshake succeeded: user commands may be sent
   bool dead = false;   // its commands were failed already; later hiredis callbacks are ignored
+  bool flush_posted = false;  // a FlushWrites is queued
   SteadyTime connect_deadline;
   std::deque<Pending> pending;
 };
@@ -118,10 +119,26 @@ void HookAddRead(void* data) {
   ArmRead(link->shared_from_this());
 }
 void HookDelRead(void* data) { static_cast<Link*>(data)->want_read = false; }
+// hiredis asks to write whenever a command joins its output buffer. Instead of waiting for the
+// socket to be writable (an epoll_ctl and a reactor round per batch), one flush is posted: it runs
+// after the handlers already queued on this thread, so every command they enqueue leaves in the
+// same write. Only a socket that does not take everything waits for writability.
+void FlushWrites(const std::shared_ptr<Link>& link) {
+  link->flush_posted = false;
+  if (link->ac == nullptr || !link->want_write) return;
+  // Until hiredis has seen the connect complete, that happens on writability.
+  if ((link->ac->c.flags & REDIS_CONNECTED) == 0) return ArmWrite(link);
+  redisAsyncHandleWrite(link->ac);  // may free the context, as above
+  if (link->ac != nullptr && link->want_write) ArmWrite(link);
+}
+
 void HookAddWrite(void* data) {
   auto* link = static_cast<Link*>(data);
   link->want_write = true;
-  ArmWrite(link->shared_from_this());
+  if (link->flush_posted || link->write_armed) return;
+  link->flush_posted = true;
+  boost::asio::post(link->fd.get_executor(),
+                    [link = link->shared_from_this()] { FlushWrites(link); });
 }
 void HookDelWrite(void* data) { static_cast<Link*>(data)->want_write = false; }
 // Called while hiredis frees the context, just before it closes the fd.
