@@ -551,9 +551,9 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
   const std::string creator = Hex(request.creator.data(), request.creator.size());
   const int64_t expires_us = Micros(request.expires_at);
   // Redis frees the entry after the TTL the request asked for, on Redis's own clock.
-  const int64_t ttl_ms =
-      std::max<int64_t>(1, static_cast<int64_t>(std::ceil(
-                               absl::ToDoubleMilliseconds(request.expires_at - request.now))));
+  // (Unused for an entry that never expires; the cap keeps the conversion defined.)
+  const int64_t ttl_ms = static_cast<int64_t>(std::ceil(std::clamp(
+      absl::ToDoubleMilliseconds(request.expires_at - request.now), 1.0, 1e15)));
   std::string key(request.key);
   std::vector<std::string> args = {
       "5",
