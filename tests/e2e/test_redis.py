@@ -100,12 +100,12 @@ class RedisCase(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        for server in (cls.a, cls.b):
-            try:
-                server.stop(check=False)
-            except AssertionError:
-                pass
-        cls.redis.stop()
+        try:
+            for server in (cls.a, cls.b):
+                server.stop(check=False)  # a server of a stalled test may exit unclean
+                server.check_no_sanitizer_reports()
+        finally:
+            cls.redis.stop()
 
     def key(self, suffix=""):
         return "/" + self.id().rsplit(".", 1)[-1][:60] + suffix
