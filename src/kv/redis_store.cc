@@ -94,10 +94,11 @@ end
 //       10 quota (0 = none), 11 max entries, 12 prefix. Charged: KEYS[5] bucket, ARGV 13..15.
 // Codes 'F', 'P', 'Q', 'C' or 'K' (then version, created).
 const std::string& PutScript() {
-  static const std::string script = Charged(5, 13, absl::StrCat(
-      "local now = tonumber(ARGV[4]); local digest = ARGV[3]; local kind = ARGV[7]; "
-      "local want = ARGV[8]\n",
-      kLoadEntry, R"lua(
+  static const std::string script = Charged(
+      5, 13,
+      absl::StrCat("local now = tonumber(ARGV[4]); local digest = ARGV[3]; local kind = ARGV[7]; "
+                   "local want = ARGV[8]\n",
+                   kLoadEntry, R"lua(
 local creator = ARGV[9]
 local quota_set = KEYS[3]
 -- Removes up to 128 members of `set` that expired by now, each with its entry and its place in
@@ -167,10 +168,11 @@ return {'K', version, 1}
 // KEYS: 1 entry, 2 capacity set. ARGV: 1 key, 2 digest, 3 now (us), 4 precondition, 5 version,
 // 6 prefix. Charged: KEYS[3] bucket, ARGV 7..9. Codes 'F', 'P', 'N' or 'K'.
 const std::string& DeleteScript() {
-  static const std::string script = Charged(3, 7, absl::StrCat(
-      "local now = tonumber(ARGV[3]); local digest = ARGV[2]; local kind = ARGV[4]; "
-      "local want = ARGV[5]\n",
-      kLoadEntry, R"lua(
+  static const std::string script = Charged(
+      3, 7,
+      absl::StrCat("local now = tonumber(ARGV[3]); local digest = ARGV[2]; local kind = ARGV[4]; "
+                   "local want = ARGV[5]\n",
+                   kLoadEntry, R"lua(
 if not live then return {'N'} end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -183,8 +185,7 @@ return {'K'}
 // KEYS: 1 entry, 2 bucket. ARGV: 1..3 cost, T, burst. Replies as Charged, with code 'G' and the
 // entry's v, n, x fields (false: missing) in elements 7..9.
 const std::string& GetScript() {
-  static const std::string script =
-      absl::StrCat(kCharge, R"lua(
+  static const std::string script = absl::StrCat(kCharge, R"lua(
 local rate = charge(KEYS[2], tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3]))
 if rate[2] == 0 then return {'R', 0, 0, rate[1], rate[3], rate[4], rate[5]} end
 local e = redis.call('HMGET', KEYS[1], 'v', 'n', 'x')
@@ -259,8 +260,8 @@ Status FailureStatus(CommandError error, const Reply& reply) {
   if (reply.IsError() && reply.str.rfind("OOM", 0) == 0) return Status::kStorageFull;
   static common::LogThrottle throttle(absl::Seconds(10));
   if (throttle.ShouldLog(absl::Now())) {
-    common::LogError(absl::StrCat("redis: unexpected reply: ",
-                                  common::EscapeForLog(reply.str, 200)));
+    common::LogError(
+        absl::StrCat("redis: unexpected reply: ", common::EscapeForLog(reply.str, 200)));
   }
   return Status::kUnavailable;
 }
@@ -324,7 +325,8 @@ std::string GlobEscape(std::string_view text) {
 // is under the prefix yet (then the marker is set). Anything else is another program's data (or
 // a future format) that our scripts would corrupt, so the start is refused. Returns "" or the
 // reason.
-std::string ClaimPrefix(redis::Client& client, const std::string& prefix, const std::string& where) {
+std::string ClaimPrefix(redis::Client& client, const std::string& prefix,
+                        const std::string& where) {
   const std::string format_key = prefix + "format";
   CommandError e = CommandError::kOk;
   auto check_marker = [&](bool* ours) -> std::string {
@@ -370,8 +372,7 @@ std::string ClaimPrefix(redis::Client& client, const std::string& prefix, const 
 
 }  // namespace
 
-std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options,
-                                             std::string* error) {
+std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options, std::string* error) {
   const std::string where = redis::EndpointForLog(options.client.endpoint);
   auto client = std::make_unique<redis::Client>(options.client);
   if (!client->WaitConnected(options.open_timeout)) {
@@ -407,11 +408,11 @@ std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options,
   // The hashing key: the first server to start creates it, every other one reads that one.
   const std::string key_name = options.prefix + "hashkey";
   secret::Key fresh = secret::Hasher::WithRandomKey().key();
-  (void)CallSync(*client,
-                 {"SET", key_name,
-                  std::string_view(reinterpret_cast<const char*>(fresh.data()), fresh.size()),
-                  "NX"},
-                 &e);
+  (void)CallSync(
+      *client,
+      {"SET", key_name, std::string_view(reinterpret_cast<const char*>(fresh.data()), fresh.size()),
+       "NX"},
+      &e);
   Reply stored = CallSync(*client, {"GET", key_name}, &e);
   if (e != CommandError::kOk || stored.type != Reply::Type::kString ||
       stored.str.size() != secret::kKeyBytes) {
@@ -477,7 +478,7 @@ void RedisStore::ChargedGet(std::string_view key, absl::Time now, const RateChar
   const int64_t now_us = Micros(now);
   // reply.elements[first..first+2] are the entry's v, n, x.
   auto answer = [done = std::move(done), now_us](CommandError error, const Reply& reply,
-                                                  size_t first) mutable {
+                                                 size_t first) mutable {
     GetResult result;
     if (first > 0 && error == CommandError::kOk && reply.type == Reply::Type::kArray &&
         reply.elements.size() == 7 && reply.elements[0].str == "R") {
@@ -552,28 +553,27 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
   const int64_t expires_us = Micros(request.expires_at);
   // Redis frees the entry after the TTL the request asked for, on Redis's own clock.
   // (Unused for an entry that never expires; the cap keeps the conversion defined.)
-  const int64_t ttl_ms = static_cast<int64_t>(std::ceil(std::clamp(
-      absl::ToDoubleMilliseconds(request.expires_at - request.now), 1.0, 1e15)));
+  const int64_t ttl_ms = static_cast<int64_t>(std::ceil(
+      std::clamp(absl::ToDoubleMilliseconds(request.expires_at - request.now), 1.0, 1e15)));
   std::string key(request.key);
-  std::vector<std::string> args = {
-      "5",
-      absl::StrCat(prefix_, "e:", key),
-      prefix_ + "all",
-      absl::StrCat(prefix_, "q:", creator),
-      prefix_ + "version",
-      BucketKey(request.charge),
-      key,
-      std::string(request.value),
-      digest,
-      absl::StrCat(Micros(request.now)),
-      absl::StrCat(expires_us),
-      absl::StrCat(ttl_ms),
-      std::string(1, PreconditionCode(request.precondition.kind)),
-      absl::StrCat(request.precondition.version),
-      creator,
-      absl::StrCat(request.max_entries_per_creator),
-      absl::StrCat(max_entries_),
-      prefix_};
+  std::vector<std::string> args = {"5",
+                                   absl::StrCat(prefix_, "e:", key),
+                                   prefix_ + "all",
+                                   absl::StrCat(prefix_, "q:", creator),
+                                   prefix_ + "version",
+                                   BucketKey(request.charge),
+                                   key,
+                                   std::string(request.value),
+                                   digest,
+                                   absl::StrCat(Micros(request.now)),
+                                   absl::StrCat(expires_us),
+                                   absl::StrCat(ttl_ms),
+                                   std::string(1, PreconditionCode(request.precondition.kind)),
+                                   absl::StrCat(request.precondition.version),
+                                   creator,
+                                   absl::StrCat(request.max_entries_per_creator),
+                                   absl::StrCat(max_entries_),
+                                   prefix_};
   AppendRateArgs(request.charge, args);
   const absl::Time expires_at = request.expires_at;
   RunScript(kPutScript, std::move(args),
@@ -589,8 +589,7 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
               result.rate = RateFrom(reply);
               const std::string& code = reply.elements[0].str;
               int64_t version = 0;
-              if (code == "K" &&
-                  ParseInt(reply.elements[1].str, &version)) {
+              if (code == "K" && ParseInt(reply.elements[1].str, &version)) {
                 result.status = Status::kOk;
                 result.version = static_cast<uint64_t>(version);
                 result.expires_at = expires_at;

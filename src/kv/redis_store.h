@@ -53,8 +53,8 @@ namespace rendezvous::kv {
 struct RedisStoreOptions {
   redis::ClientOptions client;
   std::string prefix = "rdv:";
-  size_t max_entries = 100000;            // live entries at most (-maxNumKV); 0 refuses new keys
-  InputLimits limits;                     // refused alike by every engine (store.h)
+  size_t max_entries = 100000;  // live entries at most (-maxNumKV); 0 refuses new keys
+  InputLimits limits;           // refused alike by every engine (store.h)
   // The clients' token buckets (-maxRequests per -resetDuration), charged inside the operations
   // (ChargesRateLimit) so that a client has one bucket across every server.
   int64_t capacity_tokens = 11;
@@ -68,7 +68,8 @@ struct RedisStoreOptions {
 class RedisStore final : public Store {
  public:
   // Connects, checks that the server is Redis 6.2 or newer and that the keys under the prefix are
-  // ours (<prefix>format), loads the scripts and creates or reads the shared hashing key. Returns null with one line in `error` on failure.
+  // ours (<prefix>format), loads the scripts and creates or reads the shared hashing key. Returns
+  // null with one line in `error` on failure.
   static std::unique_ptr<RedisStore> Open(const RedisStoreOptions& options, std::string* error);
   ~RedisStore() override;
 

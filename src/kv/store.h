@@ -120,9 +120,9 @@ struct DeleteRequest {
 
 struct WriteResult {
   Status status = Status::kUnavailable;
-  uint64_t version = 0;   // the entry's new version (Put with kOk)
-  absl::Time expires_at;  // the entry's expiry (Put with kOk)
-  bool created = false;   // Put kOk: true when no live entry existed before
+  uint64_t version = 0;                     // the entry's new version (Put with kOk)
+  absl::Time expires_at;                    // the entry's expiry (Put with kOk)
+  bool created = false;                     // Put kOk: true when no live entry existed before
   std::optional<ratelimit::Decision> rate;  // as GetResult::rate
 };
 

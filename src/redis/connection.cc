@@ -1,14 +1,13 @@
 // Connection and its hiredis <-> Asio adapter (connection.h).
 #include "redis/connection.h"
 
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 #include <sys/ioctl.h>
 
 #include <algorithm>
-#include <utility>
-
 #include <boost/asio/post.hpp>
-#include <hiredis/async.h>
-#include <hiredis/hiredis.h>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -208,20 +207,20 @@ void Connection::Send(std::string command, ReplyCallback done) {
     return;
   }
   SteadyTime deadline = std::chrono::steady_clock::now() + command_timeout_;
-  boost::asio::post(io_, [this, command = std::move(command), done = std::move(done),
-                          deadline]() mutable {
-    Pending pending{[this, done = std::move(done)](CommandError error,
-                                                   const redisReply* reply) mutable {
-                      in_flight_.fetch_sub(1, std::memory_order_relaxed);
-                      done(error, error == CommandError::kOk ? ConvertReply(*reply) : Reply{});
-                    },
-                    deadline};
-    if (link_ == nullptr || !link_->ready) {
-      pending.done(CommandError::kDisconnected, nullptr);
-      return;
-    }
-    (void)Enqueue(*link_, command, std::move(pending));
-  });
+  boost::asio::post(
+      io_, [this, command = std::move(command), done = std::move(done), deadline]() mutable {
+        Pending pending{
+            [this, done = std::move(done)](CommandError error, const redisReply* reply) mutable {
+              in_flight_.fetch_sub(1, std::memory_order_relaxed);
+              done(error, error == CommandError::kOk ? ConvertReply(*reply) : Reply{});
+            },
+            deadline};
+        if (link_ == nullptr || !link_->ready) {
+          pending.done(CommandError::kDisconnected, nullptr);
+          return;
+        }
+        (void)Enqueue(*link_, command, std::move(pending));
+      });
 }
 
 bool Connection::Enqueue(Link& link, const std::string& command, Pending pending) {
@@ -277,9 +276,9 @@ void Connection::StartHandshake(const std::shared_ptr<Link>& link) {
     return [this, link, what = std::move(what), last](CommandError error, const redisReply* r) {
       if (error != CommandError::kOk) return;  // the link is failing already
       if (r->type == REDIS_REPLY_ERROR) {
-        std::string failure = absl::StrCat("redis: ", what, " failed on ",
-                                           EndpointForLog(options_.endpoint), ": ",
-                                           std::string(r->str, r->len));
+        std::string failure =
+            absl::StrCat("redis: ", what, " failed on ", EndpointForLog(options_.endpoint), ": ",
+                         std::string(r->str, r->len));
         // Once per distinct failure, not once per attempt of the reconnect loop.
         if (failure != last_failure_) common::LogWarning(failure);
         last_failure_ = std::move(failure);
@@ -299,15 +298,15 @@ void Connection::StartHandshake(const std::shared_ptr<Link>& link) {
   };
   const Endpoint& endpoint = options_.endpoint;
   if (!endpoint.password.empty()) {
-    std::string command =
-        endpoint.user.empty()
-            ? FormatCommand({"AUTH", endpoint.password})
-            : FormatCommand({"AUTH", endpoint.user, endpoint.password});
+    std::string command = endpoint.user.empty()
+                              ? FormatCommand({"AUTH", endpoint.password})
+                              : FormatCommand({"AUTH", endpoint.user, endpoint.password});
     if (!Enqueue(*link, command, Pending{expect("AUTH", false), deadline})) return;
   }
   if (endpoint.db != 0) {
     std::string db = absl::StrCat(endpoint.db);
-    if (!Enqueue(*link, FormatCommand({"SELECT", db}), Pending{expect("SELECT", false), deadline})) {
+    if (!Enqueue(*link, FormatCommand({"SELECT", db}),
+                 Pending{expect("SELECT", false), deadline})) {
       return;
     }
   }
@@ -345,9 +344,9 @@ void Connection::LinkDied(Link& link, CommandError error, bool free_context) {
   std::deque<Pending> pending = std::move(link.pending);
   link.pending.clear();
   for (Pending& p : pending) {
-    p.done(error == CommandError::kTimeout && p.deadline > now ? CommandError::kDisconnected
-                                                               : error,
-           nullptr);
+    p.done(
+        error == CommandError::kTimeout && p.deadline > now ? CommandError::kDisconnected : error,
+        nullptr);
   }
   if (free_context) {
     // Never inside a hiredis callback: the free runs from the io_context.
@@ -357,10 +356,9 @@ void Connection::LinkDied(Link& link, CommandError error, bool free_context) {
   }
   if (current && !stopping_) {
     if (was_connected_) {
-      common::LogWarning(absl::StrCat("redis: lost the connection to ",
-                                      EndpointForLog(options_.endpoint),
-                                      error == CommandError::kTimeout ? " (a command timed out)" : "",
-                                      "; reconnecting"));
+      common::LogWarning(absl::StrCat(
+          "redis: lost the connection to ", EndpointForLog(options_.endpoint),
+          error == CommandError::kTimeout ? " (a command timed out)" : "", "; reconnecting"));
     }
     was_connected_ = false;
     ScheduleReconnect();

@@ -104,7 +104,7 @@ class StoreRateTest : public ::testing::Test {
 
 TEST_F(StoreRateTest, HandlersOnOneChargingStoreShareOneBucket) {
   EXPECT_EQ(a_.Send(Post("/k", "v")).status, 200);  // 3 tokens
-  const Response second = b_.Send(Get("/k"));      // 1 token
+  const Response second = b_.Send(Get("/k"));       // 1 token
   EXPECT_EQ(second.status, 200);
   EXPECT_NE(second.extra_headers.find("RateLimit-Remaining: 1\r\n"), std::string::npos)
       << second.extra_headers;

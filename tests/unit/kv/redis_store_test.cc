@@ -5,9 +5,9 @@
 #include <memory>
 #include <string>
 
+#include "../redis/redis_server_process.h"
 #include "gtest/gtest.h"
 #include "store_contract.h"
-#include "../redis/redis_server_process.h"
 
 namespace rendezvous::kv {
 namespace {
@@ -61,8 +61,8 @@ WriteResult SyncPut(Store& store, PutRequest request) {
 GetOutcome SyncGet(Store& store, std::string_view key, absl::Time now) {
   std::promise<GetOutcome> promise;
   store.Get(key, now, [&promise](const GetResult& r) {
-    promise.set_value(GetOutcome{r.status, std::string(r.entry.value), r.entry.version,
-                                 r.entry.expires_at});
+    promise.set_value(
+        GetOutcome{r.status, std::string(r.entry.value), r.entry.version, r.entry.expires_at});
   });
   return promise.get_future().get();
 }
@@ -116,9 +116,8 @@ redis::Reply Call(std::initializer_list<std::string_view> args) {
   redis::Client client(options);
   EXPECT_TRUE(client.WaitConnected(absl::Seconds(10)));
   std::promise<redis::Reply> promise;
-  client.Command(args, [&promise](redis::CommandError, const redis::Reply& r) {
-    promise.set_value(r);
-  });
+  client.Command(args,
+                 [&promise](redis::CommandError, const redis::Reply& r) { promise.set_value(r); });
   return promise.get_future().get();
 }
 
