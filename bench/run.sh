@@ -22,6 +22,7 @@
 #   BENCH_WORKLOADS="..."    subset and order, from: get get-lmdb close pipeline post-memory
 #                            post-lmdb mixed-memory mixed-lmdb limited scaling restart memory micro
 #                            tls-get tls-handshake tls-idle
+#                            redis (bench/redis.sh: the Redis engine's rows, its own section)
 #   BENCH_MAX_REQUESTS=1000000000  the server's -maxRequests in the workloads whose requests pass
 #   BENCH_MICRO_MIN_TIME=0.2 --benchmark_min_time of the microbenchmarks
 #   BENCH_NICE=              e.g. -10: run servers and wrk under `nice -n` (a busy shared machine)
@@ -38,7 +39,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 ALL_WORKLOADS="get get-lmdb close pipeline post-memory post-lmdb mixed-memory mixed-lmdb limited
-scaling restart memory micro tls-get tls-handshake tls-idle"
+scaling restart memory micro tls-get tls-handshake tls-idle redis"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 WORKLOADS=${WORKLOADS//,/ }
 MAX_REQUESTS=${BENCH_MAX_REQUESTS:-1000000000}
@@ -650,6 +651,14 @@ for word in $WORKLOADS; do
     memory) memory ;;
     micro) micro ;;
     tls-*) tls_workload "$word" ;;
+    # ---- redis workload (issue 10; owned by the Redis engine's work) ----
+    redis) if "$ROOT/bench/redis.sh" "$BUILD_DIR" "$ROUND_SECONDS" >"$WORK/redis.md" \
+                2>"$WORK/redis.err"; then
+             log "redis: done"
+           else
+             note redis "skipped: $(tail -n 1 "$WORK/redis.err")"; rm -f "$WORK/redis.md"
+           fi ;;
+    # ---- end of the redis workload ----
     *) workload "$word" ;;
   esac
 done
@@ -658,6 +667,9 @@ echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/meta.txt"
 mkdir -p "$RESULTS_DIR"
 RESULT_FILE="$RESULTS_DIR/$(date -u +%Y-%m-%d)-$COMMIT.md"
 python3 "$ROOT/bench/report.py" "$WORK" >"$WORK/report.md"
+# ---- redis workload: its own section, appended ----
+[[ -s "$WORK/redis.md" ]] && { echo; cat "$WORK/redis.md"; } >>"$WORK/report.md"
+# ---- end of the redis workload ----
 cp "$WORK/report.md" "$RESULT_FILE"
 cat "$WORK/report.md"
 log "written to $RESULT_FILE"
