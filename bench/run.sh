@@ -259,7 +259,7 @@ start_limit() {
   LIMIT_PID=$!
   PIDS+=("$LIMIT_PID")
   for ((i = 0; i < 200; i++)); do
-    port=$(grep -o 'listening on 127.0.0.1:[0-9]*' "$log" | head -n 1 | cut -d: -f2 || true)
+    port=$(grep -so 'listening on 127.0.0.1:[0-9]*' "$log" | head -n 1 | cut -d: -f2 || true)
     if [[ -n "$port" ]]; then LIMIT_URL="http://127.0.0.1:$port/"; return 0; fi
     kill -0 "$LIMIT_PID" 2>/dev/null || break
     sleep 0.05
