@@ -117,7 +117,6 @@ std::unique_ptr<LmdbEnv> LmdbEnv::Open(const Options& options, std::string* erro
 
   std::unique_ptr<LmdbEnv> self(new LmdbEnv());
   self->path_ = options.path;
-  self->sync_every_write_ = options.sync_every_write;
 
   // The process lock comes first, so that a second server never even opens the environment.
   const std::string lock_path = options.path + ".lock";

@@ -104,8 +104,6 @@ class LmdbEnv {
   bool GrowMap();
   size_t map_bytes() const;
   size_t map_limit_bytes() const { return map_limit_bytes_; }
-  // Options::sync_every_write: every commit fsyncs (and so takes milliseconds).
-  bool sync_every_write() const { return sync_every_write_; }
 
   // fsync of the data file (mdb_env_sync with force): every transaction committed before the
   // call is on disk when it returns 0. Returns 0 or an errno value.
@@ -154,7 +152,6 @@ class LmdbEnv {
   uint64_t version_hwm_at_open_ = 0;
   size_t entries_at_open_ = 0;
   size_t map_limit_bytes_ = 0;
-  bool sync_every_write_ = false;
 
   // Held shared by every running Read() body and exclusively by GrowMap: mdb_env_set_mapsize
   // remaps the file, which would pull the pages from under a reader's value pointers.

@@ -63,7 +63,6 @@ LmdbWriter::LmdbWriter(LmdbEnv* env, size_t max_entries, size_t max_queued_ops)
     : env_(*env),
       max_entries_(max_entries),
       max_queued_ops_(std::max<size_t>(max_queued_ops, 1)),
-      commit_on_caller_(!env->sync_every_write()),
       size_(env->entries_at_open()) {
   state_.next_version = env->version_high_water_at_open() + 1;
   thread_ = std::thread([this] { Run(); });
@@ -80,31 +79,12 @@ LmdbWriter::~LmdbWriter() {
 
 void LmdbWriter::Submit(Op op) {
   bool queued = false;
-  bool commit_here = false;
   {
     std::lock_guard lock(mu_);
-    if (commit_on_caller_ && !committing_ && queue_.empty() && sweep_job_ == nullptr &&
-        !stopping_) {
-      committing_ = true;
-      commit_here = true;
-    } else if (queue_.size() < max_queued_ops_) {
+    if (queue_.size() < max_queued_ops_) {
       queue_.push_back(std::move(op));
       queued = true;
     }
-  }
-  if (commit_here) {
-    // Acknowledged only after the commit, as on the writer thread: Complete runs after it.
-    const std::span<Op> ops(&op, 1);
-    CommitBatch(ops);
-    Complete(ops);
-    bool writer_needed = false;
-    {
-      std::lock_guard lock(mu_);
-      committing_ = false;
-      writer_needed = HasWork();  // queued (or a sweep asked) while this commit ran
-    }
-    if (writer_needed) work_cv_.notify_one();
-    return;
   }
   if (!queued) {
     // The queue is full: the disk cannot keep up. Refuse now rather than grow without bound.
@@ -130,9 +110,8 @@ void LmdbWriter::Run() {
     SweepJob* sweep = nullptr;
     {
       std::unique_lock lock(mu_);
-      work_cv_.wait(lock, [this] { return WriterMayRun(); });
+      work_cv_.wait(lock, [this] { return HasWork(); });
       if (queue_.empty() && sweep_job_ == nullptr) return;  // stopping, and nothing left
-      committing_ = true;
       while (!queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -144,13 +123,14 @@ void LmdbWriter::Run() {
       Complete(batch);
       batch.clear();
     }
-    if (sweep != nullptr) RunSweepChunk(*sweep);
-    {
-      std::lock_guard lock(mu_);
-      committing_ = false;
-      if (sweep != nullptr) sweep->finished = true;  // `sweep` may be gone once unlocked
+    if (sweep != nullptr) {
+      RunSweepChunk(*sweep);
+      {
+        std::lock_guard lock(mu_);
+        sweep->finished = true;  // `sweep` may be gone once the lock is released
+      }
+      sweep_cv_.notify_all();
     }
-    if (sweep != nullptr) sweep_cv_.notify_all();
   }
 }
 

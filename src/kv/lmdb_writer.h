@@ -1,16 +1,8 @@
-// LmdbWriter: the one committer of the LMDB data file, with group commit.
+// LmdbWriter: the single thread that changes the LMDB data file, with group commit.
 //
 // Put and Delete operations are queued by any thread, at most `max_queued_ops` at a time: a
 // Submit to a full queue completes at once, on the caller's thread, with kUnavailable and nothing
-// written (the disk cannot keep up; memory must not grow with the backlog).
-//
-// One committer at a time. A Submit that finds no transaction running (by the writer thread or
-// another caller), nothing queued and no sweep waiting commits its operation itself, on the
-// caller's thread, and runs its callback there before it returns: a lone write costs no hand-off
-// between threads (two context switches when they share a CPU). Everything else is queued for
-// the writer thread, so under load writes still group into shared commits. Not when every
-// commit fsyncs (sync_every_write): an fsync would stall the caller's event loop, and batching
-// is what amortises it. The writer thread
+// written (the disk cannot keep up; memory must not grow with the backlog). The writer thread
 // takes whatever is queued (at most kMaxBatch operations, no artificial wait: under load the
 // queue fills while a commit runs, so batches grow by themselves), evaluates the operations in
 // order inside ONE write transaction and commits it. Each operation runs the shared planner
@@ -45,8 +37,6 @@
 //
 // Thread-safety: Submit, SweepExpired, Size and commit_count may be called from any thread;
 // SetChangeListener before the first Submit. The destructor processes everything queued first.
-// The transaction state (state_) belongs to whichever thread set committing_ under mu_; the
-// change listener and the callbacks run in commit order, before committing_ is released.
 #pragma once
 
 #include <lmdb.h>
@@ -103,10 +93,8 @@ class LmdbWriter {
   LmdbWriter(const LmdbWriter&) = delete;
   LmdbWriter& operator=(const LmdbWriter&) = delete;
 
-  // Commits `op` on this thread when no other commit runs and nothing is queued (see above), or
-  // queues it; a queued op's callback runs later on the writer thread. When max_queued_ops
-  // operations are queued already, the callback runs at once on this thread with kUnavailable
-  // instead.
+  // Queues `op`; its callback runs later on the writer thread. When max_queued_ops operations
+  // are queued already, the callback runs at once on this thread with kUnavailable instead.
   void Submit(Op op);
 
   // Removes records that expired at or before `now`, one chunk per transaction on the writer
@@ -139,10 +127,6 @@ class LmdbWriter {
 
   void Run();
   bool HasWork() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether the writer thread should take the queue or a sweep now.
-  bool WriterMayRun() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return !committing_ && HasWork();
-  }
   // Commits `ops` (growing the map, splitting the batch) and sets every op.result.
   void CommitBatch(std::span<Op> ops);
   // One attempt: all of `ops` in one transaction. Returns 0 or the LMDB/errno code that aborted
@@ -180,8 +164,7 @@ class LmdbWriter {
   LmdbEnv& env_;
   const size_t max_entries_;
   const size_t max_queued_ops_;
-  const bool commit_on_caller_;  // !sync_every_write: see the header comment
-  TxnState state_;  // only the thread that set committing_
+  TxnState state_;  // writer thread only
   std::atomic<size_t> size_;
   std::atomic<uint64_t> commits_{0};
   common::LogThrottle failure_log_{absl::Seconds(10)};
@@ -192,9 +175,7 @@ class LmdbWriter {
   std::deque<Op> queue_ ABSL_GUARDED_BY(mu_);
   SweepJob* sweep_job_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
-  // A thread (the writer, or a caller of Submit) is running transactions and their callbacks.
-  bool committing_ ABSL_GUARDED_BY(mu_) = false;
-  std::condition_variable work_cv_;   // WriterMayRun() may have become true
+  std::condition_variable work_cv_;   // HasWork() may have become true
   std::condition_variable sweep_cv_;  // a sweep chunk finished
 
   std::mutex sweep_mu_;  // serialises SweepExpired callers

@@ -78,9 +78,8 @@ TEST_F(LmdbStorageFullTest, AnOversizeWriteFailsAloneAndItsNeighboursSucceed) {
   auto store = OpenOrFail(options);
   ASSERT_NE(store, nullptr);
   const std::string huge(3 * kMiB, 'h');
-  // Hold the committer in the listener of a first write while the three are queued, so that the
-  // writer thread's next batch takes them together into one transaction. A lone write commits on
-  // its caller's thread, so the first write gets a thread of its own.
+  // Hold the writer thread in the listener of a first write while the three are queued, so that
+  // its next batch takes them together into one transaction.
   std::promise<void> entered;
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -90,13 +89,13 @@ TEST_F(LmdbStorageFullTest, AnOversizeWriteFailsAloneAndItsNeighboursSucceed) {
     released.wait();
   });
   std::promise<WriteResult> blocker;
-  std::thread holder([&store, &blocker, this] {
+  {
     PutRequest request;
     request.key = "blocker";
     request.now = Now();
     request.expires_at = Now() + absl::Hours(1);
     store->Put(request, [&blocker](const WriteResult& r) { blocker.set_value(r); });
-  });
+  }
   entered.get_future().wait();
   std::vector<std::string> keys = {"before", "huge", "after"};
   std::vector<std::promise<WriteResult>> promises(keys.size());
@@ -109,7 +108,6 @@ TEST_F(LmdbStorageFullTest, AnOversizeWriteFailsAloneAndItsNeighboursSucceed) {
     store->Put(request, [&promises, i](const WriteResult& r) { promises[i].set_value(r); });
   }
   release.set_value();
-  holder.join();
   std::future<WriteResult> blocked = blocker.get_future();
   EXPECT_EQ(testing::AwaitResult(blocked, WriteResult{}).status, Status::kOk);
   std::vector<Status> statuses;

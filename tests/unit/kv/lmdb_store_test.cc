@@ -192,8 +192,7 @@ TEST_F(LmdbStoreTest, AWriteToAFullQueueIsRefusedAtOnceAndWritesNothing) {
   options.max_queued_writes = 1;
   auto store = OpenOrFail(options);
   ASSERT_NE(store, nullptr);
-  // The first write's callback holds the committer (a lone write commits on its caller's thread,
-  // here a thread of its own), so the next write stays queued.
+  // The first write's callback holds the writer thread, so the next write stays queued.
   std::promise<void> writer_held;
   std::promise<void> release;
   std::shared_future<void> released = release.get_future().share();
@@ -202,11 +201,9 @@ TEST_F(LmdbStoreTest, AWriteToAFullQueueIsRefusedAtOnceAndWritesNothing) {
   request.now = Now();
   request.expires_at = Now() + absl::Hours(1);
   request.key = "held";
-  std::thread holder([&store, request, &writer_held, released] {
-    store->Put(request, [&writer_held, released](const WriteResult&) {
-      writer_held.set_value();
-      released.wait();
-    });
+  store->Put(request, [&writer_held, released](const WriteResult&) {
+    writer_held.set_value();
+    released.wait();
   });
   writer_held.get_future().wait();
   std::promise<WriteResult> queued;
@@ -231,7 +228,6 @@ TEST_F(LmdbStoreTest, AWriteToAFullQueueIsRefusedAtOnceAndWritesNothing) {
   EXPECT_TRUE(delete_refused_inline);
 
   release.set_value();
-  holder.join();
   std::future<WriteResult> queued_result = queued.get_future();
   EXPECT_EQ(testing::AwaitResult(queued_result, WriteResult{}).status, Status::kOk);
   EXPECT_EQ(SyncGet(*store, "refused", Now()).status, Status::kNotFound);
@@ -338,47 +334,6 @@ TEST_F(LmdbStoreTest, AWriteIsInTheFileBeforeItsCallbackRuns) {
                       ReadFileBytes(path).find(marker) != std::string::npos);
   });
   EXPECT_TRUE(testing::AwaitResult(future, false));
-}
-
-TEST_F(LmdbStoreTest, ALoneWriteIsCommittedAndAcknowledgedOnItsCallersThread) {
-  auto store = OpenOrFail(OptionsIn(dir_));
-  ASSERT_NE(store, nullptr);
-  const std::string marker = "lone-write-marker-0123456789";
-  PutRequest request;
-  request.key = "k";
-  request.value = marker;
-  request.now = Now();
-  request.expires_at = Now() + absl::Hours(1);
-  bool acknowledged_in_file = false;
-  std::thread::id callback_thread;
-  const std::string path = dir_.File("store.db");
-  store->Put(request, [&](const WriteResult& result) {
-    callback_thread = std::this_thread::get_id();
-    acknowledged_in_file = result.status == Status::kOk &&
-                           ReadFileBytes(path).find(marker) != std::string::npos;
-  });
-  // No hand-off to the writer thread: done before Put returned, and committed before that.
-  EXPECT_EQ(callback_thread, std::this_thread::get_id());
-  EXPECT_TRUE(acknowledged_in_file);
-}
-
-TEST_F(LmdbStoreTest, WithSyncEveryWriteTheWriterThreadCommitsEvenALoneWrite) {
-  LmdbStore::Options options = OptionsIn(dir_);
-  options.sync_every_write = true;
-  auto store = OpenOrFail(options);
-  ASSERT_NE(store, nullptr);
-  PutRequest request;
-  request.key = "k";
-  request.value = "v";
-  request.now = Now();
-  request.expires_at = Now() + absl::Hours(1);
-  std::promise<std::thread::id> callback_thread;
-  std::future<std::thread::id> future = callback_thread.get_future();
-  store->Put(request, [&callback_thread](const WriteResult&) {
-    callback_thread.set_value(std::this_thread::get_id());
-  });
-  // An fsync per commit must not stall the caller (an I/O thread's event loop).
-  EXPECT_NE(testing::AwaitResult(future, std::this_thread::get_id()), std::this_thread::get_id());
 }
 
 TEST_F(LmdbStoreTest, WithSyncEveryWriteWritesStillWork) {
