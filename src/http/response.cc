@@ -85,6 +85,7 @@ class Writer {
  public:
   explicit Writer(char* out) : out_(out) {}
   void Put(std::string_view bytes) {
+    if (bytes.empty()) return;  // its data() may be null, which memcpy must not get
     std::memcpy(out_, bytes.data(), bytes.size());
     out_ += bytes.size();
   }
