@@ -21,6 +21,28 @@ bool IsWrite(Method method) { return method == Method::kPost || method == Method
 
 }  // namespace
 
+Handler::IpKeyKind Handler::ClassifyIpKey(std::string_view key, Method method) {
+  if (!key.starts_with(kIpPrefix)) return IpKeyKind::kNone;
+  if (IsWrite(method)) return IpKeyKind::kOwn;  // every write goes to the writer's own key
+  if (method != Method::kGet && method != Method::kHead && method != Method::kDelete) {
+    return IpKeyKind::kNone;
+  }
+  const std::string_view rest = key.substr(kIpPrefix.size());
+  if (rest.empty()) return IpKeyKind::kOwnAddress;
+  // "ip/<address>/NAME" names someone's key only when the second segment is an address in the
+  // strict form a write puts there (IpAddress::ToString round-trips through Parse); anything else
+  // ("ip/svc", "ip/a/b", "ip/127.0.0.01/x") is a NAME of the client's own.
+  const size_t slash = rest.find('/');
+  if (slash != std::string_view::npos && common::IpAddress::Parse(rest.substr(0, slash))) {
+    return IpKeyKind::kSomeones;
+  }
+  return IpKeyKind::kOwn;
+}
+
+namespace {
+
+}  // namespace
+
 namespace {
 
 common::StatsRegistry& RegistryFor(const HandlerOptions& options,
@@ -72,14 +94,19 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
   }
 
   const bool is_write = IsWrite(request.method);
-  const bool ip_key = is_write && key.starts_with(kIpPrefix);
-  if (ip_key) {
+  const IpKeyKind ip_kind = ClassifyIpKey(key, request.method);
+  const bool ip_key = is_write && ip_kind == IpKeyKind::kOwn;
+  if (ip_kind == IpKeyKind::kOwnAddress && request.method == Method::kDelete) {
+    return Fail(Error::kIpNameRequired, response);
+  }
+  if (ip_kind == IpKeyKind::kOwn) {
     if (key.size() == kIpPrefix.size()) return Fail(Error::kIpNameRequired, response);
-    // The reply is the address as the server sees it; the key gets it as its second segment.
-    // The final key must fit too, so that every key a write creates can be read back.
-    response.body = request.client.ToString();
-    key.insert(kIpPrefix.size(), response.body);
-    key.insert(kIpPrefix.size() + response.body.size(), 1, '/');
+    // The address as the server sees it becomes the key's second segment (a write also answers
+    // it). The final key must fit too, so that every key a write creates can be read back.
+    const std::string address = request.client.ToString();
+    if (is_write) response.body = address;
+    key.insert(kIpPrefix.size(), address);
+    key.insert(kIpPrefix.size() + address.size(), 1, '/');
     if (key.size() > options_.max_key_bytes) return Fail(Error::kKeyTooLong, response);
   }
 
@@ -99,6 +126,14 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
   if (!decision.allowed) {
     stats_.RecordRateLimited();
     return Fail(Error::kRateLimited, response);
+  }
+
+  if (ip_kind == IpKeyKind::kOwnAddress) {
+    // GET /ip/: what the server sees, so that a peer knows its key before it publishes.
+    response.status = 200;
+    response.content_type = ContentType::kTextPlain;
+    response.body = request.client.ToString();
+    return Finish(response);
   }
 
   switch (request.method) {

@@ -89,6 +89,18 @@ class Handler final : public RouteHandler {
     absl::Duration lifetime;  // POST/PUT: how long the value lives (X-TTL, capped)
   };
 
+  // What a key under "ip/" names for `method`:
+  // - kNone: not under "ip/", or a method that does not rewrite (OPTIONS, others);
+  // - kOwnAddress: exactly "ip/" with GET, HEAD (the answer is the client's address) or DELETE
+  //   (400, a name is required);
+  // - kSomeones: GET, HEAD or DELETE of "ip/<address>/NAME" whose second segment parses as an IP
+  //   address (the strict form IpAddress::Parse takes): read as it is, DELETE only by its owner;
+  // - kOwn: POST and PUT always; GET, HEAD and DELETE otherwise: "ip/NAME" acts on
+  //   "ip/<client>/NAME". So a name that itself starts with "<address>/" can be written as an own
+  //   key but read back only by its full "ip/<client>/<address>/..." form.
+  enum class IpKeyKind : uint8_t { kNone, kOwnAddress, kSomeones, kOwn };
+  static IpKeyKind ClassifyIpKey(std::string_view key, Method method);
+
   // Completes `response`: runs (and clears) response.in_flight.done. The last thing a handler
   // does with the response: once done ran, the connection may reuse it.
   static void Finish(Response& response);
