@@ -10,6 +10,7 @@
 #include "http/request_cost.h"
 #include "http/target.h"
 #include "http/ttl.h"
+#include "http/wait.h"
 
 namespace rendezvous::http {
 namespace {
@@ -61,7 +62,16 @@ Handler::Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Lim
       limiter_(limiter),
       clock_(clock),
       stats_(RegistryFor(options, own_stats_)),
-      localhost_warning_(absl::Minutes(1)) {}
+      localhost_warning_(absl::Minutes(1)) {
+  if (options.max_waiters == 0) return;
+  waiters_ = std::make_unique<WaiterRegistry>(
+      WaiterRegistry::Options{.max_waiters = options.max_waiters,
+                              .max_waiters_per_client = options.max_waiters_per_client,
+                              .start_waker_thread = options.waker_thread},
+      [this](Waiter& waiter) { AnswerFired(*waiter.response); });
+  store_.SetChangeListener(
+      [registry = waiters_.get()](std::string_view key, uint64_t) { registry->OnChange(key); });
+}
 
 void Handler::Finish(Response& response) {
   // Moved out first: the call may hand the Response to another request.
@@ -114,6 +124,12 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
   if (std::optional<Error> error = CheckConditions(request, conditions)) {
     return Fail(*error, response);
   }
+  const bool is_read = request.method == Method::kGet || request.method == Method::kHead;
+  WaitAsked wait;
+  if (is_read && ip_kind != IpKeyKind::kOwnAddress) {
+    wait = ParseWait(request.prefer, request.target);
+    if (wait.malformed) return Fail(Error::kBadWait, response);  // free, like every syntax check
+  }
 
   const absl::Time now = clock_.Now();
   response.in_flight.now = now;
@@ -141,6 +157,14 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
     case Method::kHead:
       // Copied: the store may answer after `request` is gone.
       response.in_flight.if_none_match.assign(request.if_none_match);
+      if (wait.asked) {
+        const absl::Duration applied = std::min(wait.duration, options_.max_wait);
+        absl::StrAppend(&response.extra_headers, "Preference-Applied: wait=",
+                        absl::ToInt64Seconds(applied), "\r\n");
+        if (applied > absl::ZeroDuration() && waiters_ != nullptr) {
+          return HandleWaitingGet(request, applied, response);
+        }
+      }
       return HandleGet(response);
     case Method::kPost:
     case Method::kPut:
