@@ -66,6 +66,10 @@ ABSL_FLAG(uint64_t, maxConnectionsPerIP, 128,
 ABSL_FLAG(uint64_t, maxKeysPerIP, 250,
           "maximum live keys created per client address (IPv6: per -ipv6Prefix network); "
           "0 = no quota");
+ABSL_FLAG(absl::Duration, maxWait, absl::Seconds(60),
+          "longest a GET with Prefer: wait=N or ?wait=N waits for its key to change");
+ABSL_FLAG(uint64_t, maxWaiters, 10000,
+          "maximum requests waiting for a change at once (long polls); 0 = answer waits at once");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 
 namespace rendezvous::app {
@@ -92,6 +96,8 @@ constexpr absl::string_view kFlagNames[] = {
     "maxConnections",
     "maxConnectionsPerIP",
     "maxKeysPerIP",
+    "maxWait",
+    "maxWaiters",
     "version",
 };
 
@@ -282,6 +288,8 @@ FlagsResult BuildConfig() {
   config.max_connections = absl::GetFlag(FLAGS_maxConnections);
   config.max_connections_per_client = absl::GetFlag(FLAGS_maxConnectionsPerIP);
   config.max_keys_per_client = absl::GetFlag(FLAGS_maxKeysPerIP);
+  config.max_wait = absl::GetFlag(FLAGS_maxWait);
+  config.max_waiters = absl::GetFlag(FLAGS_maxWaiters);
 
   // The original joined "-l" and "-port" into a Go listen address, so it also took service
   // names and host names; this server binds exactly the address and port given.
