@@ -155,6 +155,7 @@ int Run(const Config& config) {
   page_options.max_value_bytes = config.max_value_bytes;
   page_options.max_entries = config.max_entries;
   page_options.expire = config.expire;
+  page_options.max_wait = config.max_wait;
   page_options.reset = config.reset;
   page_options.max_requests = config.max_requests;
   page_options.ipv6_prefix_bits = config.ipv6_prefix_bits;
