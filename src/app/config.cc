@@ -75,6 +75,7 @@ std::optional<std::string> Validate(const Config& config) {
                         config.max_requests);
   }
   if (auto error = CheckDuration("-expireDuration", config.expire)) return error;
+  if (auto error = CheckDuration("-maxWait", config.max_wait)) return error;
   if (auto error = CheckDuration("-resetDuration", config.reset)) return error;
   if (auto error = CheckDuration("-saveDuration", config.save)) return error;
   if (config.threads < 0 || config.threads > kMaxThreads) {

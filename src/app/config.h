@@ -101,6 +101,11 @@ struct Config {
   bool redirect_http = false;
 
   bool tls() const { return !tls_cert.empty(); }
+  // -maxWait: the longest long poll (a longer Prefer: wait=N is cut to it); -maxWaiters: how many
+  // may wait at once (0: waits are answered at once). Each waiter holds a connection too, so
+  // -maxConnections bounds them as well.
+  absl::Duration max_wait = absl::Seconds(60);
+  size_t max_waiters = 10000;
 
   // net::kDefaultTrustedProxies (loopback only), parsed: the one definition of the default,
   // which -trustedProxies and its -h text use too.

@@ -77,6 +77,10 @@ ABSL_FLAG(std::string, tlsPort, "",
           "is given)");
 ABSL_FLAG(bool, redirectHTTP, false,
           "answer every plain HTTP request with 308 to the same URL on https:// (needs -tlsCert)");
+ABSL_FLAG(absl::Duration, maxWait, absl::Seconds(60),
+          "longest a GET with Prefer: wait=N or ?wait=N waits for its key to change");
+ABSL_FLAG(uint64_t, maxWaiters, 10000,
+          "maximum requests waiting for a change at once (long polls); 0 = answer waits at once");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 
 namespace rendezvous::app {
@@ -107,6 +111,8 @@ constexpr absl::string_view kFlagNames[] = {
     "tlsKey",
     "tlsPort",
     "redirectHTTP",
+    "maxWait",
+    "maxWaiters",
     "version",
 };
 
@@ -317,6 +323,8 @@ FlagsResult BuildConfig() {
   config.tls_cert = absl::GetFlag(FLAGS_tlsCert);
   config.tls_key = absl::GetFlag(FLAGS_tlsKey);
   config.redirect_http = absl::GetFlag(FLAGS_redirectHTTP);
+  config.max_wait = absl::GetFlag(FLAGS_maxWait);
+  config.max_waiters = absl::GetFlag(FLAGS_maxWaiters);
 
   // The original joined "-l" and "-port" into a Go listen address, so it also took service
   // names and host names; this server binds exactly the address and port given.

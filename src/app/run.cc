@@ -93,6 +93,8 @@ http::HandlerOptions HandlerOptionsFor(const Config& config, common::StatsRegist
   options.ipv6_prefix_bits = config.ipv6_prefix_bits;
   options.warn_localhost = !config.disable_localhost_warning;
   options.max_keys_per_client = static_cast<uint32_t>(config.max_keys_per_client);
+  options.max_wait = config.max_wait;
+  options.max_waiters = config.max_waiters;
   return options;
 }
 
@@ -192,6 +194,7 @@ int Run(const Config& config) {
   page_options.max_value_bytes = config.max_value_bytes;
   page_options.max_entries = config.max_entries;
   page_options.expire = config.expire;
+  page_options.max_wait = config.max_wait;
   page_options.reset = config.reset;
   page_options.max_requests = config.max_requests;
   page_options.ipv6_prefix_bits = config.ipv6_prefix_bits;
@@ -241,6 +244,8 @@ int Run(const Config& config) {
   common::LogInfo(std::string("shutting down on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   (void)NotifyFromEnvironment("STOPPING=1");  // best effort: systemd is stopping us anyway
 
+  // Long polls are answered now (304/404 as at the end of their wait), not held for the grace.
+  if (key_handler.waiters() != nullptr) key_handler.waiters()->CloseAll();
   if (!server.Shutdown(kShutdownGrace)) {
     common::LogWarning("connections still busy after the grace period were closed");
   }

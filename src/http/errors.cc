@@ -50,6 +50,13 @@ constexpr std::array<Answer, kErrorCount> MakeErrorTable() {
                              "keys; it frees as they expire"});
   set(Error::kHeaderTooLarge, {431, "Request Header Fields Too Large\n",
                                "the request line and headers are over 8 KiB", true});
+  set(Error::kBadWait, {400, "Invalid wait\n",
+                        "Prefer: wait=N or ?wait=N where N is not a whole number of seconds"});
+  set(Error::kTooManyWaitsClient,
+      {429, "Too many waiting requests from your address\n",
+       "your address already has its maximum of long polls (wait) open; close one first"});
+  set(Error::kTooManyWaits, {429, "Too many waiting requests on this server\n",
+                             "the server holds its maximum of long polls (-maxWaiters)"});
   set(Error::kNotImplemented,
       {501, "Not Implemented\n", "a Transfer-Encoding the server does not support", true});
   set(Error::kUnavailable,

@@ -45,6 +45,9 @@ enum class Error : uint8_t {
   kUnavailable,      // 503 "Service Unavailable\n" (+ Retry-After: 1, added by SetError)
   kCapacityReached,  // 507 "Store capacity reached\n"
   kStorageFull,      // 507 "Storage full\n" (the disk or the LMDB map is full)
+  kBadWait,          // 400 "Invalid wait\n" (Prefer: wait=N or ?wait=N not a number of seconds)
+  kTooManyWaitsClient,  // 429 "Too many waiting requests from your address\n"
+  kTooManyWaits,        // 429 "Too many waiting requests on this server\n"
   kNotImplemented,   // 501 "Not Implemented\n" (unsupported Transfer-Encoding; closes)
   // Keep kNotImplemented last (kErrorCount), or move kErrorCount.
 };

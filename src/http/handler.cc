@@ -10,6 +10,7 @@
 #include "http/request_cost.h"
 #include "http/target.h"
 #include "http/ttl.h"
+#include "http/wait.h"
 
 namespace rendezvous::http {
 namespace {
@@ -18,6 +19,28 @@ namespace {
 constexpr std::string_view kIpPrefix = "ip/";
 
 bool IsWrite(Method method) { return method == Method::kPost || method == Method::kPut; }
+
+}  // namespace
+
+Handler::IpKeyKind Handler::ClassifyIpKey(std::string_view key, Method method) {
+  if (!key.starts_with(kIpPrefix)) return IpKeyKind::kNone;
+  if (IsWrite(method)) return IpKeyKind::kOwn;  // every write goes to the writer's own key
+  if (method != Method::kGet && method != Method::kHead && method != Method::kDelete) {
+    return IpKeyKind::kNone;
+  }
+  const std::string_view rest = key.substr(kIpPrefix.size());
+  if (rest.empty()) return IpKeyKind::kOwnAddress;
+  // "ip/<address>/NAME" names someone's key only when the second segment is an address in the
+  // strict form a write puts there (IpAddress::ToString round-trips through Parse); anything else
+  // ("ip/svc", "ip/a/b", "ip/127.0.0.01/x") is a NAME of the client's own.
+  const size_t slash = rest.find('/');
+  if (slash != std::string_view::npos && common::IpAddress::Parse(rest.substr(0, slash))) {
+    return IpKeyKind::kSomeones;
+  }
+  return IpKeyKind::kOwn;
+}
+
+namespace {
 
 }  // namespace
 
@@ -39,7 +62,16 @@ Handler::Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Lim
       limiter_(limiter),
       clock_(clock),
       stats_(RegistryFor(options, own_stats_)),
-      localhost_warning_(absl::Minutes(1)) {}
+      localhost_warning_(absl::Minutes(1)) {
+  if (options.max_waiters == 0) return;
+  waiters_ = std::make_unique<WaiterRegistry>(
+      WaiterRegistry::Options{.max_waiters = options.max_waiters,
+                              .max_waiters_per_client = options.max_waiters_per_client,
+                              .start_waker_thread = options.waker_thread},
+      [this](Waiter& waiter) { AnswerFired(*waiter.response); });
+  store_.SetChangeListener(
+      [registry = waiters_.get()](std::string_view key, uint64_t) { registry->OnChange(key); });
+}
 
 void Handler::Finish(Response& response) {
   // Moved out first: the call may hand the Response to another request.
@@ -72,20 +104,31 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
   }
 
   const bool is_write = IsWrite(request.method);
-  const bool ip_key = is_write && key.starts_with(kIpPrefix);
-  if (ip_key) {
+  const IpKeyKind ip_kind = ClassifyIpKey(key, request.method);
+  const bool ip_key = is_write && ip_kind == IpKeyKind::kOwn;
+  if (ip_kind == IpKeyKind::kOwnAddress && request.method == Method::kDelete) {
+    return Fail(Error::kIpNameRequired, response);
+  }
+  if (ip_kind == IpKeyKind::kOwn) {
     if (key.size() == kIpPrefix.size()) return Fail(Error::kIpNameRequired, response);
-    // The reply is the address as the server sees it; the key gets it as its second segment.
-    // The final key must fit too, so that every key a write creates can be read back.
-    response.body = request.client.ToString();
-    key.insert(kIpPrefix.size(), response.body);
-    key.insert(kIpPrefix.size() + response.body.size(), 1, '/');
+    // The address as the server sees it becomes the key's second segment (a write also answers
+    // it). The final key must fit too, so that every key a write creates can be read back.
+    const std::string address = request.client.ToString();
+    if (is_write) response.body = address;
+    key.insert(kIpPrefix.size(), address);
+    key.insert(kIpPrefix.size() + address.size(), 1, '/');
     if (key.size() > options_.max_key_bytes) return Fail(Error::kKeyTooLong, response);
   }
 
   RequestConditions conditions;
   if (std::optional<Error> error = CheckConditions(request, conditions)) {
     return Fail(*error, response);
+  }
+  const bool is_read = request.method == Method::kGet || request.method == Method::kHead;
+  WaitAsked wait;
+  if (is_read && ip_kind != IpKeyKind::kOwnAddress) {
+    wait = ParseWait(request.prefer, request.target);
+    if (wait.malformed) return Fail(Error::kBadWait, response);  // free, like every syntax check
   }
 
   const absl::Time now = clock_.Now();
@@ -109,11 +152,27 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
     charge.cost_tokens = 0;  // taken
   }
 
+  if (ip_kind == IpKeyKind::kOwnAddress) {
+    // GET /ip/: what the server sees, so that a peer knows its key before it publishes.
+    response.status = 200;
+    response.content_type = ContentType::kTextPlain;
+    response.body = request.client.ToString();
+    return Finish(response);
+  }
+
   switch (request.method) {
     case Method::kGet:
     case Method::kHead:
       // Copied: the store may answer after `request` is gone.
       response.in_flight.if_none_match.assign(request.if_none_match);
+      // Waits need the store's change feed on this server; an engine shared by many servers
+      // (ChargesRateLimit: Redis) has none yet, so a wait there is answered at once.
+      if (wait.asked && waiters_ != nullptr && !store_.ChargesRateLimit()) {
+        const absl::Duration applied = std::min(wait.duration, options_.max_wait);
+        absl::StrAppend(&response.extra_headers, "Preference-Applied: wait=",
+                        absl::ToInt64Seconds(applied), "\r\n");
+        if (applied > absl::ZeroDuration()) return HandleWaitingGet(request, applied, response);
+      }
       return HandleGet(charge, response);
     case Method::kPost:
     case Method::kPut:

@@ -41,6 +41,7 @@
 #include "http/response.h"
 #include "http/route_handler.h"
 #include "http/stats.h"
+#include "http/waiters.h"
 #include "kv/store.h"
 #include "ratelimit/limiter.h"
 
@@ -55,6 +56,14 @@ struct HandlerOptions {
   // -maxKeysPerIP: live keys one client (ratelimit::ClientKey: IPv4 address or IPv6 prefix of
   // ipv6_prefix_bits) may have created; 0 = no quota. Enforced by the store (kv::PutRequest).
   uint32_t max_keys_per_client = 250;
+  // Long poll (GET with Prefer: wait=N or ?wait=N): the longest wait (-maxWait; a longer one is
+  // cut to it), how many requests may wait at once in total (-maxWaiters; 0 turns waiting off:
+  // a wait is then answered at once) and per client (ratelimit::ClientKey).
+  absl::Duration max_wait = absl::Seconds(60);
+  size_t max_waiters = 10000;
+  size_t max_waiters_per_client = 32;
+  // False: the waiters a write wakes are answered when the test calls waiters()->Drain().
+  bool waker_thread = true;
   // Where the handler registers its metrics (KeyStats); must outlive the Handler. Null: a
   // private registry that nobody reads (tests that do not look at metrics).
   common::StatsRegistry* stats = nullptr;
@@ -76,6 +85,11 @@ class Handler final : public RouteHandler {
   void Handle(const Request& request, std::string_view path, Response& response,
               Done done) override;
 
+  // The long-poll waiters (null when max_waiters is 0). Installed as the store's change listener
+  // by the constructor; the server calls CloseAll() at shutdown so that every waiter is answered
+  // at once instead of holding the shutdown grace.
+  WaiterRegistry* waiters() { return waiters_.get(); }
+
  private:
   // The condition a write's If-Match and If-None-Match ask for.
   struct WriteCondition {
@@ -88,6 +102,18 @@ class Handler final : public RouteHandler {
     WriteCondition write;
     absl::Duration lifetime;  // POST/PUT: how long the value lives (X-TTL, capped)
   };
+
+  // What a key under "ip/" names for `method`:
+  // - kNone: not under "ip/", or a method that does not rewrite (OPTIONS, others);
+  // - kOwnAddress: exactly "ip/" with GET, HEAD (the answer is the client's address) or DELETE
+  //   (400, a name is required);
+  // - kSomeones: GET, HEAD or DELETE of "ip/<address>/NAME" whose second segment parses as an IP
+  //   address (the strict form IpAddress::Parse takes): read as it is, DELETE only by its owner;
+  // - kOwn: POST and PUT always; GET, HEAD and DELETE otherwise: "ip/NAME" acts on
+  //   "ip/<client>/NAME". So a name that itself starts with "<address>/" can be written as an own
+  //   key but read back only by its full "ip/<client>/<address>/..." form.
+  enum class IpKeyKind : uint8_t { kNone, kOwnAddress, kSomeones, kOwn };
+  static IpKeyKind ClassifyIpKey(std::string_view key, Method method);
 
   // Completes `response`: runs (and clears) response.in_flight.done. The last thing a handler
   // does with the response: once done ran, the connection may reuse it.
@@ -102,6 +128,13 @@ class Handler final : public RouteHandler {
   // The store operations; each completes `response` (and runs its done) exactly once.
   // `charge` is what the store charges (cost 0 when the Handler's Limiter took it already).
   void HandleGet(const kv::RateCharge& charge, Response& response);
+  // Fills `response` from a Get's result (200, 304 for a matching If-None-Match, or the error).
+  static void AnswerRead(const kv::GetResult& result, Response& response);
+  // GET/HEAD with a wait (handler_wait.cc): parks the request in waiters_ unless the key's state
+  // answers it at once.
+  void HandleWaitingGet(const Request& request, absl::Duration wait, Response& response);
+  // A parked request fired by a write, its wait's end or shutdown: read again and answer.
+  void AnswerFired(Response& response);
   // Called in a store completion: reads the clock once, keeps the reading for the Router
   // (in_flight.store_answered_nanos) and returns the nanoseconds since store_started_nanos.
   int64_t StoreElapsedNanos(Response& response) const {
@@ -133,6 +166,7 @@ class Handler final : public RouteHandler {
   std::unique_ptr<common::StatsRegistry> own_stats_;  // when options.stats is null
   KeyStats stats_;
   common::LogThrottle localhost_warning_;
+  std::unique_ptr<WaiterRegistry> waiters_;  // last: its waker stops before the rest goes
 };
 
 }  // namespace rendezvous::http

@@ -93,6 +93,12 @@ curl -H 'X-TTL: 90s' -d 'short-lived' http://{{HOST}}/my-key
 from any address of its /{{IPV6_PREFIX}} network). An <code>X-TTL</code> longer than
 {{EXPIRE}} is cut to it. Every value and every write answer says when the key expires:
 <code>Expires</code> (a date) and <code>X-Expires-In</code> (whole seconds).</p>
+<p>Your own <code>ip/</code> keys: <code>curl http://{{HOST}}/ip/</code> answers the address the
+server sees; <code>GET</code>, <code>HEAD</code> and <code>DELETE /ip/NAME</code> act on
+<code>ip/YOUR-ADDRESS/NAME</code> as POST does, and others read it as <code>/ip/YOUR-ADDRESS/NAME</code>.
+Wait for a change instead of polling: <code>curl -H 'Prefer: wait=30' http://{{HOST}}/my-key</code>
+(or <code>?wait=30</code>, with <code>If-None-Match</code> to wait for a new ETag) waits at most
+{{MAX_WAIT}} for the key to be written or deleted, for one token.</p>
 
 <h2>Conditional requests</h2>
 <pre>
@@ -256,6 +262,7 @@ IndexPage::IndexPage(const IndexPageOptions& options) {
                                       {"{{MAX_VALUE}}", absl::StrCat(options.max_value_bytes)},
                                       {"{{MAX_ENTRIES}}", absl::StrCat(options.max_entries)},
                                       {"{{EXPIRE}}", DescribeDuration(options.expire)},
+                                      {"{{MAX_WAIT}}", DescribeDuration(options.max_wait)},
                                       {"{{MAX_REQUESTS}}", absl::StrCat(options.max_requests)},
                                       {"{{RESET}}", DescribeDuration(options.reset)},
                                       {"{{IPV6_PREFIX}}", absl::StrCat(options.ipv6_prefix_bits)},

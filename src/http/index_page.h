@@ -38,6 +38,7 @@ struct IndexPageOptions {
   size_t max_value_bytes = 1000;            // -maxValueSize
   size_t max_entries = 100000;              // -maxNumKV
   absl::Duration expire = absl::Hours(2);   // -expireDuration
+  absl::Duration max_wait = absl::Seconds(60);  // -maxWait
   absl::Duration reset = absl::Minutes(1);  // -resetDuration
   int64_t max_requests = 11;                // -maxRequests
   int ipv6_prefix_bits = 64;                // rate-limit granularity for IPv6

@@ -30,6 +30,7 @@ struct Request {
   std::string_view if_none_match;    // If-None-Match (first line), empty if absent
   std::string_view ttl;              // X-TTL (first line), empty if absent
   std::string_view origin;           // Origin (first line), empty if absent
+  std::string_view prefer;           // every Prefer line joined with ',' (RFC 7240), empty if absent
   // Every X-Forwarded-For line joined with ',' (empty if absent). net/ has already resolved it
   // into `client`; the handler only reads it to say why a loopback request was not forwarded.
   std::string_view forwarded_for;

@@ -11,6 +11,7 @@
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
 #include "http/request.h"
+#include "http/waiters.h"
 
 namespace rendezvous::http {
 
@@ -47,6 +48,14 @@ struct Response {
     // once afterwards (the response it completes is then dropped). It may run concurrently with,
     // or after, the operation's completion on another thread, and must be safe in both cases.
     absl::AnyInvocable<void()> cancel;
+    // A long poll (GET with a wait): set by the handler before Handle returns, never after. When
+    // `wait` is positive and the answer is pending when Handle returns, net/ keeps reading (to see
+    // the client leave: then it calls `cancel`), and instead of the store deadline it calls
+    // `expire` once `wait` has passed; the handler then answers (its own time-out answer) and
+    // the store deadline runs from there. net/ clears both before Handle.
+    absl::Duration wait = absl::ZeroDuration();
+    absl::AnyInvocable<void()> expire;
+    Waiter waiter;  // the handler's record in its WaiterRegistry while the request waits
     // The Router's, when it counts requests (router.h): the completion of whoever called the
     // Router, and what it needs to count the answer.
     Done routed_done;

@@ -63,6 +63,10 @@ void Connection::SetDeadline(int64_t now_ms, absl::Duration timeout) {
 bool Connection::WantsRead() const {
   switch (state_) {
     case State::kHandling:
+      // A parked long poll reads on (bounded as below, not parsed until it is answered) so that
+      // a client that leaves is seen at once and its waiter freed.
+      if (!parked_) return false;
+      break;
     case State::kClosing:
     case State::kClosed:
       return false;
@@ -104,6 +108,9 @@ void Connection::OnRead(size_t bytes, int64_t now_ms) {
 void Connection::OnPeerClosed() {
   switch (state_) {
     case State::kHandling:
+      // A client that leaves a long poll is gone: a waiter is not held for nobody (a half-closed
+      // client would get nothing sooner than the wait's end anyway).
+      if (parked_) return Abort();
       // A half-closed client still gets its answer; then the connection closes.
       peer_closed_ = true;
       return;
@@ -276,6 +283,9 @@ void Connection::Dispatch(bool body_too_large, int64_t now_ms) {
   Call& call = *call_;
   call.response.in_flight.now = absl::InfinitePast();  // set by a handler that times the answer
   call.response.in_flight.cancel = nullptr;
+  call.response.in_flight.expire = nullptr;
+  call.response.in_flight.wait = absl::ZeroDuration();
+  parked_ = false;
   call.state.store(CallState::kRunning, std::memory_order_relaxed);
   state_ = State::kHandling;
   SetDeadline(now_ms, options_.store_timeout);
@@ -284,7 +294,14 @@ void Connection::Dispatch(bool body_too_large, int64_t now_ms) {
   CallState expected = CallState::kRunning;
   if (call.state.compare_exchange_strong(expected, CallState::kPending,
                                          std::memory_order_acq_rel)) {
-    return;  // the store completes later; OnCallDone posts back to this thread
+    // The store completes later; OnCallDone posts back to this thread. A long poll waits its
+    // own time instead of the store deadline (its expire answers, then the deadline runs).
+    const absl::Duration wait = call.response.in_flight.wait;
+    if (wait > absl::ZeroDuration()) {
+      parked_ = true;
+      SetDeadline(now_ms, wait);
+    }
+    return;
   }
   FinishResponse(now_ms);
 }
@@ -307,6 +324,7 @@ void Connection::OnCallDone(Call* call) {
 
 void Connection::OnHandlerDone(int64_t now_ms) {
   completion_posted_ = false;
+  parked_ = false;
   if (state_ == State::kClosed) return;
   FinishResponse(now_ms);
   ProcessInput(now_ms);
@@ -382,6 +400,16 @@ void Connection::OnTick(int64_t now_ms) {
       // A partial request that stalled (slowloris, a body shorter than its Content-Length).
       return AnswerError(http::Error::kTimeout);
     case State::kHandling: {
+      if (parked_) {
+        // The wait is over: the handler answers (304/404/200). From here it is an ordinary
+        // store call, so it can no longer be cancelled as a waiter.
+        parked_ = false;
+        SetDeadline(now_ms, options_.store_timeout);
+        absl::AnyInvocable<void()> expire = std::move(call_->response.in_flight.expire);
+        call_->response.in_flight.cancel = nullptr;
+        if (expire) expire();
+        return;
+      }
       if (completion_posted_ || !AbandonCall(/*replace=*/true)) return;  // answer on its way
       // The store did not answer in time: 503, and the connection goes on (the request was
       // read whole, so the stream is in sync).
@@ -409,6 +437,14 @@ void Connection::OnShutdown() {
 }
 
 void Connection::Abort() {
+  if (state_ == State::kHandling && parked_ && !completion_posted_) {
+    // Cancelled while this connection still owns the Response (a parked call cannot be freed
+    // under it): the waiter is unlinked now, and its completion, if the handler runs it, is
+    // posted like any other.
+    parked_ = false;
+    absl::AnyInvocable<void()> cancel = std::move(call_->response.in_flight.cancel);
+    if (cancel) cancel();
+  }
   if (state_ == State::kHandling && !completion_posted_) AbandonCall(/*replace=*/false);
   state_ = State::kClosed;
 }

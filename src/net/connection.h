@@ -15,6 +15,13 @@
 //   header complete -> body complete                                body_timeout   (408, close)
 //   the handler (and the store) working on a request                store_timeout  (503 with
 //       Retry-After; the connection goes on with the next request, since the stream is in sync)
+//   a long poll parked until its key changes (InFlight::wait)       its wait (the handler's
+//       expire answers; then store_timeout runs as for any store call)
+//
+// Long poll: while a call with a wait is parked, the connection keeps reading (bytes are
+// buffered, bounded, and parsed only after the answer), so a client that closes or resets is
+// seen at once: the call is cancelled (InFlight::cancel, while the connection still owns the
+// Response, so the handler's racing completion cannot free it under the cancel) and dropped.
 //   a write in progress                                             write_timeout  (close)
 //   keep-alive wait between requests                                idle_timeout   (close)
 //   reading leftovers after the last response                       linger_timeout (close)
@@ -166,6 +173,9 @@ class Connection {
   bool peer_closed_ = false;       // EOF seen while a request was being handled
   bool shutting_down_ = false;
   bool completion_posted_ = false;  // the call completed late; OnHandlerDone is on its way
+  // The call is a long poll waiting for its key to change (Response::InFlight::wait): the
+  // connection reads on to see the client leave, and its deadline is the wait's end.
+  bool parked_ = false;
   int64_t deadline_ms_ = 0;         // for the current state
   int64_t read_nanos_ = 0;          // host_.MonotonicNanos() at the last read
   int64_t write_deadline_ms_ = 0;   // while writing_

@@ -73,6 +73,7 @@ void RequestFields::Clear() {
     f->Clear();
   }
   forwarded_for.clear();
+  prefer.clear();
   body.clear();
 }
 
@@ -90,6 +91,7 @@ void RequestFields::FillRequest(http::Request& request) const {
   request.ttl = ttl.value;
   request.origin = origin.value;
   request.forwarded_for = forwarded_for;
+  request.prefer = prefer;
   request.body = body;
 }
 
@@ -200,6 +202,9 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
     fields_.forwarded_for.append(v);
   } else if (boost::beast::iequals(name_string, "x-ttl")) {
     fields_.ttl.Set(v);
+  } else if (boost::beast::iequals(name_string, "prefer")) {
+    if (!fields_.prefer.empty()) fields_.prefer.push_back(',');
+    fields_.prefer.append(v);
   }
 }
 

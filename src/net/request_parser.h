@@ -62,6 +62,7 @@ struct RequestFields {
   bool target_too_long = false;
   FirstLine owner_secret, accept_encoding, if_match, if_none_match, ttl, origin;
   std::string forwarded_for;  // every X-Forwarded-For line, in order, joined with ','
+  std::string prefer;         // every Prefer line, in order, joined with ','
   std::string body;
 
   void Clear();

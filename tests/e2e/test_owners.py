@@ -146,12 +146,16 @@ class IpKeyTest(ServerTestCase):
     def test_post_ip_name_stores_under_the_client_address(self):
         self.assert_ok(self.post("/ip/r33service1", b"my-server-info"), "127.0.0.1")
         self.assert_value(self.get("/ip/127.0.0.1/r33service1"), b"my-server-info")
-        self.assert_not_found(self.get("/ip/r33service1"))  # no rewrite on GET
+        # Ours: GET /ip/NAME reads the client's own key (the original read the literal "ip/NAME").
+        self.assert_value(self.get("/ip/r33service1"), b"my-server-info")
+        self.assertEqual(self.conn.request("DELETE", "/ip/r33service1").status, 204)
+        self.assert_not_found(self.get("/ip/127.0.0.1/r33service1"))
 
     def test_post_ip_slash_without_a_name_is_400(self):
         # Ours: 400 (the original stored the literal key "ip/").
         self.assert_error(self.post("/ip/", b"ipslash"), 400, "Name is required after /ip/")
-        self.assert_not_found(self.get("/ip/"))
+        # Ours: GET /ip/ answers the client's address.
+        self.assert_ok(self.get("/ip/"), "127.0.0.1")
 
     def test_post_ip_without_slash_is_an_ordinary_key(self):
         self.assert_ok(self.post("/ip", b"plain-ip"))

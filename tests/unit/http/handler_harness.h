@@ -56,6 +56,7 @@ struct Call {
   std::string ttl;            // X-TTL; empty: none
   std::string origin;         // Origin; empty: none
   std::string forwarded_for;  // X-Forwarded-For as net/ passes it; empty: none
+  std::string prefer;         // Prefer lines joined with ','; empty: none
   int version = 11;
   bool body_too_large = false;
   bool loopback_direct = false;
@@ -97,6 +98,7 @@ struct Call {
     request.ttl = ttl;
     request.origin = origin;
     request.forwarded_for = forwarded_for;
+    request.prefer = prefer;
     request.body = body;
     request.body_too_large = body_too_large;
     std::optional<common::IpAddress> address = common::IpAddress::Parse(client);
@@ -178,6 +180,8 @@ class Harness {
   }
 
   common::ManualClock& clock() { return clock_; }
+  // The key API itself (its long-poll waiters, for instance).
+  Handler& key_handler() { return handler_; }
   // What net/ would call: the public Router.
   RequestHandler& handler() { return router_; }
   kv::MemoryStore& store() { return memory_store_; }

@@ -12,6 +12,7 @@ namespace rendezvous::http {
 namespace {
 
 using testing::Call;
+using testing::Delete;
 using testing::Get;
 using testing::Harness;
 using testing::HasHeader;
@@ -129,12 +130,42 @@ TEST_F(HandlerTest, PostToIpStoresUnderTheClientAddress) {
   EXPECT_EQ(response.content_type, ContentType::kTextPlain);
   EXPECT_EQ(response.body, "127.0.0.1");
   EXPECT_EQ(Read("/ip/127.0.0.1/service1"), "200 my-server-info");
-  EXPECT_EQ(Read("/ip/service1"), "404 Key not found\n");  // no rewrite on GET
+  EXPECT_EQ(Read("/ip/service1"), "200 my-server-info");  // GET reads the client's own key too
+  EXPECT_EQ(Read("/ip/service1"), Read("/ip/127.0.0.1/service1"));
+}
+
+TEST_F(HandlerTest, GetAndDeleteOfIpNameActOnTheClientsOwnKey) {
+  EXPECT_EQ(Send(Post("/ip/svc", "mine")).status, 200);
+  EXPECT_EQ(Send(Post("/ip/svc", "theirs").From("198.51.100.7")).body, "198.51.100.7");
+  EXPECT_EQ(Read("/ip/svc"), "200 mine");
+  EXPECT_EQ(Send(Get("/ip/svc").From("198.51.100.7")).body, "theirs");
+  EXPECT_EQ(Send(MethodCall("HEAD", "/ip/svc").From("198.51.100.7")).status, 200);
+  EXPECT_EQ(Send(Delete("/ip/svc")).status, 204);
+  EXPECT_EQ(Read("/ip/svc"), "404 Key not found\n");
+  EXPECT_EQ(Read("/ip/198.51.100.7/svc"), "200 theirs");  // someone's key, by its address
+}
+
+TEST_F(HandlerTest, OnlyAnAddressInTheSecondSegmentNamesSomeonesKey) {
+  EXPECT_EQ(Send(Post("/ip/a/b", "own")).status, 200);
+  EXPECT_EQ(Read("/ip/a/b"), "200 own");  // "a" is no address: a name of the client's own
+  EXPECT_EQ(Send(Post("/ip/127.0.0.01/x", "own2")).status, 200);  // not the strict form: a name too
+  EXPECT_EQ(Read("/ip/127.0.0.01/x"), "200 own2");
+  EXPECT_EQ(Send(Post("/ip/1.2.3.4", "own3")).status, 200);  // an address without a '/' after it: a name
+  EXPECT_EQ(Read("/ip/1.2.3.4"), "200 own3");
+}
+
+TEST_F(HandlerTest, GetIpSlashAnswersTheClientsAddress) {
+  const Response response = Send(Get("/ip/").From("2001:db8::7"));
+  EXPECT_EQ(response.status, 200);
+  EXPECT_EQ(response.content_type, ContentType::kTextPlain);
+  EXPECT_EQ(response.body, "2001:db8::7");
+  EXPECT_EQ(Read("/ip/"), "200 127.0.0.1");
+  EXPECT_EQ(Send(Delete("/ip/")).body, "Name is required after /ip/\n");
 }
 
 TEST_F(HandlerTest, PostToIpWithoutANameIs400) {  // the original stored "ip/"
   ExpectError(Send(Post("/ip/", "ipslash")), 400, "Name is required after /ip/\n");
-  EXPECT_EQ(Read("/ip/"), "404 Key not found\n");
+  EXPECT_EQ(Read("/ip/"), "200 127.0.0.1");  // GET /ip/ is the client's address
 }
 
 TEST_F(HandlerTest, IpRewriteNeedsTheExactLowerCasePrefixAndPost) {

@@ -235,6 +235,9 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
       {Error::kUnavailable, 503, "Service Unavailable\n", false},
       {Error::kCapacityReached, 507, "Store capacity reached\n", false},
       {Error::kStorageFull, 507, "Storage full\n", false},
+      {Error::kBadWait, 400, "Invalid wait\n", false},
+      {Error::kTooManyWaitsClient, 429, "Too many waiting requests from your address\n", false},
+      {Error::kTooManyWaits, 429, "Too many waiting requests on this server\n", false},
       {Error::kNotImplemented, 501, "Not Implemented\n", true},
   };
   ASSERT_EQ(std::size(cases), kErrorCount);  // a new Error needs its row here

@@ -57,6 +57,13 @@ class StubHandler final : public http::RequestHandler {
     if (cancellable) {
       response.in_flight.cancel = [this] { ++cancels; };
     }
+    if (wait > absl::ZeroDuration()) {  // a long poll: expire answers "304" itself
+      response.in_flight.wait = wait;
+      response.in_flight.expire = [this] {
+        ++expires;
+        Complete("expired");
+      };
+    }
     pending = &response;
     if (!defer) Complete();
   }
@@ -71,6 +78,8 @@ class StubHandler final : public http::RequestHandler {
 
   bool defer = false;
   bool cancellable = false;
+  absl::Duration wait = absl::ZeroDuration();
+  int expires = 0;
   int calls = 0;
   int cancels = 0;
   std::vector<int> versions;
@@ -414,6 +423,52 @@ TEST_F(ConnectionTest, AClientGoneAfterTheStoreAnsweredWaitsForThePostedCompleti
   connection_->OnHandlerDone(now_ms_);
   EXPECT_TRUE(connection_->CanDestroy());
   EXPECT_FALSE(connection_->HasOutput());
+}
+
+TEST_F(ConnectionTest, ALongPollOutlivesTheStoreDeadlineAndItsExpireAnswersAtTheWaitsEnd) {
+  handler_.defer = true;
+  handler_.wait = absl::Seconds(60);
+  Feed("GET /watch HTTP/1.1\r\nHost: h\r\n\r\n");
+  const int64_t dispatched = now_ms_;
+  Tick(dispatched + 10'000);  // the store deadline does not apply to a wait
+  Tick(dispatched + 59'999);
+  EXPECT_EQ(Written(), "");
+  EXPECT_EQ(handler_.expires, 0);
+  Tick(dispatched + 60'000);
+  EXPECT_EQ(handler_.expires, 1);
+  EXPECT_EQ(host_.posts, 1);  // the handler's answer comes back as any late completion
+  connection_->OnHandlerDone(now_ms_);
+  EXPECT_THAT(Written(), HasSubstr("expired"));
+  EXPECT_EQ(connection_->state(), State::kIdle);
+}
+
+TEST_F(ConnectionTest, ALongPollReadsOnAndAClientThatLeavesCancelsItAtOnce) {
+  handler_.defer = true;
+  handler_.cancellable = true;
+  handler_.wait = absl::Seconds(60);
+  Feed("GET /watch HTTP/1.1\r\nHost: h\r\n\r\n");
+  EXPECT_TRUE(connection_->WantsRead());  // to see the client leave
+  Feed("GET /next HTTP/1.1\r\nHost: h\r\n\r\n");  // buffered, not handled yet
+  EXPECT_EQ(handler_.calls, 1);
+  connection_->OnPeerClosed();
+  EXPECT_EQ(handler_.cancels, 1);  // cancelled before the call was given up
+  EXPECT_EQ(connection_->state(), State::kClosed);
+  EXPECT_TRUE(connection_->CanDestroy());
+  EXPECT_EQ(Written(), "");
+}
+
+TEST_F(ConnectionTest, ALongPollAnsweredByAWriteHandlesTheBufferedRequestAfter) {
+  handler_.defer = true;
+  handler_.wait = absl::Seconds(60);
+  Feed("GET /watch HTTP/1.1\r\nHost: h\r\n\r\n");
+  Feed("GET /next HTTP/1.1\r\nHost: h\r\n\r\n");
+  handler_.Complete("changed");
+  handler_.defer = false;
+  handler_.wait = absl::ZeroDuration();
+  connection_->OnHandlerDone(now_ms_);
+  const std::string out = Written();
+  EXPECT_LT(out.find("changed"), out.find("GET /next"));
+  EXPECT_EQ(handler_.calls, 2);
 }
 
 TEST_F(ConnectionTest, AHalfClosedClientStillGetsItsAnswerThenTheConnectionCloses) {

@@ -1,0 +1,180 @@
+// The registry of parked long-poll requests. See waiters.h for the firing rule.
+#include "http/waiters.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/hash/hash.h"
+#include "absl/strings/string_view.h"
+
+namespace rendezvous::http {
+
+struct alignas(64) WaiterRegistry::Stripe {
+  std::mutex mu;
+  absl::flat_hash_map<std::string, Waiter*> heads;  // key -> first waiter; guarded by mu
+};
+
+WaiterRegistry::WaiterRegistry(const Options& options, absl::AnyInvocable<void(Waiter&)> fired)
+    : options_(options),
+      fired_(std::move(fired)),
+      stripes_(std::make_unique<Stripe[]>(std::max<size_t>(options.stripes, 1))) {
+  if (options_.start_waker_thread) waker_ = std::thread([this] { WakerLoop(); });
+}
+
+WaiterRegistry::~WaiterRegistry() {
+  {
+    std::lock_guard lock(queue_mu_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  if (waker_.joinable()) waker_.join();
+}
+
+WaiterRegistry::Stripe& WaiterRegistry::StripeFor(std::string_view key) {
+  const size_t h = absl::Hash<absl::string_view>{}(absl::string_view(key.data(), key.size()));
+  return stripes_[(h >> 7) % std::max<size_t>(options_.stripes, 1)];
+}
+
+WaiterRegistry::AddResult WaiterRegistry::Add(std::string_view key, Waiter& waiter) {
+  if (closed_.load(std::memory_order_acquire)) return AddResult::kClosed;
+  {
+    std::lock_guard lock(clients_mu_);
+    if (total_.load(std::memory_order_relaxed) >= options_.max_waiters) return AddResult::kFull;
+    uint32_t& mine = per_client_[waiter.client];
+    if (mine >= options_.max_waiters_per_client) {
+      if (mine == 0) per_client_.erase(waiter.client);
+      return AddResult::kClientFull;
+    }
+    ++mine;
+    total_.fetch_add(1, std::memory_order_relaxed);
+  }
+  Stripe& stripe = StripeFor(key);
+  std::lock_guard lock(stripe.mu);
+  Waiter*& head = stripe.heads[absl::string_view(key.data(), key.size())];
+  waiter.prev = nullptr;
+  waiter.next = head;
+  if (head != nullptr) head->prev = &waiter;
+  head = &waiter;
+  waiter.linked = true;
+  return AddResult::kAdded;
+}
+
+void WaiterRegistry::Unlink(Stripe& stripe, std::string_view key, Waiter& waiter) {
+  if (waiter.prev != nullptr) {
+    waiter.prev->next = waiter.next;
+  } else {
+    auto it = stripe.heads.find(absl::string_view(key.data(), key.size()));
+    if (it != stripe.heads.end()) {
+      it->second = waiter.next;
+      if (it->second == nullptr) stripe.heads.erase(it);
+    }
+  }
+  if (waiter.next != nullptr) waiter.next->prev = waiter.prev;
+  waiter.prev = waiter.next = nullptr;
+  waiter.linked = false;
+  {
+    std::lock_guard lock(clients_mu_);
+    auto it = per_client_.find(waiter.client);
+    if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+    total_.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+bool WaiterRegistry::Fire(std::string_view key, Waiter& waiter) {
+  Stripe& stripe = StripeFor(key);
+  std::lock_guard lock(stripe.mu);
+  if (!waiter.linked) return false;
+  Unlink(stripe, key, waiter);
+  return true;
+}
+
+void WaiterRegistry::OnChange(std::string_view key) {
+  if (total_.load(std::memory_order_relaxed) == 0) return;  // the common case: nobody waits
+  std::deque<Waiter*> fired;
+  Stripe& stripe = StripeFor(key);
+  {
+    std::lock_guard lock(stripe.mu);
+    auto it = stripe.heads.find(absl::string_view(key.data(), key.size()));
+    if (it == stripe.heads.end()) return;
+    Waiter* w = it->second;
+    stripe.heads.erase(it);
+    size_t n = 0;
+    while (w != nullptr) {
+      Waiter* next = w->next;
+      w->prev = w->next = nullptr;
+      w->linked = false;
+      fired.push_back(w);
+      ++n;
+      w = next;
+    }
+    std::lock_guard clients(clients_mu_);
+    for (Waiter* f : fired) {
+      auto c = per_client_.find(f->client);
+      if (c != per_client_.end() && --c->second == 0) per_client_.erase(c);
+    }
+    total_.fetch_sub(n, std::memory_order_relaxed);
+  }
+  Queue(fired);
+}
+
+void WaiterRegistry::CloseAll() {
+  closed_.store(true, std::memory_order_release);
+  const size_t stripes = std::max<size_t>(options_.stripes, 1);
+  for (size_t i = 0; i < stripes; ++i) {
+    std::deque<Waiter*> fired;
+    {
+      std::lock_guard lock(stripes_[i].mu);
+      for (auto& [key, head] : stripes_[i].heads) {
+        for (Waiter* w = head; w != nullptr;) {
+          Waiter* next = w->next;
+          w->prev = w->next = nullptr;
+          w->linked = false;
+          fired.push_back(w);
+          w = next;
+        }
+      }
+      stripes_[i].heads.clear();
+      std::lock_guard clients(clients_mu_);
+      for (Waiter* f : fired) {
+        auto c = per_client_.find(f->client);
+        if (c != per_client_.end() && --c->second == 0) per_client_.erase(c);
+      }
+      total_.fetch_sub(fired.size(), std::memory_order_relaxed);
+    }
+    Queue(fired);
+  }
+}
+
+void WaiterRegistry::Queue(std::deque<Waiter*>& fired) {
+  if (fired.empty()) return;
+  {
+    std::lock_guard lock(queue_mu_);
+    for (Waiter* w : fired) queue_.push_back(w);
+  }
+  queue_cv_.notify_one();
+}
+
+size_t WaiterRegistry::Drain() {
+  std::deque<Waiter*> batch;
+  {
+    std::lock_guard lock(queue_mu_);
+    batch.swap(queue_);
+  }
+  for (Waiter* w : batch) fired_(*w);
+  return batch.size();
+}
+
+void WaiterRegistry::WakerLoop() {
+  std::unique_lock lock(queue_mu_);
+  while (true) {
+    queue_cv_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+    if (queue_.empty() && stopping_) return;
+    std::deque<Waiter*> batch;
+    batch.swap(queue_);
+    lock.unlock();
+    for (Waiter* w : batch) fired_(*w);
+    lock.lock();
+  }
+}
+
+}  // namespace rendezvous::http
