@@ -44,7 +44,8 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait, Resp
     case WaiterRegistry::AddResult::kFull:
       return Fail(Error::kTooManyWaits, response);
     case WaiterRegistry::AddResult::kClosed:
-      return HandleGet(kv::RateCharge{}, response);  // waits exist only where the Handler charged the limiter  // shutting down: answer at once
+      // Shutting down: answer at once (waits exist only where the Handler charged the limiter).
+      return HandleGet(kv::RateCharge{}, response);
   }
   const int64_t started_nanos = clock_.MonotonicNanos();
   store_.Get(key, now, [this, &response, started_nanos](const kv::GetResult& result) {

@@ -189,6 +189,10 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
     case bhttp::field::if_match: fields_.if_match.Set(v); return;
     case bhttp::field::if_none_match: fields_.if_none_match.Set(v); return;
     case bhttp::field::origin: fields_.origin.Set(v); return;
+    case bhttp::field::prefer:
+      if (!fields_.prefer.empty()) fields_.prefer.push_back(',');
+      fields_.prefer.append(v);
+      return;
     default: break;
   }
   // Beast 1.74 has no enum value for these: compare the name (case-insensitively), but only for
@@ -202,9 +206,6 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
     fields_.forwarded_for.append(v);
   } else if (boost::beast::iequals(name_string, "x-ttl")) {
     fields_.ttl.Set(v);
-  } else if (boost::beast::iequals(name_string, "prefer")) {
-    if (!fields_.prefer.empty()) fields_.prefer.push_back(',');
-    fields_.prefer.append(v);
   }
 }
 
