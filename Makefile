@@ -35,8 +35,12 @@ deps:
 # `make test` and `make fuzz` also need clang for the fuzz tree; the packaging tests need
 # systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev).
 PACKAGING_DEBS := systemd dpkg-dev
+# The browser tests (tests/browser) drive Debian's chromium with node; nodejs and npm come from
+# Debian unless a node with npm is already installed (NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm package).
+BROWSER_DEBS := chromium $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
 test-deps:
-	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(PACKAGING_DEBS)"
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(PACKAGING_DEBS) $(BROWSER_DEBS)"
 
 build/build.ninja:
 	cmake -S . -B build $(CMAKE_FLAGS)

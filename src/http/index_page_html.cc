@@ -37,7 +37,7 @@ would guess.</p>
 <button id="store" type="button">Store (PUT)</button>
 <button id="read" type="button">Read (GET)</button>
 <button id="delete" type="button">Delete</button>
-<pre id="result" aria-live="polite"></pre>
+<pre id="result" aria-live="polite">The answer shows here.</pre>
 </div>
 <script>
 {{SCRIPT}}</script>
@@ -118,7 +118,8 @@ read its ETag, expiry and rate-limit headers. Browsers' preflight requests (<cod
 are answered for every key and cost nothing.</p>
 <pre>
 const url = '{{ORIGIN}}/room-42';
-await fetch(url, {method: 'PUT', body: JSON.stringify(offer), headers: {'X-TTL': '60'}});
+await fetch(url, {method: 'PUT', body: JSON.stringify(offer),
+                  headers: {'X-TTL': '60'}});
 const answer = await fetch(url);
 if (answer.ok) console.log(await answer.text(), answer.headers.get('ETag'));
 </pre>
