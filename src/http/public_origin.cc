@@ -74,14 +74,17 @@ PublicOrigin ResolvePublicOrigin(const Request& request) {
   origin.host = request.host;
 
   std::optional<bool> https;
-  if (auto proto = LastForwardedParameter(request.forwarded, "proto")) https = ParseProto(*proto);
-  if (!https && !request.forwarded_proto.empty()) {
-    https = ParseProto(LastEntry(request.forwarded_proto));
+  if (!request.forwarded_proto.empty()) https = ParseProto(LastEntry(request.forwarded_proto));
+  if (!https) {
+    if (auto proto = LastForwardedParameter(request.forwarded, "proto")) {
+      https = ParseProto(*proto);
+    }
   }
   origin.https = https.value_or(false);
 
-  std::optional<std::string_view> host = LastForwardedParameter(request.forwarded, "host");
-  if (!host && !request.forwarded_host.empty()) host = LastEntry(request.forwarded_host);
+  std::optional<std::string_view> host;
+  if (!request.forwarded_host.empty()) host = LastEntry(request.forwarded_host);
+  if (!host || !IsPlausibleHost(*host)) host = LastForwardedParameter(request.forwarded, "host");
   if (host && IsPlausibleHost(*host)) origin.host = *host;
   return origin;
 }

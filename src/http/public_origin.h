@@ -18,12 +18,13 @@ struct PublicOrigin {
 };
 
 // The origin for `request`:
-// - the scheme is the `proto` parameter of the last Forwarded element that has one, else the
-//   last X-Forwarded-Proto entry, else http; only "http" and "https" (any case) count;
-// - the host is the `host` parameter of the last Forwarded element that has one, else the last
-//   X-Forwarded-Host entry, when it is a plausible host (IsPlausibleHost); else the Host header.
-// The last entry, not the first: a proxy appends to what its client sent, so only the entry the
-// nearest (trusted) proxy wrote is worth anything; earlier ones may be the client's invention.
+// - the scheme is the last X-Forwarded-Proto entry, else the `proto` parameter of the last
+//   Forwarded element that has one, else http; only "http" and "https" (any case) count;
+// - the host is the last X-Forwarded-Host entry, else the `host` parameter of the last Forwarded
+//   element that has one, when it is a plausible host (IsPlausibleHost); else the Host header.
+// X-Forwarded-* first: nginx (proxy_set_header) and Caddy write those and replace what the client
+// sent, while both pass a client's Forwarded header through untouched. The last entry, not the
+// first: a proxy that appends leaves the client's inventions to the left of its own entry.
 PublicOrigin ResolvePublicOrigin(const Request& request);
 
 // 1..255 bytes of [A-Za-z0-9.:[]-]: a name, an IPv4 address or a bracketed IPv6 address, with an

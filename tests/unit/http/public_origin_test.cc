@@ -46,10 +46,8 @@ TEST(PublicOriginTest, TheLastEntryIsTheOneTheNearestProxyWrote) {
   EXPECT_EQ(origin.host, "kv.example");
 }
 
-TEST(PublicOriginTest, ForwardedWinsOverXForwardedAndItsQuotesAreRemoved) {
+TEST(PublicOriginTest, ForwardedIsReadFromItsLastElementWithoutQuotes) {
   Request request = WithHost("backend");
-  request.forwarded_proto = "http";
-  request.forwarded_host = "other.example";
   request.forwarded = "for=192.0.2.1;proto=http;host=evil.example, "
                       "for=\"[2001:db8::1]\";Proto=https;Host=\"kv.example:8443\"";
   const PublicOrigin origin = ResolvePublicOrigin(request);
@@ -57,11 +55,19 @@ TEST(PublicOriginTest, ForwardedWinsOverXForwardedAndItsQuotesAreRemoved) {
   EXPECT_EQ(origin.host, "kv.example:8443");
 }
 
-TEST(PublicOriginTest, ForwardedWithoutProtoOrHostFallsBackParameterByParameter) {
+TEST(PublicOriginTest, XForwardedWinsOverForwardedWhichProxiesPassThrough) {
   Request request = WithHost("backend");
-  request.forwarded = "for=192.0.2.1;proto=https";
+  request.forwarded = "proto=http;host=evil.example";  // sent by the client, passed through
+  request.forwarded_proto = "https";
   request.forwarded_host = "kv.example";
-  const PublicOrigin origin = ResolvePublicOrigin(request);
+  PublicOrigin origin = ResolvePublicOrigin(request);
+  EXPECT_TRUE(origin.https);
+  EXPECT_EQ(origin.host, "kv.example");
+  // Parameter by parameter: what X-Forwarded-* lacks, Forwarded may still say.
+  request.forwarded = "for=192.0.2.1;proto=https;host=kv.example";
+  request.forwarded_proto = "";
+  request.forwarded_host = "";
+  origin = ResolvePublicOrigin(request);
   EXPECT_TRUE(origin.https);
   EXPECT_EQ(origin.host, "kv.example");
 }
