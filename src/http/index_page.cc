@@ -8,13 +8,13 @@
 #include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "absl/strings/escaping.h"
 #include "http/errors.h"
 #include "http/index_page_html.h"
 #include "http/public_origin.h"
@@ -54,11 +54,10 @@ std::string CspHashOfElement(std::string_view page, std::string_view open, std::
   const size_t end = page.find(close, begin);
   const std::string_view text = page.substr(begin + open.size(), end - begin - open.size());
   const std::array<uint8_t, 32> digest = secret::Sha256(text);
-  return absl::StrCat(
-      "'sha256-",
-      absl::Base64Escape(absl::string_view(reinterpret_cast<const char*>(digest.data()),
-                                           digest.size())),
-      "'");
+  return absl::StrCat("'sha256-",
+                      absl::Base64Escape(absl::string_view(
+                          reinterpret_cast<const char*>(digest.data()), digest.size())),
+                      "'");
 }
 
 std::string DescribeKeysPerClient(size_t max_keys_per_client) {
@@ -150,15 +149,15 @@ IndexPage::IndexPage(const IndexPageOptions& options) {
        {"{{SCRIPT}}", absl::string_view(kIndexPageScript.data(), kIndexPageScript.size())},
        {"{{KEYS_PER_CLIENT}}", DescribeKeysPerClient(options.max_keys_per_client)},
        {"{{MAX_KEY}}", absl::StrCat(options.max_key_bytes)},
-                                      {"{{MAX_VALUE}}", absl::StrCat(options.max_value_bytes)},
-                                      {"{{MAX_ENTRIES}}", absl::StrCat(options.max_entries)},
-                                      {"{{EXPIRE}}", DescribeDuration(options.expire)},
-                                      {"{{MAX_REQUESTS}}", absl::StrCat(options.max_requests)},
-                                      {"{{RESET}}", DescribeDuration(options.reset)},
-                                      {"{{IPV6_PREFIX}}", absl::StrCat(options.ipv6_prefix_bits)},
-                                      {"{{WRITE_COST}}", absl::StrCat(kWriteCostTokens)},
-                                      {"{{OTHER_COST}}", absl::StrCat(kOtherCostTokens)},
-                                      {"{{ANSWERS}}", AnswerRows()}});
+       {"{{MAX_VALUE}}", absl::StrCat(options.max_value_bytes)},
+       {"{{MAX_ENTRIES}}", absl::StrCat(options.max_entries)},
+       {"{{EXPIRE}}", DescribeDuration(options.expire)},
+       {"{{MAX_REQUESTS}}", absl::StrCat(options.max_requests)},
+       {"{{RESET}}", DescribeDuration(options.reset)},
+       {"{{IPV6_PREFIX}}", absl::StrCat(options.ipv6_prefix_bits)},
+       {"{{WRITE_COST}}", absl::StrCat(kWriteCostTokens)},
+       {"{{OTHER_COST}}", absl::StrCat(kOtherCostTokens)},
+       {"{{ANSWERS}}", AnswerRows()}});
   segments_ = absl::StrSplit(page, kOriginMarker);
   for (const std::string& segment : segments_) fixed_bytes_ += segment.size();
   headers_ = absl::StrCat(

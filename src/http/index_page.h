@@ -99,7 +99,7 @@ class IndexPage {
 
   // The page is segments_[0] + origin + segments_[1] + origin + ... + segments_.back().
   std::vector<std::string> segments_;
-  size_t fixed_bytes_ = 0;  // total size of segments_
+  size_t fixed_bytes_ = 0;        // total size of segments_
   std::string placeholder_gzip_;  // http://your-server
   std::string headers_;
 

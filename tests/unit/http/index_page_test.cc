@@ -211,8 +211,9 @@ TEST(IndexPageTest, ThePolicyAllowsExactlyThePagesInlineScriptAndStyle) {
   EXPECT_TRUE(Contains(script, "fetch('/' + encodeURIComponent(key), init)"));
   EXPECT_TRUE(Contains(style, "white-space:pre-wrap"));
   EXPECT_TRUE(Contains(headers, absl::StrCat("Content-Security-Policy: default-src 'none'; "
-                                             "script-src ", CspHash(script), "; style-src ",
-                                             CspHash(style), "; img-src data:; connect-src "
+                                             "script-src ",
+                                             CspHash(script), "; style-src ", CspHash(style),
+                                             "; img-src data:; connect-src "
                                              "'self'; form-action 'none'; frame-ancestors "
                                              "'none'; base-uri 'none'\r\n")))
       << headers;
@@ -227,8 +228,7 @@ TEST(IndexPageTest, ThePolicyAllowsExactlyThePagesInlineScriptAndStyle) {
 TEST(IndexPageTest, HttpsOriginsAppearInTheExamplesAndAreCachedApart) {
   IndexPage page({});
   for (bool gzip : {false, true}) {
-    const std::string html =
-        Html(Render(page, "kv.example.org:8443", gzip, kNow, /*https=*/true));
+    const std::string html = Html(Render(page, "kv.example.org:8443", gzip, kNow, /*https=*/true));
     EXPECT_TRUE(Contains(html, "curl -d 'hello world' https://kv.example.org:8443/my-key"));
     EXPECT_TRUE(Contains(html, "const url = 'https://kv.example.org:8443/room-42';"));
     EXPECT_FALSE(Contains(html, "http://kv.example.org"));

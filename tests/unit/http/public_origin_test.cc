@@ -48,8 +48,9 @@ TEST(PublicOriginTest, TheLastEntryIsTheOneTheNearestProxyWrote) {
 
 TEST(PublicOriginTest, ForwardedIsReadFromItsLastElementWithoutQuotes) {
   Request request = WithHost("backend");
-  request.forwarded = "for=192.0.2.1;proto=http;host=evil.example, "
-                      "for=\"[2001:db8::1]\";Proto=https;Host=\"kv.example:8443\"";
+  request.forwarded =
+      "for=192.0.2.1;proto=http;host=evil.example, "
+      "for=\"[2001:db8::1]\";Proto=https;Host=\"kv.example:8443\"";
   const PublicOrigin origin = ResolvePublicOrigin(request);
   EXPECT_TRUE(origin.https);
   EXPECT_EQ(origin.host, "kv.example:8443");
