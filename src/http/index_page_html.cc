@@ -186,7 +186,9 @@ const std::string_view kIndexPageScript = R"js((() => {
     if (method === 'PUT') init.body = field('value').value;
     result.textContent = method + ' /' + key + ' ...';
     try {
-      const answer = await fetch('/' + encodeURIComponent(key), init);
+      // "/favicon.ico" is the server's own path: its key is reached percent-encoded.
+      const path = '/' + encodeURIComponent(key).replace(/^favicon\.ico$/, '%66avicon.ico');
+      const answer = await fetch(path, init);
       const body = await answer.text();
       const lines = [answer.status + ' ' + answer.statusText];
       for (const name of shown) {

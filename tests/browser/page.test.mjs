@@ -211,7 +211,19 @@ test('the form stores a key and reads it back', async () => {
   assert.equal(await page.inputValue('#value'), 'typed in the form');
   await page.screenshot({path: path.join(SCREENSHOTS, 'form-390.png'), fullPage: false});
 
+  // The key "favicon.ico" is still a key from the form, though /favicon.ico is the server's.
+  await page.fill('#key', 'favicon.ico');
+  await page.fill('#value', 'not an icon');
+  await page.fill('#secret', '');
+  await page.click('#store');
+  await page.waitForFunction(() => document.getElementById('result').textContent.startsWith('200'));
+  await page.fill('#value', '');
+  await page.click('#read');
+  await page.waitForFunction(() => /^200 [\s\S]*not an icon$/.test(
+      document.getElementById('result').textContent));
+
   // The owner's secret guards the key: without it the write is refused, and the page says so.
+  await page.fill('#key', key);
   await page.fill('#secret', '');
   await page.click('#store');
   await page.waitForFunction(() => document.getElementById('result').textContent.startsWith('403'));

@@ -208,7 +208,7 @@ TEST(IndexPageTest, ThePolicyAllowsExactlyThePagesInlineScriptAndStyle) {
   const std::string& headers = response.extra_headers;
   const std::string script = Between(response.body, "<script>", "</script>");
   const std::string style = Between(response.body, "<style>", "</style>");
-  EXPECT_TRUE(Contains(script, "fetch('/' + encodeURIComponent(key), init)"));
+  EXPECT_TRUE(Contains(script, "await fetch(path, init)"));
   EXPECT_TRUE(Contains(style, "white-space:pre-wrap"));
   EXPECT_TRUE(Contains(headers, absl::StrCat("Content-Security-Policy: default-src 'none'; "
                                              "script-src ",
