@@ -274,7 +274,9 @@ void Connection::Dispatch(bool body_too_large, int64_t now_ms) {
   request_.client_is_loopback_direct = !client.forwarded && peer_.IsLoopback();
   // What a proxy says about the client's scheme and host is believed only from the proxies
   // whose X-Forwarded-For is: anyone else could make the index page show another server's URL.
-  const bool trusted_peer = options_.proxies.IsTrusted(peer_);
+  const bool trusted_peer = (!fields_.forwarded_proto.empty() || !fields_.forwarded_host.empty() ||
+                            !fields_.forwarded.empty()) &&
+                           options_.proxies.IsTrusted(peer_);
   request_.forwarded_proto = trusted_peer ? std::string_view(fields_.forwarded_proto) : "";
   request_.forwarded_host = trusted_peer ? std::string_view(fields_.forwarded_host) : "";
   request_.forwarded = trusted_peer ? std::string_view(fields_.forwarded) : "";

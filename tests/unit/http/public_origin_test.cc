@@ -80,7 +80,8 @@ TEST(PublicOriginTest, ImplausibleValuesAreIgnored) {
   PublicOrigin origin = ResolvePublicOrigin(request);
   EXPECT_FALSE(origin.https);
   EXPECT_EQ(origin.host, "backend:80");
-  request.forwarded_host = std::string(256, 'a');
+  const std::string too_long(256, 'a');  // outlives the request's view of it
+  request.forwarded_host = too_long;
   EXPECT_EQ(ResolvePublicOrigin(request).host, "backend:80");
   request.forwarded = "host=\"a b\";proto=\"ftp\"";
   request.forwarded_host = "";
