@@ -38,9 +38,13 @@ deps:
 # systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev); the TLS tests need the openssl command
 # (a test CA, s_client) and curl.
 PACKAGING_DEBS := systemd dpkg-dev
+# The browser tests (tests/browser) drive Debian's chromium with node; nodejs and npm come from
+# Debian unless a node with npm is already installed (NodeSource's nodejs bundles npm and
+# conflicts with Debian's npm package).
+BROWSER_DEBS := chromium $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
 TLS_TEST_DEBS := openssl curl
 test-deps:
-	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(TEST_DEBS) $(PACKAGING_DEBS) $(TLS_TEST_DEBS)"
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(TEST_DEBS) $(PACKAGING_DEBS) $(TLS_TEST_DEBS) $(BROWSER_DEBS)"
 
 build/build.ninja:
 	cmake -S . -B build $(CMAKE_FLAGS)

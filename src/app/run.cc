@@ -198,6 +198,7 @@ int Run(const Config& config) {
   page_options.reset = config.reset;
   page_options.max_requests = config.max_requests;
   page_options.ipv6_prefix_bits = config.ipv6_prefix_bits;
+  page_options.max_keys_per_client = config.max_keys_per_client;
   http::IndexPage index_page(page_options);
   http::IndexHandler index_handler(index_page, clock);
   http::Handler key_handler(HandlerOptionsFor(config, stats), *store, limiter, clock);

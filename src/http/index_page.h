@@ -1,9 +1,11 @@
 // IndexPage: the HTML page served at "/", documenting the API with this server's limits and curl
-// examples that use the host the browser asked for.
+// examples that use the origin the browser asked for, plus a small form that stores and reads a
+// key with fetch.
 //
-// Everything but the host is rendered once, at construction, from the configured limits. Per
-// request only the host (the Host header if it is a plausible host name, else kPlaceholderHost)
-// is spliced in, which is a few appends. The expensive part is gzip, and "/" is not rate-limited,
+// Everything but the origin is rendered once, at construction, from the configured limits. Per
+// request only the origin (the scheme, and the host if it is a plausible host name, else
+// kPlaceholderHost; see public_origin.h for a proxy's say in both) is spliced in, which is a few
+// appends. The expensive part is gzip, and "/" is not rate-limited,
 // so compressed pages are cached per host, and compression work is bounded:
 //   - the page for kPlaceholderHost is compressed once, at construction;
 //   - up to kCacheEntries other hosts' compressed pages are cached (round-robin replacement);
@@ -42,6 +44,7 @@ struct IndexPageOptions {
   absl::Duration reset = absl::Minutes(1);  // -resetDuration
   int64_t max_requests = 11;                // -maxRequests
   int ipv6_prefix_bits = 64;                // rate-limit granularity for IPv6
+  size_t max_keys_per_client = 250;         // -maxKeysPerIP (0: no quota)
 };
 
 class IndexPage {
@@ -56,19 +59,25 @@ class IndexPage {
   IndexPage(const IndexPage&) = delete;
   IndexPage& operator=(const IndexPage&) = delete;
 
-  // Fills `response` with the page for `host` (the Host header, untrusted): status 200,
+  // Fills `response` with the page for `host` (untrusted) and scheme (`https`): status 200,
   // text/html, Vary: Accept-Encoding, gzip-encoded when `accept_gzip`. `head` sets response.head
   // (the body is still filled, so Content-Length is the GET's). `now` only drives the
-  // compression budget. Does not touch response.close or extra_headers.
-  void Render(std::string_view host, bool accept_gzip, bool head, absl::Time now,
+  // compression budget. Appends headers() to extra_headers; does not touch response.close.
+  void Render(std::string_view host, bool https, bool accept_gzip, bool head, absl::Time now,
               Response& response) const;
+
+  // The header lines every page answer carries, each ending in CRLF: Content-Security-Policy
+  // (only this page's own inline style and script, by hash; fetch to the same origin; images
+  // from data: URLs, for the icon; no frames, forms, base or plug-ins), Cache-Control (five
+  // minutes: the page changes only with the configuration), and Vary on the request headers the
+  // examples' origin comes from.
+  const std::string& headers() const { return headers_; }
 
   // Whether an Accept-Encoding value accepts gzip: a "gzip" (or "x-gzip") coding, any case, whose
   // q is not zero. "*" is not taken as gzip.
   static bool AcceptsGzip(std::string_view accept_encoding);
 
-  // The host the page shows: `host` when it is 1..kMaxHostBytes bytes of [A-Za-z0-9.:[]-]
-  // (a name, an IPv4 address or a bracketed IPv6 address, with an optional port), else
+  // The host the page shows: `host` when IsPlausibleHost (public_origin.h), else
   // kPlaceholderHost. Such a host needs no HTML or shell escaping, though it is escaped anyway.
   static std::string_view DisplayHost(std::string_view host);
 
@@ -77,20 +86,23 @@ class IndexPage {
 
  private:
   struct CacheEntry {
+    bool https = false;
     std::string host;
     std::shared_ptr<const std::string> gzip_page;  // null: free slot
   };
 
   // Writes the uncompressed page for `shown_host` (already a DisplayHost) into `out`.
-  void RenderPlain(std::string_view shown_host, std::string& out) const;
+  void RenderPlain(std::string_view shown_host, bool https, std::string& out) const;
   // The cached compressed page for `shown_host`, filling the cache when the budget allows;
   // null when it does not.
-  std::shared_ptr<const std::string> CachedGzip(std::string_view shown_host, absl::Time now) const;
+  std::shared_ptr<const std::string> CachedGzip(std::string_view shown_host, bool https,
+                                                absl::Time now) const;
 
-  // The page is segments_[0] + host + segments_[1] + host + ... + segments_.back().
+  // The page is segments_[0] + origin + segments_[1] + origin + ... + segments_.back().
   std::vector<std::string> segments_;
-  size_t fixed_bytes_ = 0;  // total size of segments_
-  std::string placeholder_gzip_;
+  size_t fixed_bytes_ = 0;        // total size of segments_
+  std::string placeholder_gzip_;  // http://your-server
+  std::string headers_;
 
   // std::mutex rather than absl::Mutex: Debian's prebuilt Abseil is not instrumented, so
   // ThreadSanitizer cannot see absl::Mutex's synchronization and reports false races.

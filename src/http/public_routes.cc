@@ -1,5 +1,7 @@
 #include "http/public_routes.h"
 
+#include "http/index_handler.h"
+
 namespace rendezvous::http {
 
 std::vector<Route> PublicRoutes(RouteHandler& index_page) {
@@ -12,6 +14,9 @@ std::vector<Route> PublicRoutes(RouteHandler& index_page) {
   return {
       // The documentation page. Only the raw "/" ("/%2F" is the key "/").
       {Route::Match::kExact, "/", &index_page},
+      // What browsers fetch by themselves: answered by the page's handler, free, so the key
+      // "favicon.ico" is reachable only as "/%66avicon.ico".
+      {Route::Match::kExact, kFaviconPath, &index_page},
       // Reserved: GET /ip/*/NAME lists the addresses that registered NAME.
       {Route::Match::kPrefix, "/ip/*/", nullptr},
       // Reserved: /pk/<public key> serves signed records.

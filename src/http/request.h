@@ -34,6 +34,12 @@ struct Request {
   // Every X-Forwarded-For line joined with ',' (empty if absent). net/ has already resolved it
   // into `client`; the handler only reads it to say why a loopback request was not forwarded.
   std::string_view forwarded_for;
+  // X-Forwarded-Proto, X-Forwarded-Host and Forwarded (RFC 7239), each line joined with ',', when
+  // the TCP peer is a trusted proxy (-trustedProxies); empty otherwise, whatever was sent. Only
+  // the index page reads them (public_origin.h), to show the URL the client used.
+  std::string_view forwarded_proto;
+  std::string_view forwarded_host;
+  std::string_view forwarded;
 
   std::string_view body;  // complete body (already bounded by the size limit)
   // The body was longer than the size limit: net/ stopped reading it (and closes the connection

@@ -279,6 +279,14 @@ void Connection::Dispatch(bool body_too_large, int64_t now_ms) {
       peer_, absl::MakeConstSpan(&forwarded, forwarded.empty() ? 0 : 1), options_.proxies);
   request_.client = client.client;
   request_.client_is_loopback_direct = !client.forwarded && peer_.IsLoopback();
+  // What a proxy says about the client's scheme and host is believed only from the proxies
+  // whose X-Forwarded-For is: anyone else could make the index page show another server's URL.
+  const bool trusted_peer = (!fields_.forwarded_proto.empty() || !fields_.forwarded_host.empty() ||
+                            !fields_.forwarded.empty()) &&
+                           options_.proxies.IsTrusted(peer_);
+  request_.forwarded_proto = trusted_peer ? std::string_view(fields_.forwarded_proto) : "";
+  request_.forwarded_host = trusted_peer ? std::string_view(fields_.forwarded_host) : "";
+  request_.forwarded = trusted_peer ? std::string_view(fields_.forwarded) : "";
 
   Call& call = *call_;
   call.response.in_flight.now = absl::InfinitePast();  // set by a handler that times the answer

@@ -32,6 +32,12 @@ std::string_view TrimOws(std::string_view v) {
   return v;
 }
 
+// Appends one line of a list-valued field to the lines seen before, joined with ','.
+void AppendListLine(std::string_view line, std::string& joined) {
+  if (!joined.empty()) joined.push_back(',');
+  joined.append(line);
+}
+
 // Whether the field line named `name` is continued on the next line (obsolete line folding).
 // Beast 1.74 unfolds such lines silently, but `name` points into the raw input, and before it
 // calls on_field_impl Beast has examined the bytes from the name to the CRLF ending the field's
@@ -74,6 +80,9 @@ void RequestFields::Clear() {
   }
   forwarded_for.clear();
   prefer.clear();
+  forwarded_proto.clear();
+  forwarded_host.clear();
+  forwarded.clear();
   body.clear();
 }
 
@@ -189,6 +198,7 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
     case bhttp::field::if_match: fields_.if_match.Set(v); return;
     case bhttp::field::if_none_match: fields_.if_none_match.Set(v); return;
     case bhttp::field::origin: fields_.origin.Set(v); return;
+    case bhttp::field::forwarded: AppendListLine(v, fields_.forwarded); return;
     case bhttp::field::prefer:
       if (!fields_.prefer.empty()) fields_.prefer.push_back(',');
       fields_.prefer.append(v);
@@ -206,6 +216,10 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
     fields_.forwarded_for.append(v);
   } else if (boost::beast::iequals(name_string, "x-ttl")) {
     fields_.ttl.Set(v);
+  } else if (boost::beast::iequals(name_string, "x-forwarded-proto")) {
+    AppendListLine(v, fields_.forwarded_proto);
+  } else if (boost::beast::iequals(name_string, "x-forwarded-host")) {
+    AppendListLine(v, fields_.forwarded_host);
   }
 }
 

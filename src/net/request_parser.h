@@ -63,6 +63,9 @@ struct RequestFields {
   FirstLine owner_secret, accept_encoding, if_match, if_none_match, ttl, origin;
   std::string forwarded_for;  // every X-Forwarded-For line, in order, joined with ','
   std::string prefer;         // every Prefer line, in order, joined with ','
+  // Every X-Forwarded-Proto, X-Forwarded-Host and Forwarded line, each joined with ','. Kept for
+  // every peer; the connection passes them on only from a trusted proxy.
+  std::string forwarded_proto, forwarded_host, forwarded;
   std::string body;
 
   void Clear();

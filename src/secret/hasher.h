@@ -1,4 +1,4 @@
-// Owner-secret hashing and comparison. The only code that includes sodium.h (hasher.cc).
+// Owner-secret hashing and comparison. hasher.cc, signature.cc and digest.cc include sodium.h.
 //
 // A store keeps only Hasher::Hash(secret), a keyed BLAKE2b digest (crypto_generichash) under a
 // 32-byte key generated once per data file and kept in it: the plain secret never reaches disk or

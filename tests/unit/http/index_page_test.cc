@@ -9,11 +9,13 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
 #include "http/errors.h"
 #include "http/request_cost.h"
+#include "secret/digest.h"
 
 namespace rendezvous::http {
 namespace {
@@ -34,9 +36,10 @@ std::string Gunzip(const std::string& data) {
   return out;
 }
 
-Response Render(const IndexPage& page, std::string_view host, bool gzip, absl::Time now = kNow) {
+Response Render(const IndexPage& page, std::string_view host, bool gzip, absl::Time now = kNow,
+                bool https = false) {
   Response response;
-  page.Render(host, gzip, /*head=*/false, now, response);
+  page.Render(host, https, gzip, /*head=*/false, now, response);
   return response;
 }
 
@@ -90,7 +93,7 @@ TEST(IndexPageTest, ImplausibleHostsBecomeThePlaceholder) {
     for (bool gzip : {false, true}) {
       const std::string html = Html(Render(page, host, gzip));
       EXPECT_TRUE(Contains(html, "http://your-server/my-key")) << host;
-      EXPECT_FALSE(Contains(html, "<script>")) << host;
+      EXPECT_FALSE(Contains(html, "<script>alert")) << host;
     }
   }
   EXPECT_EQ(IndexPage::DisplayHost(std::string(255, 'a')), std::string(255, 'a'));
@@ -175,17 +178,81 @@ TEST(IndexPageTest, TheTokenCostsAreTheHandlersCosts) {
 TEST(IndexPageTest, PageHasNoExternalResources) {
   IndexPage page({});
   const std::string html = Render(page, "h", false).body;
-  EXPECT_FALSE(Contains(html, "<script"));
   EXPECT_FALSE(Contains(html, "src="));
-  EXPECT_FALSE(Contains(html, "<link"));
+  EXPECT_FALSE(Contains(html, "<script "));  // one inline script, no attributes
+  EXPECT_EQ(html.find("<script>"), html.rfind("<script>"));
+  EXPECT_EQ(html.find("<link"), html.rfind("<link"));  // the icon, a data: URL
+  EXPECT_TRUE(Contains(html, "<link rel=\"icon\" href=\"data:image/svg+xml,"));
   EXPECT_FALSE(Contains(html, "https://"));
+  EXPECT_FALSE(Contains(html, "@import"));
+  EXPECT_FALSE(Contains(html, "url("));
+}
+
+// The text between the first `open` and the next `close` in `html`.
+std::string Between(const std::string& html, std::string_view open, std::string_view close) {
+  const size_t begin = html.find(open) + open.size();
+  return html.substr(begin, html.find(close, begin) - begin);
+}
+
+std::string CspHash(const std::string& text) {
+  const std::array<uint8_t, 32> digest = secret::Sha256(text);
+  return absl::StrCat("'sha256-",
+                      absl::Base64Escape(absl::string_view(
+                          reinterpret_cast<const char*>(digest.data()), digest.size())),
+                      "'");
+}
+
+TEST(IndexPageTest, ThePolicyAllowsExactlyThePagesInlineScriptAndStyle) {
+  IndexPage page({});
+  const Response response = Render(page, "example.com", false);
+  const std::string& headers = response.extra_headers;
+  const std::string script = Between(response.body, "<script>", "</script>");
+  const std::string style = Between(response.body, "<style>", "</style>");
+  EXPECT_TRUE(Contains(script, "await fetch(path, init)"));
+  EXPECT_TRUE(Contains(style, "white-space:pre-wrap"));
+  EXPECT_TRUE(Contains(headers, absl::StrCat("Content-Security-Policy: default-src 'none'; "
+                                             "script-src ",
+                                             CspHash(script), "; style-src ", CspHash(style),
+                                             "; img-src data:; connect-src "
+                                             "'self'; form-action 'none'; frame-ancestors "
+                                             "'none'; base-uri 'none'\r\n")))
+      << headers;
+  EXPECT_NE(CspHash(script), CspHash(script + " "));
+  EXPECT_TRUE(Contains(headers, "Cache-Control: public, max-age=300\r\n"));
+  EXPECT_TRUE(Contains(headers, "Vary: Host, X-Forwarded-Proto, X-Forwarded-Host, Forwarded\r\n"));
+  EXPECT_EQ(headers, page.headers());
+  // The same headers on the compressed page and on HEAD.
+  EXPECT_EQ(Render(page, "example.com", true).extra_headers, headers);
+}
+
+TEST(IndexPageTest, HttpsOriginsAppearInTheExamplesAndAreCachedApart) {
+  IndexPage page({});
+  for (bool gzip : {false, true}) {
+    const std::string html = Html(Render(page, "kv.example.org:8443", gzip, kNow, /*https=*/true));
+    EXPECT_TRUE(Contains(html, "curl -d 'hello world' https://kv.example.org:8443/my-key"));
+    EXPECT_TRUE(Contains(html, "const url = 'https://kv.example.org:8443/room-42';"));
+    EXPECT_FALSE(Contains(html, "http://kv.example.org"));
+    const std::string plain = Html(Render(page, "kv.example.org:8443", gzip));
+    EXPECT_TRUE(Contains(plain, "curl http://kv.example.org:8443/my-key"));
+    EXPECT_FALSE(Contains(plain, "https://"));
+    // An implausible host keeps the scheme.
+    EXPECT_TRUE(Contains(Html(Render(page, "a b", gzip, kNow, /*https=*/true)),
+                         "https://your-server/my-key"));
+  }
+}
+
+TEST(IndexPageTest, TheLimitsTableShowsTheKeyQuota) {
+  EXPECT_TRUE(Contains(Render(IndexPage({.max_keys_per_client = 7}), "h", false).body,
+                       "<td>Keys per client</td><td>at most 7 live keys created by one client"));
+  EXPECT_TRUE(Contains(Render(IndexPage({.max_keys_per_client = 0}), "h", false).body,
+                       "<td>Keys per client</td><td>no limit"));
 }
 
 TEST(IndexPageTest, HeadHasTheBodyLengthOfGet) {
   IndexPage page({});
   for (bool gzip : {false, true}) {
     Response head;
-    page.Render("h", gzip, /*head=*/true, kNow, head);
+    page.Render("h", /*https=*/false, gzip, /*head=*/true, kNow, head);
     EXPECT_TRUE(head.head);
     EXPECT_EQ(head.body.size(), Render(page, "h", gzip).body.size());
   }

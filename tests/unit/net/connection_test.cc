@@ -14,6 +14,7 @@
 namespace rendezvous::net {
 namespace {
 
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using State = Connection::State;
@@ -49,6 +50,8 @@ class StubHandler final : public http::RequestHandler {
   void Handle(const http::Request& request, http::Response& response, http::Done done) override {
     ++calls;
     versions.push_back(request.version);
+    forwarded.push_back(Cat(request.forwarded_proto, "|", request.forwarded_host, "|",
+                            request.forwarded));
     response.Reset();
     response.in_flight.done = std::move(done);
     response.content_type = http::ContentType::kTextPlain;
@@ -83,6 +86,7 @@ class StubHandler final : public http::RequestHandler {
   int calls = 0;
   int cancels = 0;
   std::vector<int> versions;
+  std::vector<std::string> forwarded;  // "proto|host|Forwarded" as each request carried them
   http::Response* pending = nullptr;
 };
 
@@ -170,6 +174,26 @@ TEST_F(ConnectionTest, EveryRequestFedInPiecesOfEverySizeGetsTheSameAnswer) {
       EXPECT_EQ(out, whole) << "pieces of " << piece << " bytes: " << request;
     }
   }
+}
+
+TEST_F(ConnectionTest, ProxyHeadersAboutTheOriginArePassedOnOnlyFromATrustedPeer) {
+  const std::string_view request =
+      "GET / HTTP/1.1\r\nHost: backend\r\nX-Forwarded-Proto: https\r\n"
+      "X-Forwarded-Host: kv.example:8443\r\nForwarded: proto=http\r\n"
+      "X-Forwarded-Host: second\r\nForwarded: proto=https;host=kv.example\r\n\r\n";
+  Feed(request);  // the peer, 10.0.0.1, is not a trusted proxy by default
+  Written();
+  ServerOptions trusting = Options();
+  trusting.proxies.trusted.push_back(*common::CidrBlock::Parse("10.0.0.0/8"));
+  Make(trusting);
+  Feed(request);
+  Written();
+  Feed("GET / HTTP/1.1\r\nHost: backend\r\n\r\n");  // nothing left from the request before
+  Written();
+  EXPECT_THAT(handler_.forwarded,
+              ElementsAre("||",
+                          "https|kv.example:8443,second|proto=http,proto=https;host=kv.example",
+                          "||"));
 }
 
 TEST_F(ConnectionTest, PipelinedRequestsAreAnsweredInOrderInOneWrite) {
