@@ -5,16 +5,19 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "app/process_metrics.h"
 #include "app/sweeper.h"
 #include "app/systemd_notify.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/version.h"
 #include "common/stats.h"
+#include "http/admin_routes.h"
 #include "http/handler.h"
 #include "http/index_handler.h"
 #include "http/index_page.h"
@@ -68,6 +71,22 @@ net::ServerOptions ServerOptionsFor(const Config& config) {
   return options;
 }
 
+// The admin listener: its own address, one thread, a small connection cap, the public listener's
+// deadlines, and a short store deadline (a /readyz probe that waits longer means "not ready").
+// Nobody's X-Forwarded-For is believed: the admin endpoints do not look at the client.
+net::ServerOptions AdminServerOptionsFor(const Config& config) {
+  net::ServerOptions options;
+  options.listen_address = config.admin_ip;
+  options.port = config.admin_port;
+  options.threads = 1;
+  options.body_limit_bytes = 1024;  // the admin endpoints take no body
+  options.max_connections = 64;
+  options.max_connections_per_client = 64;
+  options.store_timeout = absl::Seconds(2);
+  options.proxies.trusted.clear();
+  return options;
+}
+
 http::HandlerOptions HandlerOptionsFor(const Config& config, common::StatsRegistry& stats) {
   http::HandlerOptions options;
   options.stats = &stats;
@@ -117,13 +136,14 @@ std::string TrustedProxiesLine(const std::vector<common::CidrBlock>& trusted) {
 }  // namespace
 
 int Run(const Config& config) {
-  // The shutdown signals are blocked in every thread (the workers inherit the mask) and taken by
-  // sigwait below, so no code runs in a signal handler.
-  sigset_t shutdown_signals;
-  sigemptyset(&shutdown_signals);
-  sigaddset(&shutdown_signals, SIGINT);
-  sigaddset(&shutdown_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &shutdown_signals, nullptr);
+  // The shutdown and reload signals are blocked in every thread (the workers inherit the mask)
+  // and taken by sigwait below, so no code runs in a signal handler.
+  sigset_t waited_signals;
+  sigemptyset(&waited_signals);
+  sigaddset(&waited_signals, SIGINT);
+  sigaddset(&waited_signals, SIGTERM);
+  sigaddset(&waited_signals, SIGHUP);  // reload (see reload_actions), never a shutdown
+  pthread_sigmask(SIG_BLOCK, &waited_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   RaiseFileLimit(config.max_connections);
@@ -161,16 +181,35 @@ int Run(const Config& config) {
   http::Handler key_handler(HandlerOptionsFor(config, stats), *store, limiter, clock);
   http::RequestStats request_stats(stats);
   http::Router router(http::PublicRoutes(index_handler), key_handler, clock, &request_stats);
+  RegisterProcessMetrics(stats, *store);
   net::Server server(ServerOptionsFor(config), router, clock, &stats);
   if (!server.Start(&error)) {
     common::LogError(error);
     return 1;
+  }
+  // The admin listener answers from the same registry with a Router of its own, without
+  // RequestStats (scrapes are not API requests); it starts after the public one, so that a
+  // /readyz that answers 200 means the public port accepts.
+  http::AdminRoutes admin_routes(stats, *store, clock);
+  http::Router admin_router(admin_routes.Routes(), admin_routes.NotFound(), clock, nullptr);
+  std::unique_ptr<net::Server> admin_server;
+  if (config.has_admin_listener) {
+    admin_server = std::make_unique<net::Server>(AdminServerOptionsFor(config), admin_router, clock);
+    if (!admin_server->Start(&error)) {
+      common::LogError(error + " (-adminListen)");
+      server.Shutdown(absl::ZeroDuration());
+      return 1;
+    }
   }
   common::LogInfo(TrustedProxiesLine(config.trusted_proxies));
   const std::string listening = "listening on " + HostPort(config.listen_ip, server.port());
   common::LogInfo(listening + " (rendezvous-server " + std::string(common::Version()) + ", " +
                   std::to_string(WorkerThreads(config)) + " threads, store: " +
                   (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");
+  if (admin_server) {
+    common::LogInfo("admin listener on " + HostPort(config.admin_ip, admin_server->port()) +
+                    " (/metrics, /healthz, /readyz)");
+  }
   Sweeper sweeper(*store, clock, Sweeper::IntervalFor(config.expire));
   // Under systemd (Type=notify), the unit counts as started only now that the sockets accept.
   if (NotifyResult notified = NotifyFromEnvironment("READY=1\nSTATUS=" + listening);
@@ -180,13 +219,29 @@ int Run(const Config& config) {
         std::string(notified == NotifyResult::kBadSocketName ? "malformed" : "unreachable"));
   }
 
+  // What SIGHUP does, in order: a small list each feature that reloads something appends to.
+  std::vector<std::function<void()>> reload_actions;
+
   int signal_number = 0;
-  sigwait(&shutdown_signals, &signal_number);
+  while (true) {
+    sigwait(&waited_signals, &signal_number);
+    if (signal_number != SIGHUP) break;
+    common::LogInfo("SIGHUP: reloading");
+    for (const std::function<void()>& action : reload_actions) action();
+  }
   common::LogInfo(std::string("shutting down on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   (void)NotifyFromEnvironment("STOPPING=1");  // best effort: systemd is stopping us anyway
+  // Before the grace period: a load balancer sees /readyz fail and sends no new requests while
+  // the ones in flight finish.
+  admin_routes.SetShuttingDown();
 
   if (!server.Shutdown(kShutdownGrace)) {
     common::LogWarning("connections still busy after the grace period were closed");
+  }
+  // After the public listener (its grace period shows "shutting down" on /readyz), before the
+  // store (a /readyz probe reads it).
+  if (admin_server && !admin_server->Shutdown(absl::Seconds(1))) {
+    common::LogWarning("admin connections still busy after a second were closed");
   }
   sweeper.Stop();
   const kv::Status flushed = store->Flush();
