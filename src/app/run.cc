@@ -15,8 +15,9 @@
 #include "app/systemd_notify.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/version.h"
 #include "common/stats.h"
+#include "common/version.h"
+#include "http/access_log.h"
 #include "http/admin_routes.h"
 #include "http/handler.h"
 #include "http/index_handler.h"
@@ -152,6 +153,16 @@ int Run(const Config& config) {
   // handles; declared first so that it outlives every component whose numbers it reads.
   common::StatsRegistry stats;
   std::string error;
+  // Declared before the store: a store's thread may still complete requests (and so write their
+  // lines) while it drains.
+  std::unique_ptr<http::AccessLog> access_log;
+  if (!config.access_log_path.empty()) {
+    access_log = http::AccessLog::Open(config.access_log_path, &error);
+    if (!access_log) {
+      common::LogError(error);
+      return 1;
+    }
+  }
   std::unique_ptr<kv::Store> store = OpenStore(config, &error);
   if (!store) {
     common::LogError(error);
@@ -180,7 +191,8 @@ int Run(const Config& config) {
   http::IndexHandler index_handler(index_page, clock);
   http::Handler key_handler(HandlerOptionsFor(config, stats), *store, limiter, clock);
   http::RequestStats request_stats(stats);
-  http::Router router(http::PublicRoutes(index_handler), key_handler, clock, &request_stats);
+  http::Router router(http::PublicRoutes(index_handler), key_handler, clock, &request_stats,
+                      access_log.get());
   RegisterProcessMetrics(stats, *store);
   net::Server server(ServerOptionsFor(config), router, clock, &stats);
   if (!server.Start(&error)) {
@@ -194,7 +206,8 @@ int Run(const Config& config) {
   http::Router admin_router(admin_routes.Routes(), admin_routes.NotFound(), clock, nullptr);
   std::unique_ptr<net::Server> admin_server;
   if (config.has_admin_listener) {
-    admin_server = std::make_unique<net::Server>(AdminServerOptionsFor(config), admin_router, clock);
+    admin_server =
+        std::make_unique<net::Server>(AdminServerOptionsFor(config), admin_router, clock);
     if (!admin_server->Start(&error)) {
       common::LogError(error + " (-adminListen)");
       server.Shutdown(absl::ZeroDuration());
@@ -221,6 +234,13 @@ int Run(const Config& config) {
 
   // What SIGHUP does, in order: a small list each feature that reloads something appends to.
   std::vector<std::function<void()>> reload_actions;
+  if (access_log) {
+    // logrotate renamed the file: new lines go to a new one at the configured path.
+    reload_actions.push_back([&access_log] {
+      std::string reopen_error;
+      if (!access_log->Reopen(&reopen_error)) common::LogError(reopen_error);
+    });
+  }
 
   int signal_number = 0;
   while (true) {
@@ -229,7 +249,8 @@ int Run(const Config& config) {
     common::LogInfo("SIGHUP: reloading");
     for (const std::function<void()>& action : reload_actions) action();
   }
-  common::LogInfo(std::string("shutting down on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  common::LogInfo(std::string("shutting down on ") +
+                  (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   (void)NotifyFromEnvironment("STOPPING=1");  // best effort: systemd is stopping us anyway
   // Before the grace period: a load balancer sees /readyz fail and sends no new requests while
   // the ones in flight finish.
