@@ -33,8 +33,9 @@ deps:
 	fi
 
 # `make test` and `make fuzz` also need clang for the fuzz tree; the packaging tests need
-# systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev).
-PACKAGING_DEBS := systemd dpkg-dev
+# systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev); the admin tests promtool and a real
+# Prometheus (prometheus).
+PACKAGING_DEBS := systemd dpkg-dev prometheus
 test-deps:
 	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(PACKAGING_DEBS)"
 
