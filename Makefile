@@ -5,8 +5,8 @@ SHELL := /bin/bash
 # clang and its runtime (libFuzzer, sanitizers) build the fuzz target that `make test` runs.
 FUZZ_DEBS := clang libclang-rt-14-dev
 DEBS := g++ cmake ninja-build ccache pkg-config python3 libboost-dev libabsl-dev liblmdb-dev \
-        libsodium-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
-BENCH_DEBS := wrk nginx-light
+        libsodium-dev zlib1g-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+BENCH_DEBS := wrk nginx-light openssl
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
 PORT ?= 8080
@@ -33,11 +33,12 @@ deps:
 	fi
 
 # `make test` and `make fuzz` also need clang for the fuzz tree; the packaging tests need
-# systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev); the admin tests promtool and a real
-# Prometheus (prometheus).
+# systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev); the TLS tests need the openssl command
+# (a test CA, s_client) and curl; the admin tests promtool and a real Prometheus (prometheus).
 PACKAGING_DEBS := systemd dpkg-dev prometheus
+TLS_TEST_DEBS := openssl curl
 test-deps:
-	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(PACKAGING_DEBS)"
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(PACKAGING_DEBS) $(TLS_TEST_DEBS)"
 
 build/build.ninja:
 	cmake -S . -B build $(CMAKE_FLAGS)

@@ -39,11 +39,16 @@ WORKLOADS = {
     "limited": ("(5)", "GET from one client over its limit (429)", "nginx's GET (1), one client"),
     "scaling": ("", "GET keep-alive, 2 server threads / 2 nginx workers, nothing pinned, wrk -t2",
                 "same requests"),
+    # TLS (issue 12): nginx with `ssl_certificate`, the same ECDSA P-256 certificate as ours.
+    "tls-get": ("(TLS)", "GET 100 B value over TLS, keep-alive", "same requests, nginx TLS"),
+    "tls-handshake": ("(TLS)", "GET 100 B value over TLS, full handshake per request "
+                      "(openssl s_time -new)", "same requests, nginx TLS"),
 }
 
 # Capacity targets of the issue (ours vs nginx).
 CAPACITY_TARGETS = {
     "get": 1.2, "close": 1.0, "pipeline": 5.0, "post-lmdb": 0.6, "post-memory": 0.9,
+    "tls-get": 0.9, "tls-handshake": 0.9,
 }
 
 

@@ -21,6 +21,7 @@
 #   BENCH_CONNECTIONS=64     wrk connections
 #   BENCH_WORKLOADS="..."    subset and order, from: get get-lmdb close pipeline post-memory
 #                            post-lmdb mixed-memory mixed-lmdb limited scaling restart memory micro
+#                            tls-get tls-handshake tls-idle
 #   BENCH_MAX_REQUESTS=1000000000  the server's -maxRequests in the workloads whose requests pass
 #   BENCH_MICRO_MIN_TIME=0.2 --benchmark_min_time of the microbenchmarks
 #   BENCH_NICE=              e.g. -10: run servers and wrk under `nice -n` (a busy shared machine)
@@ -37,7 +38,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 ALL_WORKLOADS="get get-lmdb close pipeline post-memory post-lmdb mixed-memory mixed-lmdb limited
-scaling restart memory micro"
+scaling restart memory micro tls-get tls-handshake tls-idle"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 WORKLOADS=${WORKLOADS//,/ }
 MAX_REQUESTS=${BENCH_MAX_REQUESTS:-1000000000}
@@ -201,7 +202,8 @@ http {
   scgi_temp_path $dir/tmp/scgi;
   keepalive_requests 1000000000;
   server {
-    listen 127.0.0.1:$port;
+    listen 127.0.0.1:$port${NGINX_LISTEN_OPTS:-};
+    ${NGINX_SERVER_EXTRA:-}
     location / {
       default_type application/octet-stream;
       return 200 "$body";
@@ -475,6 +477,141 @@ micro() {
   TMPDIR="$WORK" "${cmd[@]}" >&2 || note micro "the microbenchmarks failed"
 }
 
+# --- TLS (issue 12) ------------------------------------------------------------------------------
+# nginx gets `ssl_certificate` with the same ECDSA P-256 certificate and key as ours, and
+# `ssl_protocols TLSv1.2 TLSv1.3` as ours (nginx 1.22's default stops at TLS 1.2); the rest is
+# both servers' defaults (tickets on, nginx without a session cache, as ours).
+# tls-get: keep-alive GET over TLS (wrk).
+# tls-handshake: a full TLS handshake per request. Not wrk: wrk 4.1 keeps each connection's SSL
+# object across reconnects (SSL_clear), so it resumes sessions; `openssl s_time -new -www` makes
+# a new connection, a full handshake and one HTTP/1.0 GET each time, sequentially (its own CPU is
+# the bound, on CPU 0). CPU per request is still the servers' own.
+# tls-idle: RSS of our server before and after BENCH_TLS_IDLE (1000) idle TLS connections.
+
+# The test certificate, made once per run in $WORK/tls.
+tls_cert() {
+  [[ -f "$WORK/tls/server.pem" ]] && return 0
+  command -v openssl >/dev/null || die "openssl not found: run 'make bench'"
+  mkdir -p "$WORK/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
+    -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
+    -keyout "$WORK/tls/server.key" -out "$WORK/tls/server.pem" 2>"$WORK/tls/openssl.log" ||
+    die "openssl could not make the test certificate: $(tail -n 1 "$WORK/tls/openssl.log")"
+}
+
+# Sets OUR_TLS_URL from the running server's 'listening for TLS on' line.
+our_tls_url() {
+  local log="$WORK/$1.ours.log" i port
+  for ((i = 0; i < 100; i++)); do
+    port=$(grep -o 'listening for TLS on 127.0.0.1:[0-9]*' "$log" | head -n 1 | cut -d: -f2)
+    [[ -n "$port" ]] && { OUR_TLS_URL="https://127.0.0.1:$port/"; return 0; }
+    sleep 0.05
+  done
+  return 1
+}
+
+tls_idle() {
+  local name=tls-idle count=${BENCH_TLS_IDLE:-1000}
+  set_pinned
+  if ! start_ours "$name" -threads 1 -db "" -maxConnectionsPerIP "$((count + 10))" \
+      -tlsCert "$WORK/tls/server.pem" -tlsKey "$WORK/tls/server.key" -tlsPort 0 ||
+     ! our_tls_url "$name"; then
+    note "$name" "skipped: our server did not start: ${OUR_ERROR:-no TLS line}"
+    return 0
+  fi
+  local port=${OUR_TLS_URL#https://127.0.0.1:}; port=${port%/}
+  local before after
+  before=$(status_kb "$OUR_PID" VmRSS)
+  # Python's ssl: `count` connections, each after its handshake and one request, left idle.
+  python3 - "$port" "$count" "$WORK/$name.ready" <<'PY' &
+import socket, ssl, sys, time
+port, count, ready = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+conns = []
+for _ in range(count):
+    s = ctx.wrap_socket(socket.create_connection(("127.0.0.1", port)))
+    s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    s.recv(65536)
+    conns.append(s)
+open(ready, "w").close()
+time.sleep(30)
+PY
+  local client=$! i
+  PIDS+=("$client")
+  for ((i = 0; i < 600; i++)); do [[ -f "$WORK/$name.ready" ]] && break; sleep 0.1; done
+  sleep 1
+  after=$(status_kb "$OUR_PID" VmRSS)
+  note "$name" "RSS $before kB before, $after kB with $count idle TLS connections: $(( (after - before) * 1024 / count )) bytes each"
+  stop_pid "$client"
+  stop_pid "$OUR_PID"
+}
+
+# s_time_round WORKLOAD SERVER ROUND URL SECONDS PIDS...: `openssl s_time -new` against URL;
+# round 0 is a warm-up (not recorded).
+s_time_round() {
+  local workload=$1 server=$2 round=$3 url=$4 seconds=$5; shift 5
+  local out="$WORK/$workload.$server.$round.out" before after stat_before stat_after
+  local hostport=${url#https://}; hostport=${hostport%/}
+  local cmd=("${WRK_TASKSET[@]}" openssl s_time -connect "$hostport" -new -time "$seconds"
+             -www /bench/get0)
+  record_command "${cmd[@]}"
+  stat_before=($(server_cpu_stat))
+  before=$(cpu_ticks "$@")
+  "${cmd[@]}" </dev/null >"$out" 2>&1 || true
+  after=$(cpu_ticks "$@")
+  stat_after=($(server_cpu_stat))
+  (( round > 0 )) || return 0
+  local n
+  n=$(sed -n 's/^\([0-9]*\) connections in [0-9]* real seconds.*/\1/p' "$out" | tail -n 1)
+  local result="requests=${n:-0} duration_us=$((seconds * 1000000))"
+  [[ -n "$n" ]] || result="error=s_time"
+  echo "workload=$workload server=$server round=$round cpu_ticks=$((after - before))" \
+    "cpu_busy=$((stat_after[0] - stat_before[0])) cpu_idle=$((stat_after[1] - stat_before[1]))" \
+    "cpu_steal=$((stat_after[2] - stat_before[2])) $result" >>"$WORK/rounds.txt"
+  printf 'bench:   %-13s %-6s round %s: %s\n' "$workload" "$server" "$round" "$result" >&2
+}
+
+tls_workload() {
+  local name=$1
+  tls_cert
+  [[ $name == tls-idle ]] && { tls_idle; return 0; }
+  local get_env="BENCH_MODE=get BENCH_PATH=/bench/get0"
+  WRK_EXTRA=(); WRK_THREADS=1; set_pinned
+  our_flags "" 1
+  log "workload $name"
+  if ! start_ours "$name" "${OUR_FLAGS[@]}" -tlsCert "$WORK/tls/server.pem" \
+      -tlsKey "$WORK/tls/server.key" -tlsPort 0 || ! our_tls_url "$name"; then
+    note "$name" "skipped: our server did not start: ${OUR_ERROR:-no TLS line}"
+    return 0
+  fi
+  if ! fill "$OUR_URL" 1 "$GET_BYTES" /bench/get; then  # over plain HTTP: the same store
+    note "$name" "skipped: $FILL_ERROR"
+    stop_pid "$OUR_PID"
+    return 0
+  fi
+  OUR_URL=$OUR_TLS_URL
+  NGINX_LISTEN_OPTS=" ssl"
+  NGINX_SERVER_EXTRA="ssl_certificate $WORK/tls/server.pem; ssl_certificate_key $WORK/tls/server.key;"
+  NGINX_SERVER_EXTRA+=" ssl_protocols TLSv1.2 TLSv1.3;"
+  start_nginx "$name" "$GET_BYTES" 1
+  NGINX_LISTEN_OPTS=""; NGINX_SERVER_EXTRA=""
+  NGINX_URL="https://${NGINX_URL#http://}"
+  if [[ $name == tls-get ]]; then
+    run_pair "$name" "$get_env" "$get_env"
+  else
+    local r
+    s_time_round "$name" nginx 0 "$NGINX_URL" 1 "${NGINX_WORKERS[@]}"  # warm-up
+    s_time_round "$name" ours 0 "$OUR_URL" 1 "$OUR_PID"
+    for ((r = 1; r <= ROUNDS; r++)); do
+      s_time_round "$name" nginx "$r" "$NGINX_URL" "$ROUND_SECONDS" "${NGINX_WORKERS[@]}"
+      s_time_round "$name" ours "$r" "$OUR_URL" "$ROUND_SECONDS" "$OUR_PID"
+    done
+  fi
+  stop_pid "$NGINX_PID"
+  stop_pid "$OUR_PID"
+}
+# --- end of TLS ----------------------------------------------------------------------------------
+
 # --- main ----------------------------------------------------------------------------------------
 
 log "building $BUILD_DIR"
@@ -512,6 +649,7 @@ for word in $WORKLOADS; do
     restart) restart ;;
     memory) memory ;;
     micro) micro ;;
+    tls-*) tls_workload "$word" ;;
     *) workload "$word" ;;
   esac
 done

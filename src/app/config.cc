@@ -104,6 +104,18 @@ std::optional<std::string> Validate(const Config& config) {
   if (config.ipv6_prefix_bits < 1 || config.ipv6_prefix_bits > 128) {
     return absl::StrCat("-ipv6Prefix must be between 1 and 128, got ", config.ipv6_prefix_bits);
   }
+  if (config.tls_cert.empty() != config.tls_key.empty()) {
+    return config.tls_cert.empty()
+               ? std::string("-tlsKey needs -tlsCert: give the certificate file too")
+               : std::string("-tlsCert needs -tlsKey: give the private key file too");
+  }
+  if (config.redirect_http && !config.tls()) {
+    return std::string("-redirectHTTP needs -tlsCert and -tlsKey (there is no https:// to "
+                       "redirect to)");
+  }
+  if (config.tls() && config.tls_port != 0 && config.tls_port == config.port) {
+    return absl::StrCat("-tlsPort must differ from -port, both are ", config.port);
+  }
   return std::nullopt;
 }
 

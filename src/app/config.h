@@ -87,6 +87,17 @@ struct Config {
   // rendezvous open. A value at or above -maxNumKV is allowed (it never bites), so the original's flags
   // with a small -maxNumKV still start.
   size_t max_keys_per_client = 250;
+  // -tlsCert and -tlsKey: PEM files of the certificate (the leaf, then any intermediates) and its
+  // private key; both or neither. Set: a TLS listener runs on -tlsPort next to the plain one.
+  // SIGHUP reloads both files.
+  std::string tls_cert;
+  std::string tls_key;
+  // -tlsPort: the TLS listener's port (443 unless given; 0 picks a free port, for tests).
+  uint16_t tls_port = 443;
+  // -redirectHTTP: the plain listener answers every request with 308 to its https:// URL.
+  bool redirect_http = false;
+
+  bool tls() const { return !tls_cert.empty(); }
   // -adminListen ADDR:PORT: the admin listener (/metrics, /healthz, /readyz); off when
   // has_admin_listener is false. Never the public address and port (ParseFlags refuses it).
   bool has_admin_listener = false;
@@ -104,7 +115,8 @@ struct Config {
 // Checks every bound above. Returns nullopt when `config` is usable, otherwise one line naming
 // the flag, the value and the reason, e.g.
 //   "-maxRequests must be at least 3, got 2 (a POST costs 3 tokens, so it could never pass)".
-// Does not look at listen_address/listen_ip or trusted_proxies: ParseFlags checks their text.
+// Does not look at listen_address/listen_ip or trusted_proxies: ParseFlags checks their text, nor
+// into the TLS files: whether they load is checked at start (app::Run, exit 1).
 [[nodiscard]] std::optional<std::string> Validate(const Config& config);
 
 // The number of I/O threads to run: config.threads, or when it is 0 the number of cores (at

@@ -69,6 +69,15 @@ ABSL_FLAG(uint64_t, maxConnectionsPerIP, 128,
 ABSL_FLAG(uint64_t, maxKeysPerIP, 250,
           "maximum live keys created per client address (IPv6: per -ipv6Prefix network); "
           "0 = no quota");
+ABSL_FLAG(std::string, tlsCert, "",
+          "PEM certificate file (the certificate, then any intermediates) for the TLS listener; "
+          "needs -tlsKey; SIGHUP reloads it");
+ABSL_FLAG(std::string, tlsKey, "", "PEM private key file of -tlsCert; SIGHUP reloads it");
+ABSL_FLAG(std::string, tlsPort, "",
+          "port of the TLS listener, next to the plain one on -port (default 443 when -tlsCert "
+          "is given)");
+ABSL_FLAG(bool, redirectHTTP, false,
+          "answer every plain HTTP request with 308 to the same URL on https:// (needs -tlsCert)");
 ABSL_FLAG(std::string, adminListen, "",
           "ADDR:PORT of the admin listener serving /metrics, /healthz and /readyz "
           "(e.g. 127.0.0.1:9090 or [::1]:9090; empty: none)");
@@ -100,6 +109,10 @@ constexpr absl::string_view kFlagNames[] = {
     "maxConnections",
     "maxConnectionsPerIP",
     "maxKeysPerIP",
+    "tlsCert",
+    "tlsKey",
+    "tlsPort",
+    "redirectHTTP",
     "adminListen",
     "accessLog",
     "version",
@@ -309,6 +322,9 @@ FlagsResult BuildConfig() {
   config.max_connections = absl::GetFlag(FLAGS_maxConnections);
   config.max_connections_per_client = absl::GetFlag(FLAGS_maxConnectionsPerIP);
   config.max_keys_per_client = absl::GetFlag(FLAGS_maxKeysPerIP);
+  config.tls_cert = absl::GetFlag(FLAGS_tlsCert);
+  config.tls_key = absl::GetFlag(FLAGS_tlsKey);
+  config.redirect_http = absl::GetFlag(FLAGS_redirectHTTP);
 
   // The original joined "-l" and "-port" into a Go listen address, so it also took service
   // names and host names; this server binds exactly the address and port given.
@@ -320,6 +336,19 @@ FlagsResult BuildConfig() {
                                 "(0 picks a free port)"));
   }
   config.port = *port_number;
+
+  if (std::string tls_port = absl::GetFlag(FLAGS_tlsPort); !tls_port.empty()) {
+    std::optional<uint16_t> tls_port_number = ParsePort(tls_port);
+    if (!tls_port_number) {
+      return Failure(absl::StrCat("invalid value ", Quote(tls_port),
+                                  " for flag -tlsPort: want a port number from 0 to 65535 "
+                                  "(0 picks a free port)"));
+    }
+    if (config.tls_cert.empty()) {
+      return Failure("-tlsPort needs -tlsCert and -tlsKey (no TLS listener without them)");
+    }
+    config.tls_port = *tls_port_number;
+  }
 
   config.listen_address = absl::GetFlag(FLAGS_l);
   std::optional<common::IpAddress> listen_ip = common::IpAddress::Parse(config.listen_address);
@@ -346,12 +375,15 @@ FlagsResult BuildConfig() {
     auto wildcard = [](const common::IpAddress& ip) {
       return ip == common::IpAddress() || ip == common::IpAddress::FromV4(0);
     };
-    const bool same_address = config.admin_ip == config.listen_ip ||
-                              wildcard(config.admin_ip) || wildcard(config.listen_ip);
-    if (config.admin_port != 0 && config.admin_port == config.port && same_address) {
+    const bool same_address = config.admin_ip == config.listen_ip || wildcard(config.admin_ip) ||
+                              wildcard(config.listen_ip);
+    const bool public_port =
+        config.admin_port == config.port || (config.tls() && config.admin_port == config.tls_port);
+    if (config.admin_port != 0 && public_port && same_address) {
       return Failure(absl::StrCat("invalid value ", Quote(admin),
                                   " for flag -adminListen: it is the public address and port "
-                                  "(-l, -port); give the admin listener a port of its own"));
+                                  "(-l, -port, -tlsPort); give the admin listener a port of its "
+                                  "own"));
     }
   }
 

@@ -23,11 +23,13 @@
 #include "http/index_handler.h"
 #include "http/index_page.h"
 #include "http/public_routes.h"
+#include "http/redirect.h"
 #include "http/router.h"
 #include "http/stats.h"
 #include "kv/lmdb_store.h"
 #include "kv/memory_store.h"
 #include "net/server.h"
+#include "net/tls_context.h"
 #include "ratelimit/limiter.h"
 
 namespace rendezvous::app {
@@ -134,17 +136,21 @@ std::string TrustedProxiesLine(const std::vector<common::CidrBlock>& trusted) {
   return line + " (-trustedProxies)";
 }
 
+// What SIGHUP does: each action reloads one thing (the TLS certificate; an access log reopen may
+// join) and logs its own outcome. They run on the main thread, one after the other.
+using ReloadActions = std::vector<std::function<void()>>;
+
 }  // namespace
 
 int Run(const Config& config) {
-  // The shutdown and reload signals are blocked in every thread (the workers inherit the mask)
-  // and taken by sigwait below, so no code runs in a signal handler.
-  sigset_t waited_signals;
-  sigemptyset(&waited_signals);
-  sigaddset(&waited_signals, SIGINT);
-  sigaddset(&waited_signals, SIGTERM);
-  sigaddset(&waited_signals, SIGHUP);  // reload (see reload_actions), never a shutdown
-  pthread_sigmask(SIG_BLOCK, &waited_signals, nullptr);
+  // The signals are blocked in every thread (the workers inherit the mask) and taken by sigwait
+  // below, so no code runs in a signal handler. SIGHUP reloads; SIGINT and SIGTERM stop.
+  sigset_t handled_signals;
+  sigemptyset(&handled_signals);
+  sigaddset(&handled_signals, SIGINT);
+  sigaddset(&handled_signals, SIGTERM);
+  sigaddset(&handled_signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &handled_signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
 
   RaiseFileLimit(config.max_connections);
@@ -153,6 +159,7 @@ int Run(const Config& config) {
   // handles; declared first so that it outlives every component whose numbers it reads.
   common::StatsRegistry stats;
   std::string error;
+  ReloadActions reload_actions;
   // Declared before the store: a store's thread may still complete requests (and so write their
   // lines) while it drains.
   std::unique_ptr<http::AccessLog> access_log;
@@ -162,6 +169,32 @@ int Run(const Config& config) {
       common::LogError(error);
       return 1;
     }
+    // logrotate renamed the file: new lines go to a new one at the configured path.
+    reload_actions.push_back([&log = *access_log, &path = config.access_log_path] {
+      std::string reopen_error;
+      if (log.Reopen(&reopen_error)) {
+        common::LogInfo("reopened the access log " + path);
+      } else {
+        common::LogError(reopen_error);
+      }
+    });
+  }
+  // The certificate first: a file that does not load stops the start before the store opens.
+  std::unique_ptr<net::TlsContexts> tls_contexts;
+  if (config.tls()) {
+    tls_contexts = std::make_unique<net::TlsContexts>(config.tls_cert, config.tls_key);
+    if (!tls_contexts->Load(&error)) {
+      common::LogError(error);
+      return 1;
+    }
+    reload_actions.push_back([&contexts = *tls_contexts] {
+      std::string reload_error;
+      if (contexts.Reload(&reload_error)) {
+        common::LogInfo("reloaded the TLS certificate and key; new connections use them");
+      } else {
+        common::LogError("TLS reload refused, the previous certificate stays: " + reload_error);
+      }
+    });
   }
   std::unique_ptr<kv::Store> store = OpenStore(config, &error);
   if (!store) {
@@ -194,11 +227,19 @@ int Run(const Config& config) {
   http::Router router(http::PublicRoutes(index_handler), key_handler, clock, &request_stats,
                       access_log.get());
   RegisterProcessMetrics(stats, *store);
-  net::Server server(ServerOptionsFor(config), router, clock, &stats);
+  net::TlsListener tls_listener;
+  http::RedirectHandler redirect(config.tls_port);
+  if (config.tls()) {
+    tls_listener.contexts = tls_contexts.get();
+    tls_listener.port = config.tls_port;
+    if (config.redirect_http) tls_listener.plain_handler = &redirect;
+  }
+  net::Server server(ServerOptionsFor(config), router, clock, &stats, tls_listener);
   if (!server.Start(&error)) {
     common::LogError(error);
     return 1;
   }
+  redirect.set_tls_port(server.tls_port());  // the kernel's choice when -tlsPort is 0
   // The admin listener answers from the same registry with a Router of its own, without
   // RequestStats (scrapes are not API requests); it starts after the public one, so that a
   // /readyz that answers 200 means the public port accepts.
@@ -219,6 +260,10 @@ int Run(const Config& config) {
   common::LogInfo(listening + " (rendezvous-server " + std::string(common::Version()) + ", " +
                   std::to_string(WorkerThreads(config)) + " threads, store: " +
                   (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");
+  if (config.tls()) {
+    common::LogInfo("listening for TLS on " + HostPort(config.listen_ip, server.tls_port()) +
+                    (config.redirect_http ? " (plain HTTP requests are redirected to it)" : ""));
+  }
   if (admin_server) {
     common::LogInfo("admin listener on " + HostPort(config.admin_ip, admin_server->port()) +
                     " (/metrics, /healthz, /readyz)");
@@ -232,22 +277,12 @@ int Run(const Config& config) {
         std::string(notified == NotifyResult::kBadSocketName ? "malformed" : "unreachable"));
   }
 
-  // What SIGHUP does, in order: a small list each feature that reloads something appends to.
-  std::vector<std::function<void()>> reload_actions;
-  if (access_log) {
-    // logrotate renamed the file: new lines go to a new one at the configured path.
-    reload_actions.push_back([&access_log] {
-      std::string reopen_error;
-      if (!access_log->Reopen(&reopen_error)) common::LogError(reopen_error);
-    });
-  }
-
   int signal_number = 0;
   while (true) {
-    sigwait(&waited_signals, &signal_number);
+    sigwait(&handled_signals, &signal_number);
     if (signal_number != SIGHUP) break;
-    common::LogInfo("SIGHUP: reloading");
-    for (const std::function<void()>& action : reload_actions) action();
+    if (reload_actions.empty()) common::LogInfo("SIGHUP: nothing to reload");
+    for (const auto& action : reload_actions) action();
   }
   common::LogInfo(std::string("shutting down on ") +
                   (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));

@@ -21,6 +21,8 @@ std::string_view StatusLine(int status) {
       return "HTTP/1.1 204 No Content\r\n";
     case 304:
       return "HTTP/1.1 304 Not Modified\r\n";
+    case 308:  // -redirectHTTP (http/redirect.h)
+      return "HTTP/1.1 308 Permanent Redirect\r\n";
     case 400:
       return "HTTP/1.1 400 Bad Request\r\n";
     case 403:

@@ -32,6 +32,9 @@ struct ServerOptions {
   // A request in the handler (and the store): past it, 503 with Retry-After and the connection
   // goes on; the store's late answer is dropped.
   absl::Duration store_timeout = absl::Seconds(10);
+  // TLS: accept -> handshake complete (then the header deadline starts). Past it the connection
+  // closes without an answer (there is no channel to answer on yet).
+  absl::Duration tls_handshake_timeout = absl::Seconds(10);
 
   ProxyPolicy proxies;  // who may set the client address with X-Forwarded-For
 

@@ -41,13 +41,14 @@ std::string HostPort(const common::IpAddress& address, uint16_t port) {
 }  // namespace
 
 Server::Server(const ServerOptions& options, http::RequestHandler& handler,
-               const common::Clock& clock, common::StatsRegistry* stats)
+               const common::Clock& clock, common::StatsRegistry* stats, TlsListener tls)
     : options_(options),
       handler_(handler),
       clock_(clock),
       connections_(options.max_connections, options.max_connections_per_client,
                    options.ipv6_prefix_bits),
-      refused_{&own_refused_total_, &own_refused_per_client_} {
+      refused_{&own_refused_total_, &own_refused_per_client_},
+      tls_(tls) {
   if (stats == nullptr) return;
   stats->AddCallback(common::MetricType::kGauge, "rendezvous_connections",
                      "Open client connections.",
@@ -78,7 +79,9 @@ bool Server::Start(std::string* error) {
   }
   const int threads = std::max(1, options_.threads);
   for (int i = 0; i < threads; ++i) {
-    auto worker = std::make_unique<Worker>(options_, handler_, clock_, connections_, refused_);
+    auto worker = std::make_unique<Worker>(options_, handler_, clock_, connections_, refused_,
+                                           WorkerTls{tls_.contexts, tls_.plain_handler,
+                                                     &tls_handshake_log_});
     const Worker::PortClaim claim =
         i == 0 ? Worker::PortClaim::kExclusive : Worker::PortClaim::kJoin;
     const char* failed_step = "";
@@ -101,6 +104,20 @@ bool Server::Start(std::string* error) {
     if (i == 0) {  // with port 0 the kernel chose one: the other workers share it
       port_ = worker->local_port();
       endpoint.port(port_);
+    }
+    if (tls_.contexts != nullptr) {
+      tcp::endpoint tls_endpoint(endpoint.address(), i == 0 ? tls_.port : tls_port_);
+      ec = worker->ListenTls(tls_endpoint, dual_stack, claim, &failed_step);
+      if (ec) {
+        *error = absl::StrCat(failed_step, " ", HostPort(listen, tls_endpoint.port()),
+                              " (TLS): ", ec.message());
+        if (ec == asio::error::address_in_use) {
+          absl::StrAppend(error, " (another server is listening on this port)");
+        }
+        workers_.clear();
+        return false;
+      }
+      if (i == 0) tls_port_ = worker->tls_local_port();
     }
     workers_.push_back(std::move(worker));
   }

@@ -1,5 +1,7 @@
 // Worker: one I/O thread — its own io_context, its own listening socket (SO_REUSEPORT: the
-// kernel spreads new connections over the workers), its sessions and a one-second tick.
+// kernel spreads new connections over the workers), its sessions and a one-second tick. With TLS,
+// a second listening socket (the TLS port, same rules) whose connections run a TlsSession; both
+// kinds share the connection caps, the deadlines and the tick.
 //
 // SO_REUSEPORT would also let a second server process join the port and take a share of the
 // connections; the first socket's exclusive bind (PortClaim::kExclusive) makes a second
@@ -27,10 +29,20 @@
 #include "http/request_handler.h"
 #include "net/connection_limiter.h"
 #include "net/options.h"
+#include "net/tls_context.h"
 
 namespace rendezvous::net {
 
-class Session;
+class SessionBase;
+
+// The TLS side of a worker (net::Server fills it from its TlsListener).
+struct WorkerTls {
+  TlsContexts* contexts = nullptr;  // null: no TLS listener
+  // The plain listener's handler when it is not the TLS one (-redirectHTTP's redirect).
+  http::RequestHandler* plain_handler = nullptr;
+  // Failed handshakes, shared by every worker (one line a minute for the whole server).
+  common::LogThrottle* handshake_log = nullptr;
+};
 
 // Connections closed right after accept because a cap was reached, by cap
 // (rendezvous_connections_refused_total{reason}). Owned by the Server.
@@ -42,7 +54,8 @@ struct RefusedConnections {
 class Worker {
  public:
   Worker(const ServerOptions& options, http::RequestHandler& handler, const common::Clock& clock,
-         ConnectionLimiter& connections, const RefusedConnections& refused);
+         ConnectionLimiter& connections, const RefusedConnections& refused,
+         WorkerTls tls = {});
   ~Worker();
   Worker(const Worker&) = delete;
   Worker& operator=(const Worker&) = delete;
@@ -65,6 +78,11 @@ class Worker {
                                                  bool dual_stack, PortClaim claim,
                                                  const char** failed_step);
   uint16_t local_port() const;
+  // The same for the TLS listening socket (needs WorkerTls::contexts).
+  [[nodiscard]] boost::system::error_code ListenTls(const boost::asio::ip::tcp::endpoint& endpoint,
+                                                    bool dual_stack, PortClaim claim,
+                                                    const char** failed_step);
+  uint16_t tls_local_port() const;
 
   // Serves until shutdown has finished (or Stop()).
   void Run();
@@ -76,16 +94,20 @@ class Worker {
   // For sessions.
   const ServerOptions& options() const { return options_; }
   http::RequestHandler& handler() { return handler_; }
+  // A TLS handshake failed: at most one log line a minute for all of them (garbage and scanners
+  // are common on a public TLS port).
+  void OnTlsHandshakeFailed(const common::IpAddress& peer, const boost::system::error_code& ec);
   const std::string& date() const { return date_; }
   const common::Clock& clock() const { return clock_; }
   int64_t now_ms() const { return now_ms_; }
   boost::asio::io_context& io_context() { return io_context_; }
   ConnectionLimiter& connections() { return connections_; }
-  void Remove(Session* session);
+  void Remove(SessionBase* session);
 
  private:
-  void DoAccept();
-  void OnAccept(boost::system::error_code ec, boost::asio::ip::tcp::socket socket);
+  void DoAccept(boost::asio::ip::tcp::acceptor& acceptor);
+  void OnAccept(boost::asio::ip::tcp::acceptor& acceptor, boost::system::error_code ec,
+                boost::asio::ip::tcp::socket socket);
   void DoTick();
   void OnTick();
   void RefreshTime();
@@ -97,9 +119,12 @@ class Worker {
   const RefusedConnections refused_;
   boost::asio::io_context io_context_{1};
   boost::asio::ip::tcp::acceptor acceptor_{io_context_};
+  const WorkerTls tls_;
+  boost::asio::ip::tcp::acceptor tls_acceptor_{io_context_};
   boost::asio::steady_timer tick_{io_context_};
   boost::asio::steady_timer accept_retry_{io_context_};
-  Session* sessions_ = nullptr;  // intrusive list head
+  boost::asio::steady_timer tls_accept_retry_{io_context_};
+  SessionBase* sessions_ = nullptr;  // intrusive list head
   size_t session_count_ = 0;
   bool shutting_down_ = false;
   common::LogThrottle accept_error_log_{absl::Minutes(1)};

@@ -345,8 +345,8 @@ class AccessLogTest(unittest.TestCase):
         os.rename(self.path, rotated)
         mark = server.line_count()
         server.send_signal(signal.SIGHUP)
-        wait_for(lambda: any("SIGHUP" in line for line in server.lines_since(mark)), 5.0,
-                 "the SIGHUP log line")
+        wait_for(lambda: any("reopened the access log" in line for line in server.lines_since(mark)), 5.0,
+                 "the reopen log line")
         self.assertEqual(server.request("GET", "/after").status, 404)
         lines = wait_for(lambda: self.read_lines(), 5.0, "a line in the new file")
         self.assertEqual(len(lines), 1, lines)

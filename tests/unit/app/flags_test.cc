@@ -253,8 +253,11 @@ TEST_F(FlagsTest, RefusesAMalformedAdminListenAddress) {
 TEST_F(FlagsTest, RefusesAnAdminListenerOnThePublicAddressAndPort) {
   EXPECT_EQ(Refuse({"-port", "8080", "-adminListen", "127.0.0.1:8080"}),
             "invalid value \"127.0.0.1:8080\" for flag -adminListen: it is the public address and "
-            "port (-l, -port); give the admin listener a port of its own\n");
+            "port (-l, -port, -tlsPort); give the admin listener a port of its own\n");
   EXPECT_THAT(Refuse({"-l", "127.0.0.1", "-port", "80", "-adminListen", "127.0.0.1:80"}),
+              HasSubstr("public address and port"));
+  EXPECT_THAT(Refuse({"-tlsCert", "c.pem", "-tlsKey", "k.pem", "-tlsPort", "8443", "-adminListen",
+                      "0.0.0.0:8443"}),
               HasSubstr("public address and port"));
   // Another port, or another address when neither is a wildcard, is fine.
   EXPECT_TRUE(Accept({"-port", "8080", "-adminListen", "127.0.0.1:9090"}).has_admin_listener);
