@@ -4,11 +4,14 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "common/clock.h"
 #include "gtest/gtest.h"
@@ -159,6 +162,46 @@ TEST_F(AccessLogFileTest, ReopenWritesToANewFileAfterARename) {
   EXPECT_EQ(old_text.find("/after"), std::string::npos);
   EXPECT_NE(new_text.find("/after"), std::string::npos);
   EXPECT_EQ(new_text.find("/before"), std::string::npos);
+}
+
+TEST_F(AccessLogFileTest, LinesFromSeveralThreadsNeverInterleaveWhileFlushesAndReopensRun) {
+  const std::filesystem::path path = dir_.path() / "access.log";
+  std::string error;
+  std::unique_ptr<AccessLog> log = AccessLog::Open(path.string(), &error, absl::InfiniteDuration());
+  ASSERT_NE(log, nullptr) << error;
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 5000;
+  std::atomic<int> running{kThreads};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&log, &running, t] {
+      const common::IpAddress client = common::IpAddress::FromV4(0x0a000000 + t);
+      const std::string path = "/thread" + std::to_string(t) + "/" + std::string(100, 'x');
+      for (int i = 0; i < kPerThread; ++i) {
+        AccessRecord record;
+        record.client = &client;
+        record.method = Method::kGet;
+        record.path = path;
+        record.status = 200;
+        log->Record(record);
+      }
+      running.fetch_sub(1);
+    });
+  }
+  while (running.load() > 0) {
+    log->Flush();
+    ASSERT_TRUE(log->Reopen(&error)) << error;  // same path: the same file, appended to
+  }
+  for (std::thread& thread : threads) thread.join();
+  log->Flush();
+  std::ifstream in(path);
+  std::string line;
+  int lines = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    ASSERT_TRUE(line.ends_with(std::string(100, 'x') + "\" 200 0 0")) << line;
+  }
+  EXPECT_EQ(lines, kThreads * kPerThread);
 }
 
 TEST_F(AccessLogFileTest, AnUnopenableFileIsOneLineNamingIt) {
