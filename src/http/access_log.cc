@@ -72,9 +72,23 @@ AccessLog::~AccessLog() {
 }
 
 void AccessLog::AppendLine(const AccessRecord& record, std::string& out) {
+  SecondCache cache;
+  AppendLine(record, cache, out);
+}
+
+void AccessLog::AppendLine(const AccessRecord& record, SecondCache& cache, std::string& out) {
   // RFC 3339 in UTC with milliseconds.
-  out += absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", record.time, absl::UTCTimeZone());
-  out += ' ';
+  const int64_t millis = absl::ToUnixMillis(record.time);
+  const int64_t seconds = millis >= 0 ? millis / 1000 : (millis - 999) / 1000;
+  if (seconds != cache.unix_seconds) {
+    cache.unix_seconds = seconds;
+    cache.text =
+        absl::FormatTime("%Y-%m-%dT%H:%M:%S", absl::FromUnixSeconds(seconds), absl::UTCTimeZone());
+  }
+  out += cache.text;
+  char fraction[8];
+  std::snprintf(fraction, sizeof fraction, ".%03dZ ", static_cast<int>(millis - seconds * 1000));
+  out += fraction;
   out += record.client != nullptr ? record.client->ToString() : std::string("-");
   out += ' ';
   out += MethodName(record.method);
@@ -93,7 +107,7 @@ void AccessLog::Record(const AccessRecord& record) {
   std::string full;
   {
     std::lock_guard lock(buffer.mutex);
-    AppendLine(record, buffer.lines);
+    AppendLine(record, buffer.second, buffer.lines);
     if (buffer.lines.size() < kFlushBytes) return;
     full.swap(buffer.lines);
     // The next lines start with the capacity a full buffer had, not from nothing.

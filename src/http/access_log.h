@@ -83,9 +83,18 @@ class AccessLog {
   // Writes `bytes` (whole lines) to the file; under file_mutex_.
   void WriteOut(std::string_view bytes);
 
+  // The formatted date and time of one second ("2026-11-30T18:21:52"): lines of the same second
+  // reuse it instead of formatting the time again.
+  struct SecondCache {
+    int64_t unix_seconds = -1;
+    std::string text;
+  };
+  static void AppendLine(const AccessRecord& record, SecondCache& cache, std::string& out);
+
   struct alignas(64) Buffer {
     std::mutex mutex;
-    std::string lines;  // guarded by mutex
+    std::string lines;   // guarded by mutex
+    SecondCache second;  // guarded by mutex
   };
 
   const std::string path_;

@@ -124,6 +124,29 @@ TEST_F(AccessLogFileTest, RouterWritesOneLinePerAnswerWithoutSecretsOrHeaders) {
             std::filesystem::perms::none);
 }
 
+TEST_F(AccessLogFileTest, EachLineHasItsOwnTimeAcrossSecondBoundaries) {
+  const std::filesystem::path path = dir_.path() / "access.log";
+  std::string error;
+  std::unique_ptr<AccessLog> log = AccessLog::Open(path.string(), &error, absl::InfiniteDuration());
+  ASSERT_NE(log, nullptr) << error;
+  Router router({}, handler_, clock_, nullptr, log.get());
+  clock_.Set(absl::FromUnixMillis(1'700'000'000'000));
+  Send(router, Get("/a"));
+  clock_.Advance(absl::Milliseconds(999));
+  Send(router, Get("/b"));
+  clock_.Advance(absl::Milliseconds(1));
+  Send(router, Get("/c"));
+  clock_.Advance(absl::Hours(24) + absl::Milliseconds(7));
+  Send(router, Get("/d"));
+  log->Flush();
+  std::ifstream in(path);
+  std::vector<std::string> times;
+  for (std::string line; std::getline(in, line);) times.push_back(line.substr(0, line.find(' ')));
+  EXPECT_EQ(times,
+            (std::vector<std::string>{"2023-11-14T22:13:20.000Z", "2023-11-14T22:13:20.999Z",
+                                      "2023-11-14T22:13:21.000Z", "2023-11-15T22:13:21.007Z"}));
+}
+
 TEST_F(AccessLogFileTest, AFullBufferIsWrittenWithoutWaitingForTheFlusher) {
   const std::filesystem::path path = dir_.path() / "access.log";
   std::string error;
