@@ -4,8 +4,10 @@ SHELL := /bin/bash
 
 # clang and its runtime (libFuzzer, sanitizers) build the fuzz target that `make test` runs.
 FUZZ_DEBS := clang libclang-rt-14-dev
+# The Redis client's and engine's tests start their own redis-server.
+TEST_DEBS := redis-server
 DEBS := g++ cmake ninja-build ccache pkg-config python3 libboost-dev libabsl-dev liblmdb-dev \
-        libsodium-dev zlib1g-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev
+        libsodium-dev zlib1g-dev libssl-dev libgtest-dev libgmock-dev libbenchmark-dev libhiredis-dev
 BENCH_DEBS := wrk nginx-light openssl
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS := -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -38,7 +40,7 @@ deps:
 PACKAGING_DEBS := systemd dpkg-dev prometheus
 TLS_TEST_DEBS := openssl curl
 test-deps:
-	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(PACKAGING_DEBS) $(TLS_TEST_DEBS)"
+	@$(MAKE) --no-print-directory deps EXTRA_DEBS="$(FUZZ_DEBS) $(TEST_DEBS) $(PACKAGING_DEBS) $(TLS_TEST_DEBS)"
 
 build/build.ninja:
 	cmake -S . -B build $(CMAKE_FLAGS)

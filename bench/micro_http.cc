@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "http/key_headers.h"
 #include "http/response.h"
 #include "http/target.h"
 
@@ -100,6 +101,24 @@ void BM_AppendResponse_RateLimited(benchmark::State& state) {
   Serialize(state, response, /*keep_alive=*/true);
 }
 BENCHMARK(BM_AppendResponse_RateLimited);
+
+// The rate-limit header lines every key response carries (a passing request, then a refusal).
+void BM_AppendRateLimitHeaders(benchmark::State& state) {
+  ratelimit::Decision decision;
+  decision.allowed = state.range(0) != 0;
+  decision.remaining_tokens = 999'999'937;
+  decision.retry_after = decision.allowed ? absl::ZeroDuration() : absl::Milliseconds(5'400);
+  decision.until_full = absl::Nanoseconds(63);
+  std::string out;
+  out.reserve(512);
+  for (auto _ : state) {
+    out.clear();
+    AppendRateLimitHeaders(decision, 1'000'000'000, out);
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_AppendRateLimitHeaders)->Arg(1)->Arg(0);
 
 // Workload (2): the same value, answered with Connection: close.
 void BM_AppendResponse_Get100Close(benchmark::State& state) {

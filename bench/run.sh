@@ -7,10 +7,12 @@
 # memory measurements and the microbenchmarks, prints one Markdown report and writes it to
 # bench/results/<date>-<short commit>.md.
 #
-# Every workload: nginx (one worker, access_log off, `return 200` of a value of the same size)
-# and our server (one I/O thread) each pinned to CPU 1, wrk pinned to CPU 0 (`wrk -t1 -c64
-# --latency`), a warm-up of each, then BENCH_ROUNDS measured rounds interleaved nginx, ours,
-# nginx, ours, ... CPU per request = utime + stime from /proc/PID/stat over the round ÷ requests
+# Every workload: nginx (one worker, access_log off, `return 200` of a value of the same size),
+# the "limit" (bench/limit_responder.cc: one edge-triggered epoll loop that counts "\r\n\r\n" and
+# writes a fixed answer as long as ours to the GET) and our server (one I/O thread) each pinned
+# to CPU 1, wrk pinned to CPU 0 (`wrk -t1 -c64
+# --latency`), a warm-up of each, then BENCH_ROUNDS measured rounds interleaved nginx, limit,
+# ours, nginx, limit, ours, ... (the limit answers the requests nginx gets; not in `scaling`). CPU per request = utime + stime from /proc/PID/stat over the round ÷ requests
 # wrk counted. Requests carry a random public X-Forwarded-For each (loopback is a trusted proxy),
 # and -maxRequests is high enough that they pass, except in the workload that measures a 429.
 #
@@ -19,9 +21,10 @@
 #   BENCH_ROUNDS=3           measured rounds per server and workload
 #   BENCH_WARMUP=2           seconds of warm-up per server and workload
 #   BENCH_CONNECTIONS=64     wrk connections
-#   BENCH_WORKLOADS="..."    subset and order, from: get get-lmdb close pipeline post-memory
-#                            post-lmdb mixed-memory mixed-lmdb limited scaling restart memory micro
-#                            tls-get tls-handshake tls-idle
+#   BENCH_WORKLOADS="..."    subset and order, from: get get-lmdb close pipeline pipeline-lmdb
+#                            post-memory post-lmdb mixed-memory mixed-lmdb limited scaling restart
+#                            memory micro tls-get tls-handshake tls-idle
+#                            redis (bench/redis.sh: the Redis engine's rows, its own section)
 #   BENCH_MAX_REQUESTS=1000000000  the server's -maxRequests in the workloads whose requests pass
 #   BENCH_MICRO_MIN_TIME=0.2 --benchmark_min_time of the microbenchmarks
 #   BENCH_NICE=              e.g. -10: run servers and wrk under `nice -n` (a busy shared machine)
@@ -37,8 +40,8 @@ ROUND_SECONDS=${BENCH_SECONDS:-5}
 ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
-ALL_WORKLOADS="get get-lmdb close pipeline post-memory post-lmdb mixed-memory mixed-lmdb limited
-scaling restart memory micro tls-get tls-handshake tls-idle"
+ALL_WORKLOADS="get get-lmdb close pipeline pipeline-lmdb post-memory post-lmdb mixed-memory mixed-lmdb limited
+scaling restart memory micro tls-get tls-handshake tls-idle redis"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 WORKLOADS=${WORKLOADS//,/ }
 MAX_REQUESTS=${BENCH_MAX_REQUESTS:-1000000000}
@@ -230,6 +233,43 @@ EOF
   die "nginx did not start (config $dir/nginx.conf)"
 }
 
+# --- the limit reference (rdv-limit) -----------------------------------------------------------
+
+LIMIT_PID=""
+# response_bytes URL PATH: the size in bytes of our server's whole answer to one GET of PATH.
+response_bytes() {
+  python3 - "$1" "$2" <<'PY'
+import socket, sys, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+s = socket.create_connection((url.hostname, url.port))
+s.sendall(f"GET {sys.argv[2]} HTTP/1.1\r\nHost: {url.netloc}\r\nX-Forwarded-For: 203.0.113.9\r\n"
+          "Connection: close\r\n\r\n".encode())
+data = b""
+while chunk := s.recv(65536):
+    data += chunk
+# The benchmark keeps connections open: count the answer without its "Connection: close" line.
+print(len(data) - len(b"Connection: close\r\n"))
+PY
+}
+
+# start_limit NAME RESPONSE_BYTES: sets LIMIT_PID and LIMIT_URL.
+start_limit() {
+  local name=$1 bytes=$2 log="$WORK/$1.limit.log" i port
+  local cmd=("${NGINX_TASKSET[@]}" "$ROOT/$BUILD_DIR/bench/rdv-limit" "$bytes")
+  record_command "${cmd[@]}"
+  "${cmd[@]}" >"$log" 2>&1 &
+  LIMIT_PID=$!
+  PIDS+=("$LIMIT_PID")
+  for ((i = 0; i < 200; i++)); do
+    port=$(grep -so 'listening on 127.0.0.1:[0-9]*' "$log" | head -n 1 | cut -d: -f2 || true)
+    if [[ -n "$port" ]]; then LIMIT_URL="http://127.0.0.1:$port/"; return 0; fi
+    kill -0 "$LIMIT_PID" 2>/dev/null || break
+    sleep 0.05
+  done
+  cat "$log" >&2
+  die "rdv-limit did not start"
+}
+
 # --- wrk -----------------------------------------------------------------------------------------
 
 # run_wrk OUT SECONDS URL: wrk with the current WRK_ENV (BENCH_* settings for workload.lua),
@@ -308,16 +348,22 @@ run_pair() {
   read -r -a our_env_a <<<"$our_env"
   WRK_ENV=("${nginx_env_a[@]}")
   run_wrk "$WORK/$workload.nginx.warmup.out" "$WARMUP_SECONDS" "$NGINX_URL"
+  if [[ -n "$LIMIT_PID" ]]; then  # the limit reference gets nginx's requests
+    run_wrk "$WORK/$workload.limit.warmup.out" "$WARMUP_SECONDS" "$LIMIT_URL"
+  fi
   WRK_ENV=("${our_env_a[@]}")
   run_wrk "$WORK/$workload.ours.warmup.out" "$WARMUP_SECONDS" "$OUR_URL"
   for ((r = 1; r <= ROUNDS; r++)); do
     WRK_ENV=("${nginx_env_a[@]}"); measure "$workload" nginx "$r" "$NGINX_URL" "${NGINX_WORKERS[@]}"
+    [[ -z "$LIMIT_PID" ]] || measure "$workload" limit "$r" "$LIMIT_URL" "$LIMIT_PID"
     WRK_ENV=("${our_env_a[@]}"); measure "$workload" ours "$r" "$OUR_URL" "$OUR_PID"
   done
   local w hwm=0
   for w in "${NGINX_WORKERS[@]}"; do hwm=$((hwm + $(status_kb "$w" VmHWM))); done
   echo "workload=$workload server=nginx vmhwm_kb=$hwm" >>"$WORK/rss.txt"
   echo "workload=$workload server=ours vmhwm_kb=$(status_kb "$OUR_PID" VmHWM)" >>"$WORK/rss.txt"
+  [[ -z "$LIMIT_PID" ]] ||
+    echo "workload=$workload server=limit vmhwm_kb=$(status_kb "$LIMIT_PID" VmHWM)" >>"$WORK/rss.txt"
 }
 
 # The server flags of the workloads whose requests pass the limiter.
@@ -339,7 +385,7 @@ workload() {
   case $name in
     get|get-lmdb) nginx_env=$get_env; our_env=$get_env ;;
     close) nginx_env=$get_env; our_env=$get_env; WRK_EXTRA=(-H "Connection: close") ;;
-    pipeline) nginx_env="$get_env BENCH_PIPELINE=16"; our_env=$nginx_env ;;
+    pipeline|pipeline-lmdb) nginx_env="$get_env BENCH_PIPELINE=16"; our_env=$nginx_env ;;
     post-*) nginx_env=$get_env
             our_env="BENCH_MODE=post BENCH_KEYS=$KEYS BENCH_VALUE_BYTES=$POST_BYTES" ;;
     mixed-*) nginx_env="BENCH_MODE=mixed BENCH_KEYS=$KEYS BENCH_VALUE_BYTES=$POST_BYTES"
@@ -369,7 +415,17 @@ workload() {
     return 0
   fi
   start_nginx "$name" "$nginx_bytes" "$workers"
+  LIMIT_PID=""
+  if [[ $name != scaling ]]; then  # the limit is one thread: no reference for two
+    # As long as our answer to the GET; in `limited` we have no GET to measure (no token, no
+    # value), so nginx's answer to it sets the size.
+    local size_url=$OUR_URL
+    [[ $name == limited ]] && size_url=$NGINX_URL
+    start_limit "$name" "$(response_bytes "$size_url" /bench/get0)"
+  fi
   run_pair "$name" "$nginx_env" "$our_env"
+  [[ -z "$LIMIT_PID" ]] || stop_pid "$LIMIT_PID"
+  LIMIT_PID=""
   stop_pid "$NGINX_PID"
   stop_pid "$OUR_PID"
 }
@@ -617,7 +673,7 @@ tls_workload() {
 log "building $BUILD_DIR"
 cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release -DRDV_BENCH=ON >"$WORK/cmake.log" \
   || { cat "$WORK/cmake.log" >&2; die "cmake failed"; }
-ninja -C "$BUILD_DIR" rendezvous-server rdv-micro rdv-lmdb-fill >&2
+ninja -C "$BUILD_DIR" rendezvous-server rdv-micro rdv-lmdb-fill rdv-limit >&2
 
 COMMIT=$(git rev-parse --short HEAD 2>/dev/null || echo nocommit)
 DIRTY=$(git status --porcelain --untracked-files=no 2>/dev/null || true)
@@ -650,6 +706,14 @@ for word in $WORKLOADS; do
     memory) memory ;;
     micro) micro ;;
     tls-*) tls_workload "$word" ;;
+    # ---- redis workload (issue 10; owned by the Redis engine's work) ----
+    redis) if "$ROOT/bench/redis.sh" "$BUILD_DIR" "$ROUND_SECONDS" >"$WORK/redis.md" \
+                2>"$WORK/redis.err"; then
+             log "redis: done"
+           else
+             note redis "skipped: $(tail -n 1 "$WORK/redis.err")"; rm -f "$WORK/redis.md"
+           fi ;;
+    # ---- end of the redis workload ----
     *) workload "$word" ;;
   esac
 done
@@ -658,6 +722,9 @@ echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/meta.txt"
 mkdir -p "$RESULTS_DIR"
 RESULT_FILE="$RESULTS_DIR/$(date -u +%Y-%m-%d)-$COMMIT.md"
 python3 "$ROOT/bench/report.py" "$WORK" >"$WORK/report.md"
+# ---- redis workload: its own section, appended ----
+[[ -s "$WORK/redis.md" ]] && { echo; cat "$WORK/redis.md"; } >>"$WORK/report.md"
+# ---- end of the redis workload ----
 cp "$WORK/report.md" "$RESULT_FILE"
 cat "$WORK/report.md"
 log "written to $RESULT_FILE"

@@ -81,10 +81,10 @@ std::optional<std::string> Validate(const Config& config) {
     return absl::StrCat("-threads must be between 0 (one per core) and ", kMaxThreads, ", got ",
                         config.threads);
   }
-  if (!config.db_path.empty() && config.max_key_bytes > kMaxLmdbKeyBytes) {
+  if (!config.db_path.empty() && !config.redis && config.max_key_bytes > kMaxLmdbKeyBytes) {
     return absl::StrCat("-maxKeySize must be at most ", kMaxLmdbKeyBytes,
                         " with the LMDB store (LMDB's key limit), got ", config.max_key_bytes,
-                        "; -db \"\" (memory) allows up to ", kMaxKeyBytesLimit);
+                        "; -db \"\" (memory) or a redis:// URL allows up to ", kMaxKeyBytesLimit);
   }
   if (config.max_connections < 1 || config.max_connections > kMaxConnectionsLimit) {
     return absl::StrCat("-maxConnections must be between 1 and ", kMaxConnectionsLimit, ", got ",
@@ -145,6 +145,18 @@ std::string FormatGoDuration(absl::Duration d) {
   if (hours > 0 || minutes > 0) absl::StrAppend(&out, minutes, "m");
   absl::StrAppend(&out, FormatFraction(u % 60'000'000'000, 9), "s");
   return out;
+}
+
+bool LooksLikeUrl(std::string_view db) {
+  const size_t scheme_end = db.find("://");
+  return scheme_end != std::string_view::npos && scheme_end > 0 &&
+         db.substr(0, scheme_end).find('/') == std::string_view::npos;
+}
+
+std::string StoreDescription(const Config& config) {
+  if (config.redis) return "redis " + redis::EndpointForLog(*config.redis);
+  if (config.db_path.empty()) return "memory";
+  return config.db_path;
 }
 
 }  // namespace rendezvous::app

@@ -19,6 +19,7 @@
 #include "absl/time/time.h"
 #include "common/ip_address.h"
 #include "http/request_cost.h"
+#include "redis/url.h"
 
 namespace rendezvous::app {
 
@@ -68,8 +69,10 @@ struct Config {
   std::vector<common::CidrBlock> trusted_proxies = DefaultTrustedProxies();
   // -threads: I/O threads; 0 means one per core (see WorkerThreads).
   int threads = 0;
-  // -db: path of the store's database file; empty selects the in-memory engine.
+  // -db: path of the store's database file; empty selects the in-memory engine; a redis://,
+  // unix:// or redis+unix:// URL selects the Redis engine (then `redis` holds it, parsed).
   std::string db_path = "store.db";
+  std::optional<redis::Endpoint> redis;
   // -syncWrites: every acknowledged write has waited for its fsync.
   bool sync_writes = false;
   // -ipv6Prefix: IPv6 clients are grouped by this many leading bits (one rate-limit bucket per
@@ -118,6 +121,14 @@ struct Config {
 // Does not look at listen_address/listen_ip or trusted_proxies: ParseFlags checks their text, nor
 // into the TLS files: whether they load is checked at start (app::Run, exit 1).
 [[nodiscard]] std::optional<std::string> Validate(const Config& config);
+
+// Whether a -db value names a Redis server rather than a file: it has a URL scheme ("...://"
+// before any '/'). A file whose name looks like that is still reachable as ./name.
+[[nodiscard]] bool LooksLikeUrl(std::string_view db);
+
+// The engine a Config selects, for the start-up line: "memory", the LMDB path, or the Redis URL
+// without its password.
+std::string StoreDescription(const Config& config);
 
 // The number of I/O threads to run: config.threads, or when it is 0 the number of cores (at
 // least 1, at most kMaxThreads).

@@ -59,7 +59,9 @@ ABSL_FLAG(std::string, trustedProxies, std::string(rendezvous::net::kDefaultTrus
           "empty trusts none");
 ABSL_FLAG(int, threads, 0, "number of I/O threads; 0 uses one per CPU core");
 ABSL_FLAG(std::string, db, "store.db",
-          "path of the database file; empty keeps the store in memory only");
+          "path of the database file; empty keeps the store in memory only; "
+          "redis://[:password@]host:port[/db] or unix:///path/to/socket[?db=N] shares the store "
+          "(and the rate limits) with every server on that Redis");
 ABSL_FLAG(bool, syncWrites, false, "acknowledge a write only after it is flushed to disk (fsync)");
 ABSL_FLAG(int, ipv6Prefix, 64,
           "leading bits of an IPv6 client address that share one rate-limit bucket");
@@ -317,6 +319,23 @@ FlagsResult BuildConfig() {
   config.disable_localhost_warning = absl::GetFlag(FLAGS_disableLocalIPWaring);
   config.threads = absl::GetFlag(FLAGS_threads);
   config.db_path = absl::GetFlag(FLAGS_db);
+  if (LooksLikeUrl(config.db_path)) {
+    // A malformed URL is a malformed flag value (exit 2, as every other); an unreachable or
+    // unsuitable Redis is found only when the server starts (exit 1).
+    redis::Endpoint endpoint;
+    const redis::UrlError url_error = redis::ParseUrl(config.db_path, &endpoint);
+    if (url_error != redis::UrlError::kOk) {
+      // Never echo a password: only the scheme and what follows the last '@'.
+      const size_t at = config.db_path.rfind('@');
+      const std::string safe = at == std::string::npos
+                                   ? config.db_path
+                                   : config.db_path.substr(0, config.db_path.find("://") + 3) +
+                                         "...@" + config.db_path.substr(at + 1);
+      return Failure(absl::StrCat("invalid value ", Quote(safe),
+                                  " for flag -db: ", std::string(redis::UrlErrorText(url_error))));
+    }
+    config.redis = std::move(endpoint);
+  }
   config.sync_writes = absl::GetFlag(FLAGS_syncWrites);
   config.ipv6_prefix_bits = absl::GetFlag(FLAGS_ipv6Prefix);
   config.max_connections = absl::GetFlag(FLAGS_maxConnections);

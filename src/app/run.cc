@@ -28,6 +28,7 @@
 #include "http/stats.h"
 #include "kv/lmdb_store.h"
 #include "kv/memory_store.h"
+#include "kv/redis_store.h"
 #include "net/server.h"
 #include "net/tls_context.h"
 #include "ratelimit/limiter.h"
@@ -41,6 +42,18 @@ constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
 // The engine: LMDB on the -db file (the store of record), or memory when -db is "". An LMDB
 // file that cannot be opened stops the start: never serve empty over existing data.
 std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
+  if (config.redis) {
+    kv::RedisStoreOptions options;
+    options.client.endpoint = *config.redis;
+    // A few pipelined connections carry every request; more would only add Redis-side work.
+    options.client.connections = static_cast<size_t>(std::min(WorkerThreads(config), 4));
+    options.max_entries = config.max_entries;
+    options.limits = {config.max_key_bytes, config.max_value_bytes};
+    options.capacity_tokens = config.max_requests;
+    options.sync_writes = config.sync_writes;
+    options.refill_period = config.reset;
+    return kv::RedisStore::Open(options, error);
+  }
   if (config.db_path.empty()) {
     kv::MemoryStore::Options options;
     options.max_entries = config.max_entries;
@@ -259,7 +272,7 @@ int Run(const Config& config) {
   const std::string listening = "listening on " + HostPort(config.listen_ip, server.port());
   common::LogInfo(listening + " (rendezvous-server " + std::string(common::Version()) + ", " +
                   std::to_string(WorkerThreads(config)) + " threads, store: " +
-                  (config.db_path.empty() ? std::string("memory") : config.db_path) + ")");
+                  StoreDescription(config) + ")");
   if (config.tls()) {
     common::LogInfo("listening for TLS on " + HostPort(config.listen_ip, server.tls_port()) +
                     (config.redirect_http ? " (plain HTTP requests are redirected to it)" : ""));

@@ -1,4 +1,5 @@
-// IpAddress and CidrBlock: strict parsing on top of inet_pton, canonical printing.
+// IpAddress and CidrBlock: strict parsing (a dotted quad by hand, IPv6 through inet_pton),
+// canonical printing.
 #include "common/ip_address.h"
 
 #include <arpa/inet.h>
@@ -71,6 +72,32 @@ std::string FormatV6(const IpAddress::Bytes& bytes) {
   return out;
 }
 
+// The strict dotted quad: exactly four decimal octets of 1 to 3 digits, no leading zeros (which
+// other parsers read as octal), each at most 255 — the form glibc's inet_pton(AF_INET) accepts,
+// which ip_address_test checks against it. By hand because it runs for every X-Forwarded-For
+// entry and inet_pton needs a NUL-terminated copy and a scan for ':' first.
+std::optional<uint32_t> ParseDottedQuad(std::string_view text) {
+  uint32_t address = 0;
+  size_t i = 0;
+  for (int octet = 0; octet < 4; ++octet) {
+    if (octet > 0) {
+      if (i == text.size() || text[i] != '.') return std::nullopt;
+      ++i;
+    }
+    const size_t start = i;
+    uint32_t value = 0;
+    while (i < text.size() && i - start < 3 && text[i] >= '0' && text[i] <= '9') {
+      value = value * 10 + static_cast<uint32_t>(text[i] - '0');
+      ++i;
+    }
+    const size_t digits = i - start;
+    if (digits == 0 || value > 255 || (digits > 1 && text[start] == '0')) return std::nullopt;
+    address = address << 8 | value;
+  }
+  if (i != text.size()) return std::nullopt;  // also a fourth digit in the last octet
+  return address;
+}
+
 // Decimal prefix length without sign or leading zeros; -1 if malformed.
 int ParsePrefixBits(std::string_view text) {
   if (text.empty() || text.size() > 3) return -1;
@@ -103,6 +130,13 @@ IpAddress IpAddress::FromV6(const Bytes& bytes) {
 }
 
 std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
+  // Without a ':' only a dotted quad is valid; the quad parser rejects everything else,
+  // embedded NUL bytes included.
+  if (text.find(':') == std::string_view::npos) {
+    const std::optional<uint32_t> v4 = ParseDottedQuad(text);
+    if (!v4) return std::nullopt;
+    return FromV4(*v4);
+  }
   if (text.empty() || text.size() > kMaxTextBytes || !HasOnlyAddressCharacters(text)) {
     return std::nullopt;
   }
@@ -110,14 +144,8 @@ std::optional<IpAddress> IpAddress::Parse(std::string_view text) {
   std::memcpy(buffer, text.data(), text.size());
   buffer[text.size()] = '\0';
 
-  // glibc's inet_pton is strict already: AF_INET takes exactly four decimal octets and rejects
-  // leading zeros ("001.2.3.4", which other parsers read as octal); AF_INET6 rejects brackets,
-  // zone ids and ports. Both are pinned by tests.
-  if (text.find(':') == std::string_view::npos) {
-    uint8_t v4[4];
-    if (inet_pton(AF_INET, buffer, v4) != 1) return std::nullopt;
-    return FromV4(uint32_t{v4[0]} << 24 | uint32_t{v4[1]} << 16 | uint32_t{v4[2]} << 8 | v4[3]);
-  }
+  // glibc's inet_pton(AF_INET6) is strict already: it rejects brackets, zone ids and ports
+  // (pinned by tests).
   Bytes v6;
   if (inet_pton(AF_INET6, buffer, v6.data()) != 1) return std::nullopt;
   return FromV6(v6);

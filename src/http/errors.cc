@@ -116,6 +116,8 @@ Error ErrorFor(kv::Status status) {
       return Error::kStorageFull;
     case kv::Status::kUnavailable:
       return Error::kUnavailable;
+    case kv::Status::kRateLimited:
+      return Error::kRateLimited;
     case kv::Status::kOk:
       break;  // not an error; a caller bug, answered as the safest failure
   }

@@ -92,13 +92,21 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
   response.in_flight.now = now;
   MaybeWarnLocalhost(request, now);
   const bool costs_a_write = is_write || request.method == Method::kDelete;
-  const ratelimit::Decision decision =
-      limiter_.Take(ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits),
-                    costs_a_write ? kWriteCostTokens : kOtherCostTokens, now);
-  AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
-  if (!decision.allowed) {
-    stats_.RecordRateLimited();
-    return Fail(Error::kRateLimited, response);
+  kv::RateCharge charge;
+  charge.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
+  charge.cost_tokens = costs_a_write ? kWriteCostTokens : kOtherCostTokens;
+  // A store that ChargesRateLimit holds the bucket, shared by every server, and charges it in the
+  // operation's own atomic step (one round trip; AcceptStoreRate adds the headers). A request
+  // refused below before it reaches such a store costs nothing.
+  if (!store_.ChargesRateLimit()) {
+    const ratelimit::Decision decision =
+        limiter_.Take(ratelimit::ClientKey{charge.client}, charge.cost_tokens, now);
+    AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
+    if (!decision.allowed) {
+      stats_.RecordRateLimited();
+      return Fail(Error::kRateLimited, response);
+    }
+    charge.cost_tokens = 0;  // taken
   }
 
   switch (request.method) {
@@ -106,14 +114,15 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
     case Method::kHead:
       // Copied: the store may answer after `request` is gone.
       response.in_flight.if_none_match.assign(request.if_none_match);
-      return HandleGet(response);
+      return HandleGet(charge, response);
     case Method::kPost:
     case Method::kPut:
-      return HandleWrite(request, ip_key, conditions.lifetime, conditions.write, response);
+      return HandleWrite(request, ip_key, conditions.lifetime, conditions.write, charge, response);
     case Method::kDelete:
-      return HandleDelete(request, conditions.if_match, response);
+      return HandleDelete(request, conditions.if_match, charge, response);
     default:
-      // Method names are case-sensitive: "post" lands here too. The token is already taken.
+      // Method names are case-sensitive: "post" lands here too. The token is already taken
+      // (by the local limiter; a charging store never sees this request).
       response.extra_headers.append("Allow: ").append(kKeyMethods).append("\r\n");
       return Fail(Error::kMethodNotAllowed, response);
   }

@@ -100,7 +100,8 @@ class Handler final : public RouteHandler {
   [[nodiscard]] std::optional<Error> CheckConditions(const Request& request,
                                                      RequestConditions& conditions) const;
   // The store operations; each completes `response` (and runs its done) exactly once.
-  void HandleGet(Response& response);
+  // `charge` is what the store charges (cost 0 when the Handler's Limiter took it already).
+  void HandleGet(const kv::RateCharge& charge, Response& response);
   // Called in a store completion: reads the clock once, keeps the reading for the Router
   // (in_flight.store_answered_nanos) and returns the nanoseconds since store_started_nanos.
   int64_t StoreElapsedNanos(Response& response) const {
@@ -108,8 +109,14 @@ class Handler final : public RouteHandler {
     return response.in_flight.store_answered_nanos - response.in_flight.store_started_nanos;
   }
   void HandleWrite(const Request& request, bool ip_key, absl::Duration lifetime,
-                   const WriteCondition& condition, Response& response);
-  void HandleDelete(const Request& request, const IfMatch& if_match, Response& response);
+                   const WriteCondition& condition, const kv::RateCharge& charge,
+                   Response& response);
+  void HandleDelete(const Request& request, const IfMatch& if_match, const kv::RateCharge& charge,
+                    Response& response);
+  // For a store that charged the request: its RateLimit headers. Returns false (and completes
+  // the response with 429) when the charge was refused.
+  [[nodiscard]] bool AcceptStoreRate(const std::optional<ratelimit::Decision>& rate,
+                                     kv::Status status, Response& response);
   // Whether `client` may delete the key `key` under "ip/": the address in its second segment
   // must be the client's, compared as the rate limiter does (a whole IPv4 address, an IPv6
   // prefix of ipv6_prefix_bits), so a client whose IPv6 address changes within its prefix keeps

@@ -23,7 +23,8 @@ void OnWritten(const kv::WriteResult& result, Response& response) {
 }  // namespace
 
 void Handler::HandleWrite(const Request& request, bool ip_key, absl::Duration lifetime,
-                          const WriteCondition& condition, Response& response) {
+                          const WriteCondition& condition, const kv::RateCharge& charge,
+                          Response& response) {
   // The original's rule: with a secret, the secret counts against the value limit and the
   // message says so; a body cut off at the limit is over it either way.
   const std::string_view secret = request.owner_secret;  // empty: none (as the original)
@@ -52,16 +53,18 @@ void Handler::HandleWrite(const Request& request, bool ip_key, absl::Duration li
   put.precondition = condition.precondition;
   put.creator = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
   put.max_entries_per_creator = options_.max_keys_per_client;
+  put.charge = charge;
   response.in_flight.store_started_nanos = clock_.MonotonicNanos();
   store_.Put(put, [this, &response](const kv::WriteResult& result) {
-    stats_.RecordStoreOp(KeyStats::Op::kPut, result.status,
-                         StoreElapsedNanos(response));
+    stats_.RecordStoreOp(KeyStats::Op::kPut, result.status, StoreElapsedNanos(response));
+    if (!AcceptStoreRate(result.rate, result.status, response)) return;
     OnWritten(result, response);
     Finish(response);
   });
 }
 
-void Handler::HandleDelete(const Request& request, const IfMatch& if_match, Response& response) {
+void Handler::HandleDelete(const Request& request, const IfMatch& if_match,
+                           const kv::RateCharge& charge, Response& response) {
   const std::string& key = response.in_flight.key;
   if (key.starts_with("ip/") && !OwnsIpKey(key, request.client)) {
     return Fail(Error::kForbiddenIpKey, response);
@@ -75,10 +78,11 @@ void Handler::HandleDelete(const Request& request, const IfMatch& if_match, Resp
   } else if (if_match.kind == IfMatch::Kind::kAny) {
     remove.precondition.kind = kv::Precondition::Kind::kIfExists;  // missing: 412, not 404
   }
+  remove.charge = charge;
   response.in_flight.store_started_nanos = clock_.MonotonicNanos();
   store_.Delete(remove, [this, &response](const kv::WriteResult& result) {
-    stats_.RecordStoreOp(KeyStats::Op::kDelete, result.status,
-                         StoreElapsedNanos(response));
+    stats_.RecordStoreOp(KeyStats::Op::kDelete, result.status, StoreElapsedNanos(response));
+    if (!AcceptStoreRate(result.rate, result.status, response)) return;
     if (result.status == kv::Status::kOk) {
       response.status = 204;
       return Finish(response);

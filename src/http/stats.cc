@@ -21,7 +21,8 @@ constexpr std::string_view kResultNames[] = {"ok",
                                              "quota_reached",
                                              "precondition_failed",
                                              "storage_full",
-                                             "unavailable"};
+                                             "unavailable",
+                                             "rate_limited"};
 static_assert(std::size(kResultNames) == KeyStats::kStatusCount);
 
 }  // namespace

@@ -66,7 +66,7 @@ class KeyStats {
   }
 
   static constexpr size_t kOpCount = 3;
-  static constexpr size_t kStatusCount = static_cast<size_t>(kv::Status::kUnavailable) + 1;
+  static constexpr size_t kStatusCount = static_cast<size_t>(kv::Status::kRateLimited) + 1;
 
  private:
   common::Counter* rate_limited_ = nullptr;

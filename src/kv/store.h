@@ -25,10 +25,13 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string_view>
+#include <utility>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
+#include "ratelimit/limiter.h"
 
 namespace rendezvous::kv {
 
@@ -43,6 +46,17 @@ enum class Status : uint8_t {
   kPreconditionFailed,  // an If-Match / If-None-Match condition did not hold
   kStorageFull,         // the disk or the engine's map is full; reads still work
   kUnavailable,         // the engine failed (I/O error, backend down); nothing was changed
+  kRateLimited,         // the request's RateCharge was refused; nothing was read or changed
+  // Keep kRateLimited last: http/stats.h sizes its per-status table from it.
+};
+
+// A rate-limit charge run inside the operation, by an engine shared by many servers
+// (ChargesRateLimit): the client's token bucket lives in the engine, so that it is one bucket
+// across all servers, and is charged in the same atomic step (one round trip) as the operation,
+// which runs only if the charge passes. cost_tokens 0: no charge (the caller limits, or nobody).
+struct RateCharge {
+  std::array<uint8_t, 16> client{};  // ratelimit::ClientKey bytes
+  int64_t cost_tokens = 0;
 };
 
 // A write condition, evaluated atomically with the write.
@@ -67,6 +81,8 @@ struct EntryView {
 struct GetResult {
   Status status = Status::kNotFound;  // kOk, kNotFound or kUnavailable
   EntryView entry;                    // meaningful only when status == kOk
+  // Set when the engine ran a RateCharge: its decision (status is kRateLimited when refused).
+  std::optional<ratelimit::Decision> rate;
 };
 
 // Create or replace a value. The strings are read during the call only; an engine that completes
@@ -92,6 +108,7 @@ struct PutRequest {
   // limit reached first removes the expired entries that hold it (no background sweep needed).
   std::array<uint8_t, 16> creator{};
   uint32_t max_entries_per_creator = 0;
+  RateCharge charge;  // only for an engine that ChargesRateLimit
 };
 
 struct DeleteRequest {
@@ -99,13 +116,15 @@ struct DeleteRequest {
   std::string_view secret;  // required (and must match) when the entry is owned
   absl::Time now;
   Precondition precondition;
+  RateCharge charge;  // only for an engine that ChargesRateLimit
 };
 
 struct WriteResult {
   Status status = Status::kUnavailable;
-  uint64_t version = 0;   // the entry's new version (Put with kOk)
-  absl::Time expires_at;  // the entry's expiry (Put with kOk)
-  bool created = false;   // Put kOk: true when no live entry existed before
+  uint64_t version = 0;                     // the entry's new version (Put with kOk)
+  absl::Time expires_at;                    // the entry's expiry (Put with kOk)
+  bool created = false;                     // Put kOk: true when no live entry existed before
+  std::optional<ratelimit::Decision> rate;  // as GetResult::rate
 };
 
 using GetCallback = absl::AnyInvocable<void(const GetResult&)>;
@@ -147,6 +166,18 @@ class Store {
 
   // Number of entries held, expired-but-not-yet-removed ones included.
   virtual size_t Size() const = 0;
+
+  // Whether this engine holds the clients' token buckets and charges a request's RateCharge
+  // inside its operation (Redis: one bucket across every server). Otherwise the caller limits
+  // with its own ratelimit::Limiter and the charge fields are ignored.
+  virtual bool ChargesRateLimit() const { return false; }
+  // Get with a charge: for an engine that ChargesRateLimit, charges first and looks up only if
+  // the charge passed. Others ignore the charge.
+  virtual void ChargedGet(std::string_view key, absl::Time now, const RateCharge& charge,
+                          GetCallback done) {
+    (void)charge;
+    Get(key, now, std::move(done));
+  }
 
   // Installs the single change listener (for long-poll/watch). Call before serving.
   virtual void SetChangeListener(ChangeListener listener) = 0;

@@ -189,7 +189,10 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
     case bhttp::field::origin: fields_.origin.Set(v); return;
     default: break;
   }
-  // Beast 1.74 has no enum value for these: compare the name (case-insensitively).
+  // Beast 1.74 has no enum value for these: compare the name (case-insensitively), but only for
+  // names Beast does not know (every other known field, e.g. User-Agent, is ignored without a
+  // comparison). iequals rejects a name of another length before it looks at the bytes.
+  if (name != bhttp::field::unknown) return;
   if (boost::beast::iequals(name_string, "x-owner-secret")) {
     fields_.owner_secret.Set(v);
   } else if (boost::beast::iequals(name_string, "x-forwarded-for")) {

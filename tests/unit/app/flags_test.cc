@@ -315,6 +315,32 @@ TEST_F(FlagsTest, AnEmptyDbPathSelectsTheMemoryEngine) {
   EXPECT_EQ(Accept({"-db="}).db_path, "");
 }
 
+TEST_F(FlagsTest, ARedisUrlSelectsTheRedisEngine) {
+  const Config tcp = Accept({"-db", "redis://:pw@10.0.0.5:6380/3"});
+  ASSERT_TRUE(tcp.redis.has_value());
+  EXPECT_EQ(tcp.redis->host, "10.0.0.5");
+  EXPECT_EQ(tcp.redis->port, 6380);
+  EXPECT_EQ(tcp.redis->password, "pw");
+  EXPECT_EQ(tcp.redis->db, 3u);
+  EXPECT_EQ(StoreDescription(tcp), "redis redis://10.0.0.5:6380/3");  // no password
+  const Config unix_socket = Accept({"-db=unix:///run/redis.sock?db=1"});
+  ASSERT_TRUE(unix_socket.redis.has_value());
+  EXPECT_EQ(unix_socket.redis->path, "/run/redis.sock");
+  EXPECT_FALSE(Accept({"-db", "./redis://x"}).redis.has_value());  // a file, by its path
+  EXPECT_FALSE(Accept({"-db", "store.db"}).redis.has_value());
+}
+
+TEST_F(FlagsTest, ABadRedisUrlIsAFlagErrorThatNeverEchoesThePassword) {
+  EXPECT_EQ(Refuse({"-db", "redis://:hunter2@host:99999"}),
+            "invalid value \"redis://...@host:99999\" for flag -db: "
+            "the port is not a number from 1 to 65535\n");
+  EXPECT_THAT(Refuse({"-db", "http://host:6379"}), HasSubstr("for flag -db: "));
+}
+
+TEST_F(FlagsTest, OnRedisKeysMayBeLongerThanLmdbAllows) {
+  EXPECT_EQ(Accept({"-db", "redis://h:1", "-maxKeySize", "2000"}).max_key_bytes, 2000u);
+}
+
 TEST_F(FlagsTest, AnUnknownFlagExitsWithTwoAndAHint) {
   EXPECT_EQ(Refuse({"-nosuch", "1"}),
             "flag provided but not defined: -nosuch\n"

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 
+#include <cstdint>
+#include <cstdio>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -30,6 +32,52 @@ TEST(IpAddressTest, RejectsAnythingButTheStrictIpv4Form) {
        {"", "001.2.3.4", "01.2.3.4", "1.2.3.04", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1.2.3.4:5555",
         " 1.2.3.4", "1.2.3.4 ", "0x1.2.3.4", "1.2.3.-4", "unknown", "1.2.3.4/8", "+1.2.3.4"}) {
     EXPECT_FALSE(IpAddress::Parse(text).has_value()) << text;
+  }
+}
+
+// The dotted quad is parsed by hand; glibc's inet_pton(AF_INET) is the reference for which
+// strings are addresses. Every octet value 0..999 with and without leading zeros in each place,
+// then strings of digits, dots and a few other bytes from a fixed pseudo-random sequence.
+TEST(IpAddressTest, AcceptsExactlyTheDottedQuadsGlibcAccepts) {
+  auto check = [](const std::string& text) {
+    uint8_t glibc[4];
+    const bool glibc_ok = inet_pton(AF_INET, text.c_str(), glibc) == 1;
+    const std::optional<IpAddress> ours = IpAddress::Parse(text);
+    ASSERT_EQ(ours.has_value(), glibc_ok) << '"' << text << '"';
+    if (glibc_ok) {
+      EXPECT_EQ(*ours, IpAddress::FromV4(uint32_t{glibc[0]} << 24 | uint32_t{glibc[1]} << 16 |
+                                         uint32_t{glibc[2]} << 8 | glibc[3]))
+          << text;
+    }
+  };
+  for (int place = 0; place < 4; ++place) {
+    for (int value = 0; value < 1000; ++value) {
+      for (const char* format : {"%d", "%02d", "%03d", "%04d"}) {
+        char octet[8];
+        std::snprintf(octet, sizeof(octet), format, value);
+        std::string text;
+        for (int i = 0; i < 4; ++i) {
+          if (i > 0) text += '.';
+          text += i == place ? octet : "7";
+        }
+        check(text);
+      }
+    }
+  }
+  constexpr std::string_view kAlphabet = "0123456789....  x:-+\t";
+  uint64_t state = 0x9e3779b97f4a7c15;
+  for (int n = 0; n < 200000; ++n) {
+    state = state * 6364136223846793005 + 1442695040888963407;
+    const size_t length = (state >> 33) % 17;
+    std::string text;
+    for (size_t i = 0; i < length; ++i) {
+      state = state * 6364136223846793005 + 1442695040888963407;
+      // Mostly digits and dots, so that many strings are near-misses of a valid quad.
+      const size_t pick = (state >> 33) % 100;
+      text += pick < 70 ? kAlphabet[pick % 10] : pick < 95 ? '.' : kAlphabet[10 + pick % 11];
+    }
+    if (text.find(':') != std::string::npos) continue;  // IPv6 syntax: not this parser's
+    check(text);
   }
 }
 

@@ -60,6 +60,27 @@ TEST(RateLimitHeadersTest, RefusedRequestAddsRetryAfter) {
             "Retry-After: 11\r\n");
 }
 
+TEST(RateLimitHeadersTest, WholeSecondsStayPartialSecondsRoundUpAndInfinitySaturates) {
+  ratelimit::Decision decision;
+  decision.allowed = false;
+  decision.remaining_tokens = -3;  // never printed below zero
+  decision.until_full = absl::Seconds(17);
+  decision.retry_after = absl::InfiniteDuration();
+  std::string out;
+  AppendRateLimitHeaders(decision, 9'223'372'036'854'775'807, out);
+  EXPECT_EQ(out,
+            "RateLimit-Limit: 9223372036854775807\r\n"
+            "RateLimit-Remaining: 0\r\n"
+            "RateLimit-Reset: 17\r\n"
+            "Retry-After: 9223372036854775807\r\n");
+  decision.until_full = absl::Seconds(17) + absl::Nanoseconds(1);
+  decision.retry_after = absl::Seconds(3) - absl::Nanoseconds(1);
+  out.clear();
+  AppendRateLimitHeaders(decision, 11, out);
+  EXPECT_NE(out.find("RateLimit-Reset: 18\r\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("Retry-After: 3\r\n"), std::string::npos) << out;
+}
+
 TEST(RateLimitHeadersTest, RetryAfterIsAtLeastOneSecond) {
   ratelimit::Decision decision;
   decision.allowed = false;

@@ -63,6 +63,9 @@ void PrintTo(Status status, std::ostream* os) {
     case Status::kUnavailable:
       *os << "kUnavailable";
       return;
+    case Status::kRateLimited:
+      *os << "kRateLimited";
+      return;
   }
   *os << "Status(" << static_cast<int>(status) << ")";
 }

@@ -1,0 +1,393 @@
+// Connection and its hiredis <-> Asio adapter (connection.h).
+#include "redis/connection.h"
+
+#include <hiredis/async.h>
+#include <hiredis/hiredis.h>
+#include <sys/ioctl.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+
+namespace rendezvous::redis {
+
+struct Connection::Link : std::enable_shared_from_this<Link> {
+  Link(Connection* owner, boost::asio::io_context& io) : owner(owner), fd(io) {}
+
+  Connection* const owner;
+  redisAsyncContext* ac = nullptr;  // null once hiredis has freed (or is freeing) the context
+  boost::asio::posix::stream_descriptor fd;
+  bool want_read = false;
+  bool want_write = false;
+  bool read_armed = false;
+  bool write_armed = false;
+  bool ready = false;  // the handshake succeeded: user commands may be sent
+  bool dead = false;   // its commands were failed already; later hiredis callbacks are ignored
+  bool flush_posted = false;  // a FlushWrites is queued
+  SteadyTime connect_deadline;
+  std::deque<Pending> pending;
+};
+
+namespace {
+
+using Link = Connection::Link;
+
+std::chrono::nanoseconds ToChrono(absl::Duration d) { return absl::ToChronoNanoseconds(d); }
+
+Reply ConvertReply(const redisReply& r) {
+  Reply out;
+  switch (r.type) {
+    case REDIS_REPLY_STRING:
+      out.type = Reply::Type::kString;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_STATUS:
+      out.type = Reply::Type::kStatus;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_ERROR:
+      out.type = Reply::Type::kError;
+      out.str.assign(r.str, r.len);
+      break;
+    case REDIS_REPLY_INTEGER:
+      out.type = Reply::Type::kInteger;
+      out.integer = r.integer;
+      break;
+    case REDIS_REPLY_ARRAY:
+      out.type = Reply::Type::kArray;
+      out.elements.reserve(r.elements);
+      for (size_t i = 0; i < r.elements; ++i) out.elements.push_back(ConvertReply(*r.element[i]));
+      break;
+    default:
+      out.type = Reply::Type::kNil;
+      break;
+  }
+  return out;
+}
+
+// Bytes waiting in the socket. hiredis reads at most 16 KiB per redisAsyncHandleRead, and an Asio
+// wait only completes on a new readiness edge, so leftover bytes must be read without waiting.
+bool BytesAvailable(int fd) {
+  int n = 0;
+  return ::ioctl(fd, FIONREAD, &n) == 0 && n > 0;
+}
+
+void ArmRead(const std::shared_ptr<Link>& link);
+void ArmWrite(const std::shared_ptr<Link>& link);
+
+void HandleReadable(const std::shared_ptr<Link>& link) {
+  if (link->ac == nullptr || !link->want_read) return;
+  redisAsyncHandleRead(link->ac);  // may free the context: the cleanup hook nulls link->ac
+  if (link->ac == nullptr || !link->want_read) return;
+  if (BytesAvailable(link->ac->c.fd)) {
+    boost::asio::post(link->fd.get_executor(), [link] { HandleReadable(link); });
+  } else {
+    ArmRead(link);
+  }
+}
+
+void ArmRead(const std::shared_ptr<Link>& link) {
+  if (link->read_armed || link->ac == nullptr) return;
+  link->read_armed = true;
+  link->fd.async_wait(boost::asio::posix::stream_descriptor::wait_read,
+                      [link](const boost::system::error_code& ec) {
+                        link->read_armed = false;
+                        if (!ec) HandleReadable(link);
+                      });
+}
+
+void ArmWrite(const std::shared_ptr<Link>& link) {
+  if (link->write_armed || link->ac == nullptr) return;
+  link->write_armed = true;
+  link->fd.async_wait(boost::asio::posix::stream_descriptor::wait_write,
+                      [link](const boost::system::error_code& ec) {
+                        link->write_armed = false;
+                        if (ec || link->ac == nullptr || !link->want_write) return;
+                        redisAsyncHandleWrite(link->ac);  // may free the context, as above
+                        if (link->ac != nullptr && link->want_write) ArmWrite(link);
+                      });
+}
+
+// The hooks hiredis calls (ev.data is the Link). They must be idempotent.
+void HookAddRead(void* data) {
+  auto* link = static_cast<Link*>(data);
+  link->want_read = true;
+  ArmRead(link->shared_from_this());
+}
+void HookDelRead(void* data) { static_cast<Link*>(data)->want_read = false; }
+// hiredis asks to write whenever a command joins its output buffer. Instead of waiting for the
+// socket to be writable (an epoll_ctl and a reactor round per batch), one flush is posted: it runs
+// after the handlers already queued on this thread, so every command they enqueue leaves in the
+// same write. Only a socket that does not take everything waits for writability.
+void FlushWrites(const std::shared_ptr<Link>& link) {
+  link->flush_posted = false;
+  if (link->ac == nullptr || !link->want_write) return;
+  // Until hiredis has seen the connect complete, that happens on writability.
+  if ((link->ac->c.flags & REDIS_CONNECTED) == 0) return ArmWrite(link);
+  redisAsyncHandleWrite(link->ac);  // may free the context, as above
+  if (link->ac != nullptr && link->want_write) ArmWrite(link);
+}
+
+void HookAddWrite(void* data) {
+  auto* link = static_cast<Link*>(data);
+  link->want_write = true;
+  if (link->flush_posted || link->write_armed) return;
+  link->flush_posted = true;
+  boost::asio::post(link->fd.get_executor(),
+                    [link = link->shared_from_this()] { FlushWrites(link); });
+}
+void HookDelWrite(void* data) { static_cast<Link*>(data)->want_write = false; }
+// Called while hiredis frees the context, just before it closes the fd.
+void HookCleanup(void* data) {
+  auto* link = static_cast<Link*>(data);
+  link->ac = nullptr;
+  link->want_read = link->want_write = false;
+  link->fd.release();  // cancels our waits; hiredis closes the fd, we never do
+}
+
+void ReplyThunk(redisAsyncContext* ac, void* reply, void* /*privdata*/) {
+  auto* link = static_cast<Link*>(ac->ev.data);
+  link->owner->OnReply(*link, static_cast<const redisReply*>(reply));
+}
+void ConnectThunk(const redisAsyncContext* ac, int status) {
+  auto* link = static_cast<Link*>(ac->ev.data);
+  link->owner->OnConnected(*link, status == REDIS_OK);
+}
+void DisconnectThunk(const redisAsyncContext* ac, int /*status*/) {
+  auto* link = static_cast<Link*>(ac->ev.data);
+  link->owner->OnDisconnected(*link);
+}
+
+}  // namespace
+
+Connection::Connection(const ClientOptions& options)
+    : options_(options),
+      connect_timeout_(ToChrono(options.connect_timeout)),
+      command_timeout_(ToChrono(options.command_timeout)),
+      tick_period_(std::max<std::chrono::nanoseconds>(
+          std::chrono::milliseconds(1), std::min(connect_timeout_, command_timeout_) / 4)),
+      work_(io_.get_executor()),
+      tick_timer_(io_),
+      backoff_timer_(io_),
+      backoff_(ToChrono(options.backoff_min)) {
+  boost::asio::post(io_, [this] {
+    StartConnect();
+    Tick();
+  });
+  thread_ = std::thread([this] { io_.run(); });
+}
+
+Connection::~Connection() {
+  boost::asio::post(io_, [this] { Stop(); });
+  thread_.join();
+}
+
+void Connection::Stop() {
+  stopping_ = true;
+  tick_timer_.cancel();
+  backoff_timer_.cancel();
+  if (std::shared_ptr<Link> link = link_) {
+    LinkDied(*link, CommandError::kShutdown, /*free_context=*/false);
+    if (link->ac != nullptr) redisAsyncFree(link->ac);  // not inside a hiredis callback here
+  }
+  work_.reset();  // run() returns once the cancelled handlers have run
+}
+
+void Connection::Send(std::string command, ReplyCallback done) {
+  if (!ready_.load(std::memory_order_acquire)) {
+    done(CommandError::kDisconnected, Reply{});
+    return;
+  }
+  if (in_flight_.fetch_add(1, std::memory_order_relaxed) >= options_.max_pending) {
+    in_flight_.fetch_sub(1, std::memory_order_relaxed);
+    done(CommandError::kOverloaded, Reply{});
+    return;
+  }
+  SteadyTime deadline = std::chrono::steady_clock::now() + command_timeout_;
+  boost::asio::post(
+      io_, [this, command = std::move(command), done = std::move(done), deadline]() mutable {
+        Pending pending{
+            [this, done = std::move(done)](CommandError error, const redisReply* reply) mutable {
+              in_flight_.fetch_sub(1, std::memory_order_relaxed);
+              done(error, error == CommandError::kOk ? ConvertReply(*reply) : Reply{});
+            },
+            deadline};
+        if (link_ == nullptr || !link_->ready) {
+          pending.done(CommandError::kDisconnected, nullptr);
+          return;
+        }
+        (void)Enqueue(*link_, command, std::move(pending));
+      });
+}
+
+bool Connection::Enqueue(Link& link, const std::string& command, Pending pending) {
+  link.pending.push_back(std::move(pending));
+  if (redisAsyncFormattedCommand(link.ac, ReplyThunk, nullptr, command.data(), command.size()) !=
+      REDIS_OK) {
+    Pending failed = std::move(link.pending.back());
+    link.pending.pop_back();
+    failed.done(CommandError::kDisconnected, nullptr);
+    return false;
+  }
+  return true;
+}
+
+void Connection::StartConnect() {
+  if (stopping_) return;
+  const Endpoint& endpoint = options_.endpoint;
+  redisAsyncContext* ac = endpoint.kind == Endpoint::Kind::kUnix
+                              ? redisAsyncConnectUnix(endpoint.path.c_str())
+                              : redisAsyncConnect(endpoint.host.c_str(), endpoint.port);
+  if (ac == nullptr || ac->err != 0) {
+    if (ac != nullptr) redisAsyncFree(ac);  // no hooks attached yet: a plain free
+    ScheduleReconnect();
+    return;
+  }
+  auto link = std::make_shared<Link>(this, io_);
+  link->ac = ac;
+  link->connect_deadline = std::chrono::steady_clock::now() + connect_timeout_;
+  boost::system::error_code ec;
+  link->fd.assign(ac->c.fd, ec);
+  if (ec) {
+    redisAsyncFree(ac);
+    ScheduleReconnect();
+    return;
+  }
+  ac->ev.data = link.get();
+  ac->ev.addRead = HookAddRead;
+  ac->ev.delRead = HookDelRead;
+  ac->ev.addWrite = HookAddWrite;
+  ac->ev.delWrite = HookDelWrite;
+  ac->ev.cleanup = HookCleanup;
+  redisAsyncSetConnectCallback(ac, ConnectThunk);
+  redisAsyncSetDisconnectCallback(ac, DisconnectThunk);
+  link_ = link;
+  StartHandshake(link);
+}
+
+void Connection::StartHandshake(const std::shared_ptr<Link>& link) {
+  // AUTH, SELECT and PING are written with the connect (hiredis buffers them until the socket is
+  // writable); each checks its reply, and PING's marks the link ready.
+  SteadyTime deadline = link->connect_deadline;
+  auto expect = [this, link](std::string what, bool last) {
+    return [this, link, what = std::move(what), last](CommandError error, const redisReply* r) {
+      if (error != CommandError::kOk) return;  // the link is failing already
+      if (r->type == REDIS_REPLY_ERROR) {
+        std::string failure =
+            absl::StrCat("redis: ", what, " failed on ", EndpointForLog(options_.endpoint), ": ",
+                         std::string(r->str, r->len));
+        // Once per distinct failure, not once per attempt of the reconnect loop.
+        if (failure != last_failure_) common::LogWarning(failure);
+        last_failure_ = std::move(failure);
+        LinkDied(*link, CommandError::kDisconnected, /*free_context=*/true);
+        return;
+      }
+      if (!last) return;
+      link->ready = true;
+      backoff_ = ToChrono(options_.backoff_min);
+      if (link == link_) ready_.store(true, std::memory_order_release);
+      if (!was_connected_) {
+        common::LogInfo(absl::StrCat("redis: connected to ", EndpointForLog(options_.endpoint)));
+      }
+      was_connected_ = true;
+      last_failure_.clear();
+    };
+  };
+  const Endpoint& endpoint = options_.endpoint;
+  if (!endpoint.password.empty()) {
+    std::string command = endpoint.user.empty()
+                              ? FormatCommand({"AUTH", endpoint.password})
+                              : FormatCommand({"AUTH", endpoint.user, endpoint.password});
+    if (!Enqueue(*link, command, Pending{expect("AUTH", false), deadline})) return;
+  }
+  if (endpoint.db != 0) {
+    std::string db = absl::StrCat(endpoint.db);
+    if (!Enqueue(*link, FormatCommand({"SELECT", db}),
+                 Pending{expect("SELECT", false), deadline})) {
+      return;
+    }
+  }
+  (void)Enqueue(*link, FormatCommand({"PING"}), Pending{expect("PING", true), deadline});
+}
+
+void Connection::OnReply(Link& link, const redisReply* reply) {
+  if (link.dead || link.pending.empty()) return;
+  Pending pending = std::move(link.pending.front());
+  link.pending.pop_front();
+  // A null reply: hiredis is freeing the context with this command unanswered.
+  pending.done(reply != nullptr ? CommandError::kOk : CommandError::kDisconnected, reply);
+}
+
+void Connection::OnConnected(Link& link, bool ok) {
+  // On failure hiredis frees the context right after this callback.
+  if (!ok) LinkDied(link, CommandError::kDisconnected, /*free_context=*/false);
+}
+
+void Connection::OnDisconnected(Link& link) {
+  // hiredis has run every pending callback with a null reply already, and frees the context next.
+  LinkDied(link, CommandError::kDisconnected, /*free_context=*/false);
+}
+
+void Connection::LinkDied(Link& link, CommandError error, bool free_context) {
+  if (link.dead) return;
+  link.dead = true;
+  std::shared_ptr<Link> keep = link.shared_from_this();
+  bool current = link_ == keep;
+  if (current) {
+    ready_.store(false, std::memory_order_release);
+    link_.reset();
+  }
+  SteadyTime now = std::chrono::steady_clock::now();
+  std::deque<Pending> pending = std::move(link.pending);
+  link.pending.clear();
+  for (Pending& p : pending) {
+    p.done(
+        error == CommandError::kTimeout && p.deadline > now ? CommandError::kDisconnected : error,
+        nullptr);
+  }
+  if (free_context) {
+    // Never inside a hiredis callback: the free runs from the io_context.
+    boost::asio::post(io_, [keep] {
+      if (keep->ac != nullptr) redisAsyncFree(keep->ac);
+    });
+  }
+  if (current && !stopping_) {
+    if (was_connected_) {
+      common::LogWarning(absl::StrCat(
+          "redis: lost the connection to ", EndpointForLog(options_.endpoint),
+          error == CommandError::kTimeout ? " (a command timed out)" : "", "; reconnecting"));
+    }
+    was_connected_ = false;
+    ScheduleReconnect();
+  }
+}
+
+void Connection::ScheduleReconnect() {
+  if (stopping_) return;
+  backoff_timer_.expires_after(backoff_);
+  backoff_ = std::min<std::chrono::nanoseconds>(backoff_ * 2, ToChrono(options_.backoff_max));
+  backoff_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) StartConnect();
+  });
+}
+
+void Connection::Tick() {
+  if (stopping_) return;
+  if (std::shared_ptr<Link> link = link_) {
+    SteadyTime now = std::chrono::steady_clock::now();
+    if (!link->ready && now >= link->connect_deadline) {
+      LinkDied(*link, CommandError::kDisconnected, /*free_context=*/true);
+    } else if (!link->pending.empty() && now >= link->pending.front().deadline) {
+      LinkDied(*link, CommandError::kTimeout, /*free_context=*/true);
+    }
+  }
+  tick_timer_.expires_after(tick_period_);
+  tick_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Tick();
+  });
+}
+
+}  // namespace rendezvous::redis

@@ -1,0 +1,99 @@
+// Connection: one Redis connection, its thread, and the Asio adapter that drives hiredis.
+//
+// Internal to the redis library (Client is the interface; this header includes Asio, so nothing
+// outside src/redis/ and its tests includes it).
+//
+// hiredis 0.14's async context does no I/O scheduling of its own: it asks, through the five hooks
+// addRead/delRead/addWrite/delWrite/cleanup, to be told when its socket is readable or writable.
+// A Link is one hiredis context (one connection attempt) plus the stream_descriptor those hooks
+// wait on. Ownership rules that the code below relies on:
+// - the hiredis context owns the file descriptor: the cleanup hook releases it from the
+//   descriptor (which cancels our waits) and hiredis closes it; it is never closed twice;
+// - hiredis frees the context by itself inside redisAsyncHandleRead/Write when the server closes
+//   the connection or the connect fails: every wait handler holds the Link by shared_ptr and
+//   checks `ac` (nulled by the cleanup hook) after calling into hiredis;
+// - we free a context ourselves only from a posted task, never inside a hiredis callback;
+// - replies arrive in command order, so the commands in flight are a FIFO whose front is the
+//   oldest: the one the deadline tick checks.
+//
+// Thread-safety: Send and connected() may be called from any thread; everything else runs on the
+// connection's own thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include "absl/functional/any_invocable.h"
+#include "redis/client.h"
+
+struct redisAsyncContext;
+struct redisReply;
+
+namespace rendezvous::redis {
+
+class Connection {
+ public:
+  // Starts the thread and the first connection attempt.
+  explicit Connection(const ClientOptions& options);
+  // Fails what is in flight with kShutdown, frees the context, joins the thread.
+  ~Connection();
+  Connection(const Connection&) = delete;
+  Connection& operator=(const Connection&) = delete;
+
+  // Sends one RESP-formatted command (FormatCommand). See Client for the completion rules.
+  void Send(std::string command, ReplyCallback done);
+
+  bool connected() const { return ready_.load(std::memory_order_acquire); }
+
+  // Adapter internals, public only for the C hook functions in connection.cc.
+  struct Link;
+  using SteadyTime = std::chrono::steady_clock::time_point;
+  // A command in flight: a user command, or a step of the connect handshake.
+  struct Pending {
+    absl::AnyInvocable<void(CommandError, const redisReply*)> done;
+    SteadyTime deadline;
+  };
+  void OnReply(Link& link, const redisReply* reply);
+  void OnConnected(Link& link, bool ok);
+  void OnDisconnected(Link& link);
+
+ private:
+  void StartConnect();
+  void StartHandshake(const std::shared_ptr<Link>& link);
+  // Fails the link's commands in flight and schedules a reconnect if it was the current link.
+  // `free_context`: also free the hiredis context (from a posted task); false when hiredis is
+  // freeing it already.
+  void LinkDied(Link& link, CommandError error, bool free_context);
+  void ScheduleReconnect();
+  void Tick();
+  [[nodiscard]] bool Enqueue(Link& link, const std::string& command, Pending pending);
+  void Stop();
+
+  const ClientOptions options_;
+  const std::chrono::nanoseconds connect_timeout_;
+  const std::chrono::nanoseconds command_timeout_;
+  const std::chrono::nanoseconds tick_period_;
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  boost::asio::steady_timer tick_timer_;
+  boost::asio::steady_timer backoff_timer_;
+  std::shared_ptr<Link> link_;  // the current attempt or connection; null while backing off
+  std::chrono::nanoseconds backoff_;
+  bool was_connected_ = false;  // for logging transitions, not every failed attempt
+  std::string last_failure_;   // the last handshake failure logged
+  bool stopping_ = false;
+  std::atomic<bool> ready_{false};
+  std::atomic<size_t> in_flight_{0};  // user commands between Send and their callback
+  std::thread thread_;
+};
+
+}  // namespace rendezvous::redis

@@ -1,0 +1,128 @@
+// A store that charges the rate limit itself (kv::Store::ChargesRateLimit, as the Redis engine):
+// the Handler skips its own Limiter, passes the charge with the operation and answers with the
+// store's decision, so that handlers on many servers share one bucket.
+#include <optional>
+#include <string>
+
+#include "gtest/gtest.h"
+#include "handler_harness.h"
+#include "http/request_cost.h"
+
+namespace rendezvous::http {
+namespace {
+
+using testing::Get;
+using testing::Harness;
+using testing::HarnessOptions;
+using testing::Post;
+
+// The MemoryStore behind a Limiter of its own: one bucket per client for every Handler using it.
+class ChargingStore final : public kv::Store {
+ public:
+  ChargingStore(kv::Store& backend, const common::Clock& clock, int64_t capacity_tokens)
+      : backend_(backend),
+        clock_(clock),
+        limiter_(ratelimit::Limiter::Options{.capacity_tokens = capacity_tokens,
+                                             .refill_period = absl::Hours(1),
+                                             .table_slots = 1024}) {}
+
+  bool ChargesRateLimit() const override { return true; }
+  void Get(std::string_view key, absl::Time now, kv::GetCallback done) override {
+    backend_.Get(key, now, std::move(done));
+  }
+  void ChargedGet(std::string_view key, absl::Time now, const kv::RateCharge& charge,
+                  kv::GetCallback done) override {
+    const std::optional<ratelimit::Decision> rate = Charge(charge);
+    if (rate && !rate->allowed) {
+      kv::GetResult refused;
+      refused.status = kv::Status::kRateLimited;
+      refused.rate = rate;
+      return done(refused);
+    }
+    backend_.Get(key, now, [rate, done = std::move(done)](const kv::GetResult& result) mutable {
+      kv::GetResult with_rate = result;
+      with_rate.rate = rate;
+      done(with_rate);
+    });
+  }
+  void Put(const kv::PutRequest& request, kv::WriteCallback done) override {
+    ++charged_writes_;
+    Write(Charge(request.charge), std::move(done),
+          [&](kv::WriteCallback inner) { backend_.Put(request, std::move(inner)); });
+  }
+  void Delete(const kv::DeleteRequest& request, kv::WriteCallback done) override {
+    Write(Charge(request.charge), std::move(done),
+          [&](kv::WriteCallback inner) { backend_.Delete(request, std::move(inner)); });
+  }
+  size_t SweepExpired(absl::Time) override { return 0; }
+  kv::Status Flush() override { return kv::Status::kOk; }
+  size_t Size() const override { return backend_.Size(); }
+  void SetChangeListener(kv::ChangeListener) override {}
+
+  int charged_writes() const { return charged_writes_; }
+
+ private:
+  std::optional<ratelimit::Decision> Charge(const kv::RateCharge& charge) {
+    if (charge.cost_tokens == 0) return std::nullopt;
+    return limiter_.Take(ratelimit::ClientKey{charge.client}, charge.cost_tokens, clock_.Now());
+  }
+  template <typename Run>
+  void Write(std::optional<ratelimit::Decision> rate, kv::WriteCallback done, Run run) {
+    if (rate && !rate->allowed) {
+      kv::WriteResult refused;
+      refused.status = kv::Status::kRateLimited;
+      refused.rate = rate;
+      return done(refused);
+    }
+    run([rate, done = std::move(done)](const kv::WriteResult& result) mutable {
+      kv::WriteResult with_rate = result;
+      with_rate.rate = rate;
+      done(with_rate);
+    });
+  }
+
+  kv::Store& backend_;
+  const common::Clock& clock_;
+  ratelimit::Limiter limiter_;
+  int charged_writes_ = 0;
+};
+
+class StoreRateTest : public ::testing::Test {
+ protected:
+  static HarnessOptions Options() {
+    HarnessOptions options;
+    options.max_requests = 5;  // the handlers' own limiters: never charged here
+    options.reset = absl::Hours(1);
+    return options;
+  }
+  kv::MemoryStore backend_{kv::MemoryStore::Options{}};
+  common::ManualClock shared_clock_;
+  ChargingStore store_{backend_, shared_clock_, 5};
+  Harness a_{Options(), &store_};
+  Harness b_{Options(), &store_};
+};
+
+TEST_F(StoreRateTest, HandlersOnOneChargingStoreShareOneBucket) {
+  EXPECT_EQ(a_.Send(Post("/k", "v")).status, 200);  // 3 tokens
+  const Response second = b_.Send(Get("/k"));       // 1 token
+  EXPECT_EQ(second.status, 200);
+  EXPECT_NE(second.extra_headers.find("RateLimit-Remaining: 1\r\n"), std::string::npos)
+      << second.extra_headers;
+  EXPECT_EQ(a_.Send(Get("/k")).status, 200);
+  const Response refused = b_.Send(Get("/k"));
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.extra_headers.find("Retry-After: "), std::string::npos);
+  EXPECT_NE(refused.extra_headers.find("RateLimit-Remaining: 0\r\n"), std::string::npos);
+  // Another client is charged apart.
+  EXPECT_EQ(a_.Send(Get("/k").From("192.0.2.1")).status, 200);
+}
+
+TEST_F(StoreRateTest, AWriteRefusedByTheChargeChangesNothing) {
+  for (int i = 0; i < 4; ++i) ASSERT_EQ(a_.Send(Get("/x")).status, 404);
+  EXPECT_EQ(b_.Send(Post("/k", "v")).status, 429);  // 1 token left, a POST costs 3
+  EXPECT_EQ(store_.charged_writes(), 1);
+  EXPECT_EQ(backend_.Size(), 0u);
+}
+
+}  // namespace
+}  // namespace rendezvous::http
