@@ -9,6 +9,7 @@
 #include "absl/time/time.h"
 #include "common/version.h"
 #include "kv/lmdb_store.h"
+#include "kv/redis_store.h"
 
 namespace rendezvous::app {
 namespace {
@@ -39,6 +40,11 @@ void RegisterProcessMetrics(common::StatsRegistry& stats, const kv::Store& store
                     "Open file descriptors (connections, listeners, the store).",
                     [] { return OpenFileDescriptors(); });
 
+  if (const auto* redis = dynamic_cast<const kv::RedisStore*>(&store)) {
+    stats.AddCallback(common::MetricType::kGauge, "rendezvous_redis_connections_up",
+                      "Connections to Redis that serve now (0: Redis is unreachable).",
+                      [redis] { return static_cast<double>(redis->connected_count()); });
+  }
   const auto* lmdb = dynamic_cast<const kv::LmdbStore*>(&store);
   if (lmdb == nullptr) return;
   stats.AddCallback(common::MetricType::kGauge, "rendezvous_lmdb_map_bytes",

@@ -1,7 +1,7 @@
 // The metrics no single component owns: rendezvous_build_info, the process's start time and open
 // file descriptors, and what the storage engine knows about itself (LMDB: map size and commit
-// batches). Registered once at start-up into the server's StatsRegistry; every value is read at
-// scrape time, so nothing here runs on the request path.
+// batches; Redis: connections that serve). Registered once at start-up into the server's
+// StatsRegistry; every value is read at scrape time, so nothing here runs on the request path.
 //
 // Thread-safety: call from the starting thread; the callbacks it registers are thread-safe.
 #pragma once

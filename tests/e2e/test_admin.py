@@ -3,8 +3,8 @@
 /metrics is Prometheus text (format 0.0.4) that `promtool check metrics` accepts, taken under
 load, and that a real Prometheus scrapes (its HTTP API gives rendezvous_requests_total back).
 /healthz answers while the process runs; /readyz answers 200, then 503 from SIGTERM on while a
-slow request holds the shutdown grace. Every other admin path is 404 (never a key). The admin
-listener refuses the public address and port. The access log has one line per request with the
+slow request holds the shutdown grace, and while Redis (-db redis://) is down. Every other admin
+path is 404 (never a key). The admin listener refuses the public address and port. The access log has one line per request with the
 documented fields and no secret, and is reopened on SIGHUP after logrotate renamed it.
 """
 
@@ -282,6 +282,30 @@ class ReadinessTest(unittest.TestCase):
         self.assertEqual(conn.read_response().status, 200)
         self.assertEqual(server.wait_exit(), 0, server.output())
         server.check_no_sanitizer_reports()
+
+
+@unittest.skipUnless(shutil.which("redis-server") and shutil.which("redis-cli"),
+                     "redis-server is not installed")
+class RedisReadinessTest(unittest.TestCase):
+
+    def test_readyz_follows_redis_and_the_connections_gauge_shows_it(self):
+        from test_redis import RedisProcess
+        redis = RedisProcess().start()
+        self.addCleanup(redis.stop)
+        server = AdminServer(*NO_RATE_LIMIT, "-db", redis.url).start()
+        self.addCleanup(server.stop)
+        admin = server.admin()
+        self.addCleanup(admin.close)
+        self.assertEqual(admin.request("GET", "/readyz").status, 200)
+        self.assertGreater(samples(server.scrape().text)["rendezvous_redis_connections_up"], 0)
+        redis.kill()
+
+        def not_ready():
+            response = admin.request("GET", "/readyz")
+            return response if response.status == 503 else None
+        wait_for(not_ready, 10.0, "/readyz to answer 503 with Redis down")
+        self.assertEqual(admin.request("GET", "/healthz").status, 200)
+        self.assertEqual(samples(server.scrape().text)["rendezvous_redis_connections_up"], 0)
 
 
 class AdminFlagTest(unittest.TestCase):
