@@ -36,8 +36,8 @@ deps:
 
 # `make test` and `make fuzz` also need clang for the fuzz tree; the packaging tests need
 # systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev); the TLS tests need the openssl command
-# (a test CA, s_client) and curl.
-PACKAGING_DEBS := systemd dpkg-dev
+# (a test CA, s_client) and curl; the admin tests promtool and a real Prometheus (prometheus).
+PACKAGING_DEBS := systemd dpkg-dev prometheus
 # The browser tests (tests/browser) drive Debian's chromium with node; nodejs and npm come from
 # Debian unless a node with npm is already installed (NodeSource's nodejs bundles npm and
 # conflicts with Debian's npm package).

@@ -106,6 +106,14 @@ struct Config {
   // -maxConnections bounds them as well.
   absl::Duration max_wait = absl::Seconds(60);
   size_t max_waiters = 10000;
+  // -adminListen ADDR:PORT: the admin listener (/metrics, /healthz, /readyz); off when
+  // has_admin_listener is false. Never the public address and port (ParseFlags refuses it).
+  bool has_admin_listener = false;
+  common::IpAddress admin_ip = common::IpAddress::FromV4(0x7f000001);
+  uint16_t admin_port = 0;  // 0: the kernel picks one (tests); the start-up log names it
+  // -accessLog: where one line per request goes: a file path (appended to, reopened on SIGHUP),
+  // "-" for stderr, or "" (the default) for no access log.
+  std::string access_log_path;
 
   // net::kDefaultTrustedProxies (loopback only), parsed: the one definition of the default,
   // which -trustedProxies and its -h text use too.

@@ -8,6 +8,9 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/flags/commandlineflag.h"
@@ -81,6 +84,11 @@ ABSL_FLAG(absl::Duration, maxWait, absl::Seconds(60),
           "longest a GET with Prefer: wait=N or ?wait=N waits for its key to change");
 ABSL_FLAG(uint64_t, maxWaiters, 10000,
           "maximum requests waiting for a change at once (long polls); 0 = answer waits at once");
+ABSL_FLAG(std::string, adminListen, "",
+          "ADDR:PORT of the admin listener serving /metrics, /healthz and /readyz "
+          "(e.g. 127.0.0.1:9090 or [::1]:9090; empty: none)");
+ABSL_FLAG(std::string, accessLog, "",
+          "file that gets one line per request, reopened on SIGHUP; - for stderr; empty: none");
 ABSL_FLAG(bool, version, false, "print the version and exit");
 
 namespace rendezvous::app {
@@ -113,6 +121,8 @@ constexpr absl::string_view kFlagNames[] = {
     "redirectHTTP",
     "maxWait",
     "maxWaiters",
+    "adminListen",
+    "accessLog",
     "version",
 };
 
@@ -285,6 +295,23 @@ std::optional<uint16_t> ParsePort(absl::string_view text) {
   return static_cast<uint16_t>(port);
 }
 
+// "ADDR:PORT" with an IPv4 address or a bracketed IPv6 one ("[::1]:9090").
+std::optional<std::pair<common::IpAddress, uint16_t>> ParseHostPort(absl::string_view text) {
+  const size_t colon = text.rfind(':');
+  if (colon == absl::string_view::npos) return std::nullopt;
+  absl::string_view host = text.substr(0, colon);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+    if (host.find(':') == absl::string_view::npos) return std::nullopt;
+  } else if (host.find(':') != absl::string_view::npos) {
+    return std::nullopt;  // an IPv6 address needs its brackets
+  }
+  std::optional<common::IpAddress> ip = common::IpAddress::Parse(std::string(host));
+  std::optional<uint16_t> port = ParsePort(text.substr(colon + 1));
+  if (!ip || !port) return std::nullopt;
+  return std::make_pair(*ip, *port);
+}
+
 // Reads the parsed flag values into a Config and checks it.
 FlagsResult BuildConfig() {
   Config config;
@@ -358,6 +385,34 @@ FlagsResult BuildConfig() {
                                 "(an address, not a host name)"));
   }
   config.listen_ip = *listen_ip;
+
+  config.access_log_path = absl::GetFlag(FLAGS_accessLog);
+  if (std::string admin = absl::GetFlag(FLAGS_adminListen); !admin.empty()) {
+    std::optional<std::pair<common::IpAddress, uint16_t>> address = ParseHostPort(admin);
+    if (!address) {
+      return Failure(absl::StrCat("invalid value ", Quote(admin),
+                                  " for flag -adminListen: want ADDR:PORT such as "
+                                  "127.0.0.1:9090 or [::1]:9090"));
+    }
+    config.has_admin_listener = true;
+    config.admin_ip = address->first;
+    config.admin_port = address->second;
+    // The public port serves every path as a key: the admin endpoints must not take names there.
+    // A wildcard (0.0.0.0, ::) overlaps every address of the same port.
+    auto wildcard = [](const common::IpAddress& ip) {
+      return ip == common::IpAddress() || ip == common::IpAddress::FromV4(0);
+    };
+    const bool same_address = config.admin_ip == config.listen_ip || wildcard(config.admin_ip) ||
+                              wildcard(config.listen_ip);
+    const bool public_port =
+        config.admin_port == config.port || (config.tls() && config.admin_port == config.tls_port);
+    if (config.admin_port != 0 && public_port && same_address) {
+      return Failure(absl::StrCat("invalid value ", Quote(admin),
+                                  " for flag -adminListen: it is the public address and port "
+                                  "(-l, -port, -tlsPort); give the admin listener a port of its "
+                                  "own"));
+    }
+  }
 
   std::string proxies = absl::GetFlag(FLAGS_trustedProxies);
   std::string proxies_error;

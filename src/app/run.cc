@@ -10,19 +10,22 @@
 #include <string>
 #include <vector>
 
+#include "app/process_metrics.h"
 #include "app/sweeper.h"
 #include "app/systemd_notify.h"
 #include "common/clock.h"
 #include "common/log.h"
-#include "common/version.h"
 #include "common/stats.h"
+#include "common/version.h"
+#include "http/access_log.h"
+#include "http/admin_routes.h"
 #include "http/handler.h"
 #include "http/index_handler.h"
 #include "http/index_page.h"
 #include "http/public_routes.h"
+#include "http/redirect.h"
 #include "http/router.h"
 #include "http/stats.h"
-#include "http/redirect.h"
 #include "kv/lmdb_store.h"
 #include "kv/memory_store.h"
 #include "kv/redis_store.h"
@@ -81,6 +84,22 @@ net::ServerOptions ServerOptionsFor(const Config& config) {
   options.max_connections = config.max_connections;
   options.max_connections_per_client = config.max_connections_per_client;
   options.ipv6_prefix_bits = config.ipv6_prefix_bits;
+  return options;
+}
+
+// The admin listener: its own address, one thread, a small connection cap, the public listener's
+// deadlines, and a short store deadline (a /readyz probe that waits longer means "not ready").
+// Nobody's X-Forwarded-For is believed: the admin endpoints do not look at the client.
+net::ServerOptions AdminServerOptionsFor(const Config& config) {
+  net::ServerOptions options;
+  options.listen_address = config.admin_ip;
+  options.port = config.admin_port;
+  options.threads = 1;
+  options.body_limit_bytes = 1024;  // the admin endpoints take no body
+  options.max_connections = 64;
+  options.max_connections_per_client = 64;
+  options.store_timeout = absl::Seconds(2);
+  options.proxies.trusted.clear();
   return options;
 }
 
@@ -156,6 +175,25 @@ int Run(const Config& config) {
   common::StatsRegistry stats;
   std::string error;
   ReloadActions reload_actions;
+  // Declared before the store: a store's thread may still complete requests (and so write their
+  // lines) while it drains.
+  std::unique_ptr<http::AccessLog> access_log;
+  if (!config.access_log_path.empty()) {
+    access_log = http::AccessLog::Open(config.access_log_path, &error);
+    if (!access_log) {
+      common::LogError(error);
+      return 1;
+    }
+    // logrotate renamed the file: new lines go to a new one at the configured path.
+    reload_actions.push_back([&log = *access_log, &path = config.access_log_path] {
+      std::string reopen_error;
+      if (log.Reopen(&reopen_error)) {
+        common::LogInfo("reopened the access log " + path);
+      } else {
+        common::LogError(reopen_error);
+      }
+    });
+  }
   // The certificate first: a file that does not load stops the start before the store opens.
   std::unique_ptr<net::TlsContexts> tls_contexts;
   if (config.tls()) {
@@ -203,7 +241,9 @@ int Run(const Config& config) {
   http::IndexHandler index_handler(index_page, clock);
   http::Handler key_handler(HandlerOptionsFor(config, stats), *store, limiter, clock);
   http::RequestStats request_stats(stats);
-  http::Router router(http::PublicRoutes(index_handler), key_handler, clock, &request_stats);
+  http::Router router(http::PublicRoutes(index_handler), key_handler, clock, &request_stats,
+                      access_log.get());
+  RegisterProcessMetrics(stats, *store);
   net::TlsListener tls_listener;
   http::RedirectHandler redirect(config.tls_port);
   if (config.tls()) {
@@ -217,6 +257,21 @@ int Run(const Config& config) {
     return 1;
   }
   redirect.set_tls_port(server.tls_port());  // the kernel's choice when -tlsPort is 0
+  // The admin listener answers from the same registry with a Router of its own, without
+  // RequestStats (scrapes are not API requests); it starts after the public one, so that a
+  // /readyz that answers 200 means the public port accepts.
+  http::AdminRoutes admin_routes(stats, *store, clock);
+  http::Router admin_router(admin_routes.Routes(), admin_routes.NotFound(), clock, nullptr);
+  std::unique_ptr<net::Server> admin_server;
+  if (config.has_admin_listener) {
+    admin_server =
+        std::make_unique<net::Server>(AdminServerOptionsFor(config), admin_router, clock);
+    if (!admin_server->Start(&error)) {
+      common::LogError(error + " (-adminListen)");
+      server.Shutdown(absl::ZeroDuration());
+      return 1;
+    }
+  }
   common::LogInfo(TrustedProxiesLine(config.trusted_proxies));
   const std::string listening = "listening on " + HostPort(config.listen_ip, server.port());
   common::LogInfo(listening + " (rendezvous-server " + std::string(common::Version()) + ", " +
@@ -225,6 +280,10 @@ int Run(const Config& config) {
   if (config.tls()) {
     common::LogInfo("listening for TLS on " + HostPort(config.listen_ip, server.tls_port()) +
                     (config.redirect_http ? " (plain HTTP requests are redirected to it)" : ""));
+  }
+  if (admin_server) {
+    common::LogInfo("admin listener on " + HostPort(config.admin_ip, admin_server->port()) +
+                    " (/metrics, /healthz, /readyz)");
   }
   Sweeper sweeper(*store, clock, Sweeper::IntervalFor(config.expire));
   // Under systemd (Type=notify), the unit counts as started only now that the sockets accept.
@@ -242,13 +301,22 @@ int Run(const Config& config) {
     if (reload_actions.empty()) common::LogInfo("SIGHUP: nothing to reload");
     for (const auto& action : reload_actions) action();
   }
-  common::LogInfo(std::string("shutting down on ") + (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
+  common::LogInfo(std::string("shutting down on ") +
+                  (signal_number == SIGINT ? "SIGINT" : "SIGTERM"));
   (void)NotifyFromEnvironment("STOPPING=1");  // best effort: systemd is stopping us anyway
+  // Before the grace period: a load balancer sees /readyz fail and sends no new requests while
+  // the ones in flight finish.
+  admin_routes.SetShuttingDown();
 
   // Long polls are answered now (304/404 as at the end of their wait), not held for the grace.
   if (key_handler.waiters() != nullptr) key_handler.waiters()->CloseAll();
   if (!server.Shutdown(kShutdownGrace)) {
     common::LogWarning("connections still busy after the grace period were closed");
+  }
+  // After the public listener (its grace period shows "shutting down" on /readyz), before the
+  // store (a /readyz probe reads it).
+  if (admin_server && !admin_server->Shutdown(absl::Seconds(1))) {
+    common::LogWarning("admin connections still busy after a second were closed");
   }
   sweeper.Stop();
   const kv::Status flushed = store->Flush();

@@ -65,6 +65,10 @@ struct Response {
     // Clock::MonotonicNanos() when the store answered (0: no store call); the Router ends the
     // request's duration there instead of reading the clock again (what follows is formatting).
     int64_t store_answered_nanos = 0;
+    // The Router's, when it writes an access log: the request's raw path and client, copied
+    // because the Request is gone by the completion (the string keeps its capacity).
+    std::string log_path;
+    common::IpAddress log_client;
   };
   InFlight in_flight;
 

@@ -10,8 +10,12 @@
 namespace rendezvous::http {
 
 Router::Router(std::vector<Route> routes, RouteHandler& fallback, const common::Clock& clock,
-               RequestStats* stats)
-    : routes_(std::move(routes)), fallback_(fallback), clock_(clock), stats_(stats) {}
+               RequestStats* stats, AccessLog* access_log)
+    : routes_(std::move(routes)),
+      fallback_(fallback),
+      clock_(clock),
+      stats_(stats),
+      access_log_(access_log) {}
 
 RouteHandler& Router::HandlerFor(std::string_view path) const {
   for (const Route& route : routes_) {
@@ -29,7 +33,12 @@ void Router::Handle(const Request& request, Response& response, Done done) {
   // connection cannot carry another request whatever the answer is.
   if (request.body_too_large) response.close = true;
 
-  if (stats_ != nullptr) {
+  if (stats_ != nullptr || access_log_ != nullptr) {
+    if (access_log_ != nullptr) {
+      const std::string_view target = request.target;
+      response.in_flight.log_path.assign(target.substr(0, target.find('?')));
+      response.in_flight.log_client = request.client;
+    }
     response.in_flight.method = request.method;
     response.in_flight.store_answered_nanos = 0;
     response.in_flight.started_nanos =
@@ -58,8 +67,19 @@ void Router::Complete(Response& response) {
   const int64_t answered_nanos = response.in_flight.store_answered_nanos != 0
                                      ? response.in_flight.store_answered_nanos
                                      : clock_.MonotonicNanos();
-  stats_->Record(response.in_flight.method, response.status,
-                 answered_nanos - response.in_flight.started_nanos);
+  const int64_t duration_nanos = answered_nanos - response.in_flight.started_nanos;
+  if (stats_ != nullptr) stats_->Record(response.in_flight.method, response.status, duration_nanos);
+  if (access_log_ != nullptr) {
+    AccessRecord record;
+    record.time = clock_.Now();
+    record.client = &response.in_flight.log_client;
+    record.method = response.in_flight.method;
+    record.path = response.in_flight.log_path;
+    record.status = response.status;
+    record.body_bytes = response.head ? 0 : response.body.size();
+    record.duration_nanos = duration_nanos;
+    access_log_->Record(record);
+  }
   // Moved out first: the call may hand the Response to another request.
   Done done = std::move(response.in_flight.routed_done);
   done();

@@ -20,6 +20,9 @@
 // response.in_flight.routed_done. Registering a second RequestStats in the same registry shares
 // its series, so an admin listener's Router takes none: scrapes are not API requests.
 //
+// With an AccessLog, the Router also writes one line per answer there (access_log.h), from the
+// same completion; without one, that costs a null check.
+//
 // Thread-safety: immutable after construction; Handle is called concurrently from every thread.
 #pragma once
 
@@ -27,6 +30,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "http/access_log.h"
 #include "http/request.h"
 #include "http/request_handler.h"
 #include "http/response.h"
@@ -48,10 +52,11 @@ struct Route {
 
 class Router final : public RequestHandler {
  public:
-  // `fallback`, `clock` and `stats` must outlive the Router. `stats` may be null (nothing is
-  // counted and the caller's completion is passed on as it is).
+  // `fallback`, `clock`, `stats` and `access_log` must outlive the Router. `stats` may be null
+  // (nothing is counted), and so may `access_log` (no lines); with both null the caller's
+  // completion is passed on as it is.
   Router(std::vector<Route> routes, RouteHandler& fallback, const common::Clock& clock,
-         RequestStats* stats);
+         RequestStats* stats, AccessLog* access_log = nullptr);
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
@@ -69,6 +74,7 @@ class Router final : public RequestHandler {
   RouteHandler& fallback_;
   const common::Clock& clock_;
   RequestStats* const stats_;
+  AccessLog* const access_log_;
 };
 
 }  // namespace rendezvous::http

@@ -192,6 +192,10 @@ Status LmdbStore::Flush() {
 
 size_t LmdbStore::Size() const { return writer_->Size(); }
 
+uint64_t LmdbStore::commit_count() const { return writer_->commit_count(); }
+
+uint64_t LmdbStore::committed_op_count() const { return writer_->committed_op_count(); }
+
 void LmdbStore::SetChangeListener(ChangeListener listener) {
   writer_->SetChangeListener(std::move(listener));
 }

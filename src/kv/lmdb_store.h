@@ -86,6 +86,10 @@ class LmdbStore final : public Store {
   // The current and the largest map size, in bytes (status pages, tests).
   size_t map_bytes() const { return env_->map_bytes(); }
   size_t map_limit_bytes() const { return env_->map_limit_bytes(); }
+  // Transactions committed (write batches and sweep chunks) and write operations committed in
+  // them (metrics: their ratio is the mean batch size). Defined in lmdb_store.cc.
+  uint64_t commit_count() const;
+  uint64_t committed_op_count() const;
 
  private:
   LmdbStore(const Options& options, std::unique_ptr<LmdbEnv> env);

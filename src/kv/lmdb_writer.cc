@@ -175,6 +175,7 @@ int LmdbWriter::TryCommit(std::span<Op> ops) {
   rc = mdb_txn_commit(txn);  // frees txn, also on failure
   if (rc != 0) return rc;
   size_.store(stat.ms_entries, std::memory_order_relaxed);
+  committed_ops_.fetch_add(ops.size(), std::memory_order_relaxed);
   commits_.fetch_add(1, std::memory_order_release);
   return 0;
 }

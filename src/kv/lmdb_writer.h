@@ -106,6 +106,9 @@ class LmdbWriter {
   size_t Size() const { return size_.load(std::memory_order_relaxed); }
   // Commits so far; lets the periodic syncer skip an fsync when nothing changed.
   uint64_t commit_count() const { return commits_.load(std::memory_order_acquire); }
+  // Write operations (puts and deletes) committed so far, refused ones included: with
+  // commit_count() the mean batch size (metrics).
+  uint64_t committed_op_count() const { return committed_ops_.load(std::memory_order_relaxed); }
 
   void SetChangeListener(ChangeListener listener);
 
@@ -167,6 +170,7 @@ class LmdbWriter {
   TxnState state_;  // writer thread only
   std::atomic<size_t> size_;
   std::atomic<uint64_t> commits_{0};
+  std::atomic<uint64_t> committed_ops_{0};
   common::LogThrottle failure_log_{absl::Seconds(10)};
 
   // Standard mutexes (not absl::Mutex) on purpose: Debian's prebuilt Abseil is not built for

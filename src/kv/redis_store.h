@@ -88,6 +88,9 @@ class RedisStore final : public Store {
   size_t Size() const override;
   void SetChangeListener(ChangeListener listener) override;
 
+  // Connections to Redis that serve now (metrics: 0 means Redis is unreachable).
+  size_t connected_count() const { return client_->ConnectedCount(); }
+
  private:
   RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
              const secret::Key& key, std::array<std::string, 3> shas);

@@ -228,6 +228,43 @@ TEST_F(FlagsTest, RefusesAPortThatIsNotANumberFrom0To65535) {
   EXPECT_THAT(Refuse({"-port", "http"}), StartsWith("invalid value \"http\" for flag -port"));
 }
 
+TEST_F(FlagsTest, AdminListenerIsOffByDefaultAndTakesIpv4OrBracketedIpv6) {
+  EXPECT_FALSE(Accept({}).has_admin_listener);
+  EXPECT_EQ(Accept({}).access_log_path, "");
+  Config v4 = Accept({"-adminListen", "127.0.0.1:9090"});
+  EXPECT_TRUE(v4.has_admin_listener);
+  EXPECT_EQ(v4.admin_ip.ToString(), "127.0.0.1");
+  EXPECT_EQ(v4.admin_port, 9090);
+  Config v6 = Accept({"-adminListen=[::1]:0"});
+  EXPECT_EQ(v6.admin_ip.ToString(), "::1");
+  EXPECT_EQ(v6.admin_port, 0);
+  EXPECT_EQ(Accept({"-accessLog", "-"}).access_log_path, "-");
+}
+
+TEST_F(FlagsTest, RefusesAMalformedAdminListenAddress) {
+  for (const char* bad : {"9090", "localhost:9090", "::1:9090", "[127.0.0.1]:9090",
+                          "127.0.0.1:", "127.0.0.1:70000"}) {
+    EXPECT_THAT(Refuse({"-adminListen", bad}),
+                StartsWith("invalid value \"" + std::string(bad) + "\" for flag -adminListen"))
+        << bad;
+  }
+}
+
+TEST_F(FlagsTest, RefusesAnAdminListenerOnThePublicAddressAndPort) {
+  EXPECT_EQ(Refuse({"-port", "8080", "-adminListen", "127.0.0.1:8080"}),
+            "invalid value \"127.0.0.1:8080\" for flag -adminListen: it is the public address and "
+            "port (-l, -port, -tlsPort); give the admin listener a port of its own\n");
+  EXPECT_THAT(Refuse({"-l", "127.0.0.1", "-port", "80", "-adminListen", "127.0.0.1:80"}),
+              HasSubstr("public address and port"));
+  EXPECT_THAT(Refuse({"-tlsCert", "c.pem", "-tlsKey", "k.pem", "-tlsPort", "8443", "-adminListen",
+                      "0.0.0.0:8443"}),
+              HasSubstr("public address and port"));
+  // Another port, or another address when neither is a wildcard, is fine.
+  EXPECT_TRUE(Accept({"-port", "8080", "-adminListen", "127.0.0.1:9090"}).has_admin_listener);
+  EXPECT_TRUE(Accept({"-l", "127.0.0.2", "-port", "8080", "-adminListen", "127.0.0.1:8080"})
+                  .has_admin_listener);
+}
+
 TEST_F(FlagsTest, ListensOnIpv4AndIpv6Addresses) {
   Config any = Accept({"-l", "0.0.0.0"});
   EXPECT_EQ(any.listen_address, "0.0.0.0");
