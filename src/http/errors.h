@@ -45,6 +45,14 @@ enum class Error : uint8_t {
   kUnavailable,      // 503 "Service Unavailable\n" (+ Retry-After: 1, added by SetError)
   kCapacityReached,  // 507 "Store capacity reached\n"
   kStorageFull,      // 507 "Storage full\n" (the disk or the LMDB map is full)
+  // Signed keys (/pk/, pkarr/record.h): the key and record checks, and the store's
+  // "newer timestamp" rule.
+  kInvalidPublicKey,    // 400 "Bad Request: invalid public key (expected 52 z-base-32 characters)\n"
+  kRecordTooShort,      // 400 "Bad Request: record shorter than 72 bytes (signature and timestamp)\n"
+  kRecordValueTooLarge,  // 413 "Payload Too Large: v over 1000 bytes\n"
+  kInvalidSignature,    // 400 "Bad Request: invalid signature\n"
+  // 409 "Conflict: a newer record, or another record with the same timestamp, is stored\n"
+  kConflict,
   kNotImplemented,   // 501 "Not Implemented\n" (unsupported Transfer-Encoding; closes)
   // Keep kNotImplemented last (kErrorCount), or move kErrorCount.
 };

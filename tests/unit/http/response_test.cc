@@ -235,6 +235,14 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
       {Error::kUnavailable, 503, "Service Unavailable\n", false},
       {Error::kCapacityReached, 507, "Store capacity reached\n", false},
       {Error::kStorageFull, 507, "Storage full\n", false},
+      {Error::kInvalidPublicKey, 400,
+       "Bad Request: invalid public key (expected 52 z-base-32 characters)\n", false},
+      {Error::kRecordTooShort, 400,
+       "Bad Request: record shorter than 72 bytes (signature and timestamp)\n", false},
+      {Error::kRecordValueTooLarge, 413, "Payload Too Large: v over 1000 bytes\n", false},
+      {Error::kInvalidSignature, 400, "Bad Request: invalid signature\n", false},
+      {Error::kConflict, 409,
+       "Conflict: a newer record, or another record with the same timestamp, is stored\n", false},
       {Error::kNotImplemented, 501, "Not Implemented\n", true},
   };
   ASSERT_EQ(std::size(cases), kErrorCount);  // a new Error needs its row here
@@ -272,6 +280,7 @@ TEST(ErrorsTest, StoreStatusesMapToTheirErrors) {
   EXPECT_EQ(ErrorFor(kv::Status::kCapacityReached), Error::kCapacityReached);
   EXPECT_EQ(ErrorFor(kv::Status::kQuotaReached), Error::kQuotaReached);
   EXPECT_EQ(ErrorFor(kv::Status::kPreconditionFailed), Error::kPreconditionFailed);
+  EXPECT_EQ(ErrorFor(kv::Status::kConflict), Error::kConflict);
   EXPECT_EQ(ErrorFor(kv::Status::kStorageFull), Error::kStorageFull);
   EXPECT_EQ(ErrorFor(kv::Status::kUnavailable), Error::kUnavailable);
 }
