@@ -112,6 +112,13 @@ curl -X PUT -H 'If-None-Match: *' -d 'mine' http://{{HOST}}/my-lock
 exists, and <code>If-Match</code> guards a DELETE too. The condition is checked in the same step
 as the write: of many clients that send the same ETag, exactly one wins.</p>
 
+<h2>Signed keys</h2>
+<p><code>/pk/KEY</code>, where KEY is an ed25519 public key in z-base-32, holds a record signed by
+its private key, in the format of pkarr relays: a PUT is stored
+only if its signature verifies and its timestamp is newer than the stored record's (an older one
+is 409), and no secret is needed. pkarr clients can use <code>http://{{HOST}}/pk</code> as their
+relay.</p>
+
 <h2>From a web page</h2>
 <p>Every answer allows any origin (<code>Access-Control-Allow-Origin: *</code>) and lets scripts
 read its ETag, expiry and rate-limit headers. Browsers' preflight requests (<code>OPTIONS</code>)

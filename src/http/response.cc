@@ -31,6 +31,8 @@ std::string_view StatusLine(int status) {
       return "HTTP/1.1 405 Method Not Allowed\r\n";
     case 408:
       return "HTTP/1.1 408 Request Timeout\r\n";
+    case 409:
+      return "HTTP/1.1 409 Conflict\r\n";
     case 412:
       return "HTTP/1.1 412 Precondition Failed\r\n";
     case 413:

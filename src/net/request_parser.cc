@@ -69,7 +69,8 @@ void RequestFields::Clear() {
   transfer_encoding_not_chunked = false;
   transfer_encoding_unsupported = false;
   target_too_long = false;
-  for (FirstLine* f : {&owner_secret, &accept_encoding, &if_match, &if_none_match, &ttl, &origin}) {
+  for (FirstLine* f : {&owner_secret, &accept_encoding, &if_match, &if_none_match, &ttl, &origin,
+                       &if_modified_since}) {
     f->Clear();
   }
   forwarded_for.clear();
@@ -87,6 +88,7 @@ void RequestFields::FillRequest(http::Request& request) const {
   request.accept_encoding = accept_encoding.value;
   request.if_match = if_match.value;
   request.if_none_match = if_none_match.value;
+  request.if_modified_since = if_modified_since.value;
   request.ttl = ttl.value;
   request.origin = origin.value;
   request.forwarded_for = forwarded_for;
@@ -186,6 +188,7 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
     case bhttp::field::accept_encoding: fields_.accept_encoding.Set(v); return;
     case bhttp::field::if_match: fields_.if_match.Set(v); return;
     case bhttp::field::if_none_match: fields_.if_none_match.Set(v); return;
+    case bhttp::field::if_modified_since: fields_.if_modified_since.Set(v); return;
     case bhttp::field::origin: fields_.origin.Set(v); return;
     default: break;
   }

@@ -61,6 +61,7 @@ struct RequestFields {
   // an error, or, for a request-line past the limit before it ended, with header_limit.
   bool target_too_long = false;
   FirstLine owner_secret, accept_encoding, if_match, if_none_match, ttl, origin;
+  FirstLine if_modified_since;
   std::string forwarded_for;  // every X-Forwarded-For line, in order, joined with ','
   std::string body;
 
