@@ -68,7 +68,9 @@ net::ServerOptions ServerOptionsFor(const Config& config) {
   options.listen_address = config.listen_ip;
   options.port = config.port;
   options.threads = WorkerThreads(config);
-  options.body_limit_bytes = StoreValueBytes(config);  // a /pk/ record may be longer
+  options.body_limit_bytes = config.max_value_bytes;
+  options.wide_body_path_prefix = "/pk/";  // a signed record may be longer
+  options.wide_body_limit_bytes = StoreValueBytes(config);
   // Every valid key fits as a target: each byte percent-encoded, plus room for an absolute-form
   // scheme and host, the /ip/ prefix and a query.
   options.max_target_bytes = std::max<size_t>(8192, 3 * config.max_key_bytes + 1024);

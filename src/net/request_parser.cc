@@ -129,6 +129,18 @@ void RequestParser::on_request_impl(bhttp::verb method, string_view method_str, 
   fields_.method_text.assign(method_str.data(), method_str.size());
   fields_.target.assign(target.data(), target.size());
   fields_.version = version;
+  if (!wide_prefix_.empty()) {
+    // The path of an origin-form target is the target; of an absolute-form one, what follows
+    // the authority.
+    std::string_view path(target.data(), target.size());
+    if (!path.starts_with('/')) {
+      const size_t scheme_end = path.find("://");
+      const size_t slash =
+          scheme_end == path.npos ? path.npos : path.find('/', scheme_end + 3);
+      path = slash == path.npos ? std::string_view() : path.substr(slash);
+    }
+    if (path.starts_with(wide_prefix_)) body_limit(wide_limit_bytes_);
+  }
 }
 
 void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {

@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include <boost/beast/http/basic_parser.hpp>
 
@@ -80,6 +81,12 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   // Whether the request-line has been parsed (a header_limit error before it means the
   // request-line alone was too long).
   bool request_line_done() const { return request_line_done_; }
+  // A request whose target's path starts with `path_prefix` (not empty) may have a body of up to
+  // `bytes` instead of body_limit_bytes. Call before the first put().
+  void WidenBodyLimitFor(std::string_view path_prefix, size_t bytes) {
+    wide_prefix_ = path_prefix;
+    wide_limit_bytes_ = bytes;
+  }
 
  private:
   using error_code = boost::beast::error_code;
@@ -103,6 +110,8 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   const size_t max_target_bytes_;
   bool content_length_seen_ = false;
   bool request_line_done_ = false;
+  std::string_view wide_prefix_;
+  size_t wide_limit_bytes_ = 0;
 };
 
 }  // namespace rendezvous::net
