@@ -21,6 +21,7 @@
 #   BENCH_CONNECTIONS=64     wrk connections
 #   BENCH_WORKLOADS="..."    subset and order, from: get get-lmdb close pipeline post-memory
 #                            post-lmdb mixed-memory mixed-lmdb limited scaling restart memory micro
+#                            pk
 #   BENCH_MAX_REQUESTS=1000000000  the server's -maxRequests in the workloads whose requests pass
 #   BENCH_MICRO_MIN_TIME=0.2 --benchmark_min_time of the microbenchmarks
 #   BENCH_NICE=              e.g. -10: run servers and wrk under `nice -n` (a busy shared machine)
@@ -37,7 +38,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 ALL_WORKLOADS="get get-lmdb close pipeline post-memory post-lmdb mixed-memory mixed-lmdb limited
-scaling restart memory micro"
+scaling restart memory micro pk"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 WORKLOADS=${WORKLOADS//,/ }
 MAX_REQUESTS=${BENCH_MAX_REQUESTS:-1000000000}
@@ -475,6 +476,22 @@ micro() {
   TMPDIR="$WORK" "${cmd[@]}" >&2 || note micro "the microbenchmarks failed"
 }
 
+# --- signed keys (/pk/) ------------------------------------------------------------------------
+# pk: server CPU per PUT /pk/<key> (ed25519 verification + store) against a plain POST of the same
+# size, by bench/pk_cost.py (one keep-alive connection, pipelined; needs python3-nacl for
+# /usr/bin/python3). Its table is appended to the report as is.
+pk() {
+  log "signed keys: PUT /pk/ against POST"
+  local cmd=(/usr/bin/python3 "$ROOT/bench/pk_cost.py" "$ROOT/$BUILD_DIR/rendezvous-server" 20000)
+  record_command "${cmd[@]}"
+  if "${cmd[@]}" >"$WORK/pk-table.md" 2>"$WORK/pk.log"; then
+    { echo; echo "## Signed keys: PUT /pk/ against POST"; echo; cat "$WORK/pk-table.md"; } \
+      >"$WORK/pk.md"
+  else
+    { echo; echo "## Signed keys: skipped"; echo; tail -n 3 "$WORK/pk.log"; } >"$WORK/pk.md"
+  fi
+}
+
 # --- main ----------------------------------------------------------------------------------------
 
 log "building $BUILD_DIR"
@@ -512,6 +529,7 @@ for word in $WORKLOADS; do
     restart) restart ;;
     memory) memory ;;
     micro) micro ;;
+    pk) pk ;;
     *) workload "$word" ;;
   esac
 done
@@ -520,6 +538,7 @@ echo "load_after=$(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/meta.txt"
 mkdir -p "$RESULTS_DIR"
 RESULT_FILE="$RESULTS_DIR/$(date -u +%Y-%m-%d)-$COMMIT.md"
 python3 "$ROOT/bench/report.py" "$WORK" >"$WORK/report.md"
+[[ -f "$WORK/pk.md" ]] && cat "$WORK/pk.md" >>"$WORK/report.md"  # the signed-keys block
 cp "$WORK/report.md" "$RESULT_FILE"
 cat "$WORK/report.md"
 log "written to $RESULT_FILE"
