@@ -64,6 +64,9 @@ constexpr std::array<Answer, kErrorCount> MakeErrorTable() {
   set(Error::kConflict,
       {409, "Conflict: a newer record, or another record with the same timestamp, is stored\n",
        "a /pk/ record older than the stored one, or as old with other bytes"});
+  set(Error::kForbiddenPkKey,
+      {403, "Forbidden: pk/ keys are written through /pk/ with a signed record\n",
+       "a write or DELETE of a key pk/... by any other path than /pk/"});
   set(Error::kNotImplemented,
       {501, "Not Implemented\n", "a Transfer-Encoding the server does not support", true});
   set(Error::kUnavailable,

@@ -53,6 +53,10 @@ enum class Error : uint8_t {
   kInvalidSignature,    // 400 "Bad Request: invalid signature\n"
   // 409 "Conflict: a newer record, or another record with the same timestamp, is stored\n"
   kConflict,
+  // 403 "Forbidden: pk/ keys are written through /pk/ with a signed record\n": a write or DELETE
+  // of a key "pk/..." through the key API (a percent-encoded /pk%2F...), which would bypass the
+  // signature.
+  kForbiddenPkKey,
   kNotImplemented,   // 501 "Not Implemented\n" (unsupported Transfer-Encoding; closes)
   // Keep kNotImplemented last (kErrorCount), or move kErrorCount.
 };

@@ -72,6 +72,11 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
   }
 
   const bool is_write = IsWrite(request.method);
+  // Keys under "pk/" hold signed records, written only through /pk/ (PkHandler), which checks the
+  // signature; "/pk%2F..." reaches this handler and must not bypass it. Reads stay open.
+  if ((is_write || request.method == Method::kDelete) && key.starts_with("pk/")) {
+    return Fail(Error::kForbiddenPkKey, response);
+  }
   const bool ip_key = is_write && key.starts_with(kIpPrefix);
   if (ip_key) {
     if (key.size() == kIpPrefix.size()) return Fail(Error::kIpNameRequired, response);

@@ -204,6 +204,21 @@ TEST(PkHandlerTest, PlainKeysUnderPkCannotBeWrittenThroughTheKeyApiPath) {
   EXPECT_EQ(harness.Send(Get(Target(signer))).status, 404);
 }
 
+TEST(PkHandlerTest, TheKeyApiCannotWriteOrDeleteARecordByItsEncodedPath) {
+  Harness harness;
+  const TestSigner signer(15);
+  const std::string record = signer.Record(kTimestamp, "v");
+  ASSERT_EQ(harness.Send(Put(Target(signer), record)).status, 204);
+  const std::string encoded = "/pk%2F" + Target(signer).substr(4);
+  for (Call call : {Put(encoded, "forged"), testing::Post(encoded, "forged"),
+                    testing::Delete(encoded), Put("/pk%2Fanything", "x")}) {
+    const Response response = harness.Send(call);
+    EXPECT_EQ(response.status, 403) << call.method << " " << call.target;
+    EXPECT_EQ(response.body, "Forbidden: pk/ keys are written through /pk/ with a signed record\n");
+  }
+  EXPECT_EQ(harness.Send(Get(encoded)).body, record);
+}
+
 TEST(PkHandlerTest, TheRateLimitIsChargedBeforeTheSignatureIsChecked) {
   HarnessOptions options;
   options.max_requests = 6;  // two writes

@@ -243,6 +243,8 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
       {Error::kInvalidSignature, 400, "Bad Request: invalid signature\n", false},
       {Error::kConflict, 409,
        "Conflict: a newer record, or another record with the same timestamp, is stored\n", false},
+      {Error::kForbiddenPkKey, 403,
+       "Forbidden: pk/ keys are written through /pk/ with a signed record\n", false},
       {Error::kNotImplemented, 501, "Not Implemented\n", true},
   };
   ASSERT_EQ(std::size(cases), kErrorCount);  // a new Error needs its row here
