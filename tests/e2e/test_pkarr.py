@@ -109,6 +109,9 @@ class PkarrTest(unittest.TestCase):
         self.assertEqual(wrong.body,
                          b"Bad Request: invalid public key (expected 52 z-base-32 characters)\n")
         self.assertEqual(self.server.request("GET", "/pk/" + key).status, 404)
+        # The key API cannot write "pk/<key>" by its encoded path, bypassing the signature.
+        forged = self.server.request("PUT", "/pk%2F" + key, b"forged")
+        self.assertEqual(forged.status, 403, forged)
         delete = self.server.request("DELETE", "/pk/" + key)
         self.assertEqual(delete.status, 405)
         self.assertEqual(delete.header("Allow"), "GET, HEAD, POST, PUT, OPTIONS")
