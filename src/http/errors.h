@@ -47,8 +47,10 @@ enum class Error : uint8_t {
   kStorageFull,      // 507 "Storage full\n" (the disk or the LMDB map is full)
   // Signed keys (/pk/, pkarr/record.h): the key and record checks, and the store's
   // "newer timestamp" rule.
-  kInvalidPublicKey,    // 400 "Bad Request: invalid public key (expected 52 z-base-32 characters)\n"
-  kRecordTooShort,      // 400 "Bad Request: record shorter than 72 bytes (signature and timestamp)\n"
+  // 400 "Bad Request: invalid public key (expected 52 z-base-32 characters)\n"
+  kInvalidPublicKey,
+  // 400 "Bad Request: record shorter than 72 bytes (signature and timestamp)\n"
+  kRecordTooShort,
   kRecordValueTooLarge,  // 413 "Payload Too Large: v over 1000 bytes\n"
   kInvalidSignature,    // 400 "Bad Request: invalid signature\n"
   // 409 "Conflict: a newer record, or another record with the same timestamp, is stored\n"

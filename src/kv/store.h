@@ -132,9 +132,9 @@ class Store {
   // Creates or replaces the entry under `key` subject to the owner, capacity and precondition
   // rules above. On kOk the entry's version changes and its expiry becomes request.expires_at.
   // Checks run in this order, the first failure wins: owner (kForbidden), precondition
-  // (kPreconditionFailed, or kConflict for kSignedRecordNewer), then for a new key the creator's quota (kQuotaReached) and capacity
-  // (kCapacityReached). Quota comes first so that a client over its quota hears about its own
-  // limit, and never triggers a capacity purge on its behalf. A Put over an expired entry is a
+  // (kPreconditionFailed, or kConflict for kSignedRecordNewer), then for a new key the creator's
+  // quota (kQuotaReached) and capacity (kCapacityReached). Quota comes first so that a client
+  // over its quota hears about its own limit, and never triggers a capacity purge on its behalf. A Put over an expired entry is a
   // creation (created = true; the old owner's claim and the old creator's count are gone).
   virtual void Put(const PutRequest& request, WriteCallback done) = 0;
 

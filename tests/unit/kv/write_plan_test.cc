@@ -69,7 +69,7 @@ TEST(WritePlanTest, ARefusedPutStillRemovesTheExpiredRecord) {
   EXPECT_FALSE(plan.creates);
 }
 
-// signature (64 filler bytes) ‖ timestamp (big-endian) ‖ v: the planner reads only the timestamp.
+// signature (64 filler bytes) ‖ timestamp (big-endian) ‖ v: the planner reads the timestamp.
 std::string SignedRecord(uint64_t timestamp_us, std::string_view v) {
   std::string record(64, 's');
   for (int shift = 56; shift >= 0; shift -= 8) {
