@@ -24,7 +24,7 @@
 #   BENCH_WORKLOADS="..."    subset and order, from: get get-lmdb close pipeline pipeline-lmdb
 #                            post-memory post-lmdb mixed-memory mixed-lmdb limited scaling restart
 #                            memory micro tls-get tls-handshake tls-idle
-#                            redis (bench/redis.sh: the Redis engine's rows, its own section)
+#                            pk redis (bench/redis.sh: the Redis engine's rows, its own section)
 #   BENCH_MAX_REQUESTS=1000000000  the server's -maxRequests in the workloads whose requests pass
 #   BENCH_MICRO_MIN_TIME=0.2 --benchmark_min_time of the microbenchmarks
 #   BENCH_NICE=              e.g. -10: run servers and wrk under `nice -n` (a busy shared machine)
@@ -41,7 +41,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 ALL_WORKLOADS="get get-lmdb close pipeline pipeline-lmdb post-memory post-lmdb mixed-memory mixed-lmdb limited
-scaling restart memory micro tls-get tls-handshake tls-idle redis"
+scaling restart memory micro tls-get tls-handshake tls-idle pk redis"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 WORKLOADS=${WORKLOADS//,/ }
 MAX_REQUESTS=${BENCH_MAX_REQUESTS:-1000000000}
@@ -667,6 +667,21 @@ tls_workload() {
   stop_pid "$OUR_PID"
 }
 # --- end of TLS ----------------------------------------------------------------------------------
+# --- signed keys (/pk/) ------------------------------------------------------------------------
+# pk: server CPU per PUT /pk/<key> (ed25519 verification + store) against a plain POST of the same
+# size, by bench/pk_cost.py (one keep-alive connection, pipelined; needs python3-nacl for
+# /usr/bin/python3). Its table is appended to the report as is.
+pk() {
+  log "signed keys: PUT /pk/ against POST"
+  local cmd=(/usr/bin/python3 "$ROOT/bench/pk_cost.py" "$ROOT/$BUILD_DIR/rendezvous-server" 20000)
+  record_command "${cmd[@]}"
+  if "${cmd[@]}" >"$WORK/pk-table.md" 2>"$WORK/pk.log"; then
+    { echo; echo "## Signed keys: PUT /pk/ against POST"; echo; cat "$WORK/pk-table.md"; } \
+      >"$WORK/pk.md"
+  else
+    { echo; echo "## Signed keys: skipped"; echo; tail -n 3 "$WORK/pk.log"; } >"$WORK/pk.md"
+  fi
+}
 
 # --- main ----------------------------------------------------------------------------------------
 
@@ -714,6 +729,7 @@ for word in $WORKLOADS; do
              note redis "skipped: $(tail -n 1 "$WORK/redis.err")"; rm -f "$WORK/redis.md"
            fi ;;
     # ---- end of the redis workload ----
+    pk) pk ;;
     *) workload "$word" ;;
   esac
 done
@@ -725,6 +741,7 @@ python3 "$ROOT/bench/report.py" "$WORK" >"$WORK/report.md"
 # ---- redis workload: its own section, appended ----
 [[ -s "$WORK/redis.md" ]] && { echo; cat "$WORK/redis.md"; } >>"$WORK/report.md"
 # ---- end of the redis workload ----
+[[ -f "$WORK/pk.md" ]] && cat "$WORK/pk.md" >>"$WORK/report.md"  # the signed-keys block
 cp "$WORK/report.md" "$RESULT_FILE"
 cat "$WORK/report.md"
 log "written to $RESULT_FILE"

@@ -22,6 +22,7 @@
 #include "http/handler.h"
 #include "http/index_handler.h"
 #include "http/index_page.h"
+#include "http/pk_handler.h"
 #include "http/public_routes.h"
 #include "http/redirect.h"
 #include "http/router.h"
@@ -38,6 +39,16 @@ namespace {
 
 // Time given to requests in flight at shutdown before their connections are cut.
 constexpr absl::Duration kShutdownGrace = absl::Seconds(10);
+
+// The store's input limits: the key API's, widened for /pk/ records.
+size_t StoreKeyBytes(const Config& config) {
+  return http::StoreLimitsWithSignedKeys({config.max_key_bytes, config.max_value_bytes})
+      .max_key_bytes;
+}
+size_t StoreValueBytes(const Config& config) {
+  return http::StoreLimitsWithSignedKeys({config.max_key_bytes, config.max_value_bytes})
+      .max_value_bytes;
+}
 
 // The engine: LMDB on the -db file (the store of record), or memory when -db is "". An LMDB
 // file that cannot be opened stops the start: never serve empty over existing data.
@@ -57,15 +68,15 @@ std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
   if (config.db_path.empty()) {
     kv::MemoryStore::Options options;
     options.max_entries = config.max_entries;
-    options.limits = {config.max_key_bytes, config.max_value_bytes};
+    options.limits = {StoreKeyBytes(config), StoreValueBytes(config)};
     options.first_version = static_cast<uint64_t>(absl::ToUnixMicros(absl::Now()));
     return std::make_unique<kv::MemoryStore>(options);
   }
   kv::LmdbStore::Options options;
   options.path = config.db_path;
   options.max_entries = config.max_entries;
-  options.max_key_bytes = config.max_key_bytes;
-  options.max_value_bytes = config.max_value_bytes;
+  options.max_key_bytes = StoreKeyBytes(config);
+  options.max_value_bytes = StoreValueBytes(config);
   options.sync_every_write = config.sync_writes;
   options.sync_interval = config.save;
   return kv::LmdbStore::Open(options, error);
@@ -77,6 +88,8 @@ net::ServerOptions ServerOptionsFor(const Config& config) {
   options.port = config.port;
   options.threads = WorkerThreads(config);
   options.body_limit_bytes = config.max_value_bytes;
+  options.wide_body_path_prefix = "/pk/";  // a signed record may be longer
+  options.wide_body_limit_bytes = StoreValueBytes(config);
   // Every valid key fits as a target: each byte percent-encoded, plus room for an absolute-form
   // scheme and host, the /ip/ prefix and a query.
   options.max_target_bytes = std::max<size_t>(8192, 3 * config.max_key_bytes + 1024);
@@ -240,8 +253,13 @@ int Run(const Config& config) {
   http::IndexPage index_page(page_options);
   http::IndexHandler index_handler(index_page, clock);
   http::Handler key_handler(HandlerOptionsFor(config, stats), *store, limiter, clock);
+  http::PkHandlerOptions pk_options;
+  pk_options.expire = config.expire;
+  pk_options.ipv6_prefix_bits = config.ipv6_prefix_bits;
+  pk_options.max_keys_per_client = static_cast<uint32_t>(config.max_keys_per_client);
+  http::PkHandler pk_handler(pk_options, *store, limiter, clock);
   http::RequestStats request_stats(stats);
-  http::Router router(http::PublicRoutes(index_handler), key_handler, clock, &request_stats,
+  http::Router router(http::PublicRoutes(index_handler, &pk_handler), key_handler, clock, &request_stats,
                       access_log.get());
   RegisterProcessMetrics(stats, *store);
   net::TlsListener tls_listener;

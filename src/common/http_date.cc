@@ -81,3 +81,118 @@ void AppendHttpDate(absl::Time time, std::string& out) {
 }
 
 }  // namespace rendezvous::common
+
+namespace rendezvous::common {
+namespace {
+
+// Days from 1970-01-01 to a proleptic Gregorian date (the inverse of DateFromDays).
+int64_t DaysFromDate(int64_t year, int month, int day) {
+  year -= month <= 2 ? 1 : 0;
+  const int64_t era = (year >= 0 ? year : year - 399) / 400;
+  const int64_t year_of_era = year - era * 400;
+  const int64_t day_of_year = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1;
+  const int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+  return era * 146097 + day_of_era - 719468;
+}
+
+bool IsLeap(int64_t year) { return (year % 4 == 0 && year % 100 != 0) || year % 400 == 0; }
+
+int DaysInMonth(int64_t year, int month) {
+  constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  return month == 2 && IsLeap(year) ? 29 : kDays[month - 1];
+}
+
+// A cursor over the text; every Take* consumes on success only.
+class Scanner {
+ public:
+  explicit Scanner(std::string_view text) : text_(text) {}
+  bool Literal(std::string_view literal) {
+    if (!text_.starts_with(literal)) return false;
+    text_.remove_prefix(literal.size());
+    return true;
+  }
+  // Exactly `digits` decimal digits; a leading space counts as 0 when `space_ok` (asctime's day).
+  bool Number(int digits, int64_t* value, bool space_ok = false) {
+    if (text_.size() < static_cast<size_t>(digits)) return false;
+    int64_t v = 0;
+    for (int i = 0; i < digits; ++i) {
+      const char c = text_[i];
+      if (c == ' ' && space_ok && i == 0) continue;
+      if (c < '0' || c > '9') return false;
+      v = v * 10 + (c - '0');
+    }
+    text_.remove_prefix(digits);
+    *value = v;
+    return true;
+  }
+  bool Month(int* month) {
+    for (int m = 0; m < 12; ++m) {
+      if (Literal(kMonthNames[m])) {
+        *month = m + 1;
+        return true;
+      }
+    }
+    return false;
+  }
+  // A day name: the three-letter one, or (RFC 850) the whole English name.
+  bool DayName(bool full) {
+    constexpr std::string_view kFull[7] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
+                                           "Friday", "Saturday", "Sunday"};
+    for (std::string_view name : kFull) {
+      if (Literal(full ? name : name.substr(0, 3))) return true;
+    }
+    return false;
+  }
+  bool Time(int64_t* hour, int64_t* minute, int64_t* second) {
+    return Number(2, hour) && Literal(":") && Number(2, minute) && Literal(":") &&
+           Number(2, second);
+  }
+  bool AtEnd() const { return text_.empty(); }
+
+ private:
+  std::string_view text_;
+};
+
+std::optional<absl::Time> Assemble(int64_t year, int month, int64_t day, int64_t hour,
+                                   int64_t minute, int64_t second) {
+  if (day < 1 || day > DaysInMonth(year, month)) return std::nullopt;
+  if (hour > 23 || minute > 59 || second > 60) return std::nullopt;  // 60: a leap second
+  if (second == 60) second = 59;
+  return absl::FromUnixSeconds(DaysFromDate(year, month, static_cast<int>(day)) * kSecondsPerDay +
+                               hour * 3600 + minute * 60 + second);
+}
+
+}  // namespace
+
+std::optional<absl::Time> ParseHttpDate(std::string_view text) {
+  int64_t day = 0, year = 0, hour = 0, minute = 0, second = 0;
+  int month = 0;
+  {  // IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT"
+    Scanner s(text);
+    if (s.DayName(false) && s.Literal(", ") && s.Number(2, &day) && s.Literal(" ") &&
+        s.Month(&month) && s.Literal(" ") && s.Number(4, &year) && s.Literal(" ") &&
+        s.Time(&hour, &minute, &second) && s.Literal(" GMT") && s.AtEnd()) {
+      return Assemble(year, month, day, hour, minute, second);
+    }
+  }
+  {  // RFC 850: "Sunday, 06-Nov-94 08:49:37 GMT"
+    Scanner s(text);
+    if (s.DayName(true) && s.Literal(", ") && s.Number(2, &day) && s.Literal("-") &&
+        s.Month(&month) && s.Literal("-") && s.Number(2, &year) && s.Literal(" ") &&
+        s.Time(&hour, &minute, &second) && s.Literal(" GMT") && s.AtEnd()) {
+      year += year < 70 ? 2000 : 1900;
+      return Assemble(year, month, day, hour, minute, second);
+    }
+  }
+  {  // asctime: "Sun Nov  6 08:49:37 1994"
+    Scanner s(text);
+    if (s.DayName(false) && s.Literal(" ") && s.Month(&month) && s.Literal(" ") &&
+        s.Number(2, &day, /*space_ok=*/true) && s.Literal(" ") &&
+        s.Time(&hour, &minute, &second) && s.Literal(" ") && s.Number(4, &year) && s.AtEnd()) {
+      return Assemble(year, month, day, hour, minute, second);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace rendezvous::common

@@ -3,7 +3,9 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/time/time.h"
 
@@ -17,5 +19,13 @@ std::string FormatHttpDate(absl::Time time);
 // The same text, appended to `out`; allocates nothing when `out` has room for 29 more bytes (for
 // per-request headers such as Expires).
 void AppendHttpDate(absl::Time time, std::string& out);
+
+// Parses an HTTP date as a recipient must accept it: IMF-fixdate ("Sun, 06 Nov 1994 08:49:37
+// GMT"), and the obsolete RFC 850 ("Sunday, 06-Nov-94 08:49:37 GMT"; a two-digit year is the
+// one nearest to 1970..2069) and asctime ("Sun Nov  6 08:49:37 1994") forms. Names are matched
+// case-sensitively, as the grammar says; the day name is not checked against the date.
+// nullopt for anything else (an invalid date such as 31 Feb included): a conditional request
+// with an unparsable date is answered as if it had none.
+std::optional<absl::Time> ParseHttpDate(std::string_view text);
 
 }  // namespace rendezvous::common

@@ -57,6 +57,23 @@ constexpr std::array<Answer, kErrorCount> MakeErrorTable() {
        "your address already has its maximum of long polls (wait) open; close one first"});
   set(Error::kTooManyWaits, {429, "Too many waiting requests on this server\n",
                              "the server holds its maximum of long polls (-maxWaiters)"});
+  set(Error::kInvalidPublicKey,
+      {400, "Bad Request: invalid public key (expected 52 z-base-32 characters)\n",
+       "the key after /pk/ is not an ed25519 public key in z-base-32"});
+  set(Error::kRecordTooShort,
+      {400, "Bad Request: record shorter than 72 bytes (signature and timestamp)\n",
+       "a /pk/ write whose body cannot hold a signature and a timestamp"});
+  set(Error::kRecordValueTooLarge, {413, "Payload Too Large: v over 1000 bytes\n",
+                                    "a /pk/ record whose v is over 1000 bytes"});
+  set(Error::kInvalidSignature,
+      {400, "Bad Request: invalid signature\n",
+       "the /pk/ record's signature does not verify under the key"});
+  set(Error::kConflict,
+      {409, "Conflict: a newer record, or another record with the same timestamp, is stored\n",
+       "a /pk/ record older than the stored one, or as old with other bytes"});
+  set(Error::kForbiddenPkKey,
+      {403, "Forbidden: pk/ keys are written through /pk/ with a signed record\n",
+       "a write or DELETE of a key pk/... by any other path than /pk/"});
   set(Error::kNotImplemented,
       {501, "Not Implemented\n", "a Transfer-Encoding the server does not support", true});
   set(Error::kUnavailable,
@@ -80,7 +97,7 @@ static_assert(EveryErrorHasAnAnswer(), "an Error without an entry in MakeErrorTa
 
 constexpr Answer kSuccessTable[] = {
     {200, "OK, the value, or your address", "done"},
-    {204, "none", "deleted; or the answer to OPTIONS"},
+    {204, "none", "deleted; a /pk/ record stored; or the answer to OPTIONS"},
     {304, "none", "the value still has the ETag of If-None-Match"},
 };
 
@@ -119,6 +136,8 @@ Error ErrorFor(kv::Status status) {
       return Error::kQuotaReached;
     case kv::Status::kPreconditionFailed:
       return Error::kPreconditionFailed;
+    case kv::Status::kConflict:
+      return Error::kConflict;
     case kv::Status::kStorageFull:
       return Error::kStorageFull;
     case kv::Status::kUnavailable:

@@ -48,6 +48,20 @@ enum class Error : uint8_t {
   kBadWait,          // 400 "Invalid wait\n" (Prefer: wait=N or ?wait=N not a number of seconds)
   kTooManyWaitsClient,  // 429 "Too many waiting requests from your address\n"
   kTooManyWaits,        // 429 "Too many waiting requests on this server\n"
+  // Signed keys (/pk/, pkarr/record.h): the key and record checks, and the store's
+  // "newer timestamp" rule.
+  // 400 "Bad Request: invalid public key (expected 52 z-base-32 characters)\n"
+  kInvalidPublicKey,
+  // 400 "Bad Request: record shorter than 72 bytes (signature and timestamp)\n"
+  kRecordTooShort,
+  kRecordValueTooLarge,  // 413 "Payload Too Large: v over 1000 bytes\n"
+  kInvalidSignature,    // 400 "Bad Request: invalid signature\n"
+  // 409 "Conflict: a newer record, or another record with the same timestamp, is stored\n"
+  kConflict,
+  // 403 "Forbidden: pk/ keys are written through /pk/ with a signed record\n": a write or DELETE
+  // of a key "pk/..." through the key API (a percent-encoded /pk%2F...), which would bypass the
+  // signature.
+  kForbiddenPkKey,
   kNotImplemented,   // 501 "Not Implemented\n" (unsupported Transfer-Encoding; closes)
   // Keep kNotImplemented last (kErrorCount), or move kErrorCount.
 };

@@ -104,6 +104,11 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
   }
 
   const bool is_write = IsWrite(request.method);
+  // Keys under "pk/" hold signed records, written only through /pk/ (PkHandler), which checks the
+  // signature; "/pk%2F..." reaches this handler and must not bypass it. Reads stay open.
+  if ((is_write || request.method == Method::kDelete) && key.starts_with("pk/")) {
+    return Fail(Error::kForbiddenPkKey, response);
+  }
   const IpKeyKind ip_kind = ClassifyIpKey(key, request.method);
   const bool ip_key = is_write && ip_kind == IpKeyKind::kOwn;
   if (ip_kind == IpKeyKind::kOwnAddress && request.method == Method::kDelete) {

@@ -101,6 +101,12 @@ server sees; <code>GET</code>, <code>HEAD</code> and <code>DELETE /ip/NAME</code
 <code>If-None-Match</code> to wait for a new ETag) waits at most {{MAX_WAIT}} for the key to be
 written or deleted, for one token.</p>
 
+<h2>Signed keys</h2>
+<p><code>/pk/KEY</code>, where KEY is an ed25519 public key in z-base-32, holds a record signed by
+its private key, in the format of pkarr relays: a PUT is stored only if its signature verifies
+and its timestamp is newer than the stored record's (an older one is 409), and no secret is
+needed. pkarr clients can use <code>{{ORIGIN}}/pk</code> as their relay.</p>
+
 <h2>Conditional requests</h2>
 <pre>
 # every value and every write answer carries an ETag, such as "1f"

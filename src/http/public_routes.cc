@@ -4,7 +4,7 @@
 
 namespace rendezvous::http {
 
-std::vector<Route> PublicRoutes(RouteHandler& index_page) {
+std::vector<Route> PublicRoutes(RouteHandler& index_page, RouteHandler* signed_keys) {
   // A new public path goes here, before any prefix that would contain it. Paths are matched as
   // sent (percent-encoded, query cut off), before the key is decoded.
   //
@@ -19,8 +19,8 @@ std::vector<Route> PublicRoutes(RouteHandler& index_page) {
       {Route::Match::kExact, kFaviconPath, &index_page},
       // Reserved: GET /ip/*/NAME lists the addresses that registered NAME.
       {Route::Match::kPrefix, "/ip/*/", nullptr},
-      // Reserved: /pk/<public key> serves signed records.
-      {Route::Match::kPrefix, "/pk/", nullptr},
+      // /pk/<public key>: signed records (pkarr relays). Plain keys "pk/..." cannot be written.
+      {Route::Match::kPrefix, "/pk/", signed_keys},
   };
 }
 

@@ -13,6 +13,8 @@ namespace rendezvous::http {
 // The routes of the public API, tried in order; a path that matches none is a key, answered by
 // the Router's fallback (the key API's Handler). `index_page` must outlive the Router built from
 // them.
-std::vector<Route> PublicRoutes(RouteHandler& index_page);
+// `signed_keys` (the /pk/ PkHandler) likewise; null leaves /pk/ to the key API (tools that
+// exercise the key API alone).
+std::vector<Route> PublicRoutes(RouteHandler& index_page, RouteHandler* signed_keys = nullptr);
 
 }  // namespace rendezvous::http

@@ -28,6 +28,7 @@ struct Request {
   std::string_view accept_encoding;  // Accept-Encoding (first line)
   std::string_view if_match;         // If-Match (first line), empty if absent
   std::string_view if_none_match;    // If-None-Match (first line), empty if absent
+  std::string_view if_modified_since;  // If-Modified-Since (first line), empty if absent
   std::string_view ttl;              // X-TTL (first line), empty if absent
   std::string_view origin;           // Origin (first line), empty if absent
   std::string_view prefer;           // every Prefer line joined with ',' (RFC 7240), empty if absent

@@ -35,6 +35,8 @@ std::string_view StatusLineAndDateName(int status) {
       return "HTTP/1.1 405 Method Not Allowed\r\nDate: ";
     case 408:
       return "HTTP/1.1 408 Request Timeout\r\nDate: ";
+    case 409:
+      return "HTTP/1.1 409 Conflict\r\nDate: ";
     case 412:
       return "HTTP/1.1 412 Precondition Failed\r\nDate: ";
     case 413:

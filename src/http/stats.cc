@@ -20,6 +20,7 @@ constexpr std::string_view kResultNames[] = {"ok",
                                              "capacity_reached",
                                              "quota_reached",
                                              "precondition_failed",
+                                             "conflict",
                                              "storage_full",
                                              "unavailable",
                                              "rate_limited"};

@@ -39,7 +39,7 @@ class RequestStats {
   }
 
   // Every status code that has its own label value; the rest count as "other".
-  static constexpr int kCodes[] = {200, 204, 304, 400, 403, 404, 405, 408, 412,
+  static constexpr int kCodes[] = {200, 204, 304, 400, 403, 404, 405, 408, 409, 412,
                                    413, 414, 429, 431, 500, 501, 503, 507};
   static constexpr size_t kCodeCount = std::size(kCodes) + 1;  // + "other"
   static constexpr size_t kMethodCount = static_cast<size_t>(Method::kOther) + 1;

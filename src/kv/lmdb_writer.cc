@@ -181,7 +181,7 @@ int LmdbWriter::TryCommit(std::span<Op> ops) {
 }
 
 int LmdbWriter::Lookup(MDB_txn* txn, std::string_view key, bool* found, bool* damaged,
-                       EntryHeader* header) {
+                       EntryHeader* header, std::string_view* value_out) {
   MDB_val k = ToVal(key);
   MDB_val v;
   const int rc = mdb_get(txn, env_.entries_dbi(), &k, &v);
@@ -191,6 +191,7 @@ int LmdbWriter::Lookup(MDB_txn* txn, std::string_view key, bool* found, bool* da
   if (rc != 0) return rc;
   std::string_view value;
   *damaged = !DecodeEntry(ToView(v), header, &value);
+  if (value_out != nullptr) *value_out = value;
   return 0;
 }
 
@@ -199,9 +200,11 @@ int LmdbWriter::ApplyPut(MDB_txn* txn, Op& op) {
   bool found = false;
   bool damaged = false;
   EntryHeader old;
-  if (const int rc = Lookup(txn, op.key, &found, &damaged, &old); rc != 0) return rc;
+  std::string_view old_value;  // read by the planner only, before this transaction writes
+  if (const int rc = Lookup(txn, op.key, &found, &damaged, &old, &old_value); rc != 0) return rc;
   if (damaged) return 0;  // kUnavailable: never overwrite what we cannot read
-  const FoundRecord found_record = found ? ToFound(old) : FoundRecord{};
+  FoundRecord found_record = found ? ToFound(old) : FoundRecord{};
+  found_record.value = old_value;
   const PutRequest request = ToPutRequest(op);
   const WritePlan plan = PlanPut(found ? &found_record : nullptr, request,
                                  op.has_secret ? &op.digest : nullptr);

@@ -140,7 +140,10 @@ class LmdbWriter {
   int ApplyPut(MDB_txn* txn, Op& op);
   int ApplyDelete(MDB_txn* txn, Op& op);
   // Reads the record of `key`: *found, *header; *damaged when it cannot be decoded.
-  int Lookup(MDB_txn* txn, std::string_view key, bool* found, bool* damaged, EntryHeader* header);
+  // `value`, when given, gets the stored value's bytes: a view into the map, valid until the
+  // transaction writes.
+  int Lookup(MDB_txn* txn, std::string_view key, bool* found, bool* damaged, EntryHeader* header,
+             std::string_view* value = nullptr);
   // The quota and capacity checks of a creation (write_plan.h step 5), purging what expired
   // first. Sets *status to kOk, kQuotaReached or kCapacityReached; `*found` as for MakeRoom.
   int Admit(MDB_txn* txn, const Op& op, bool* found, Status* status);

@@ -206,7 +206,8 @@ MemoryStore::Missing MemoryStore::TryPut(const PutRequest& request, const secret
   FoundRecord found;
   if (it != shard.entries.end()) {
     const Entry& entry = it->second;
-    found = FoundRecord{entry.version, entry.expires_at, entry.owned, entry.owner, entry.creator};
+    found = FoundRecord{entry.version, entry.expires_at, entry.owned,
+                        entry.owner,   entry.creator,    entry.value};
   }
   const WritePlan plan = PlanPut(it != shard.entries.end() ? &found : nullptr, request, digest);
   if (plan.remove_found) {

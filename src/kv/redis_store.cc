@@ -99,6 +99,23 @@ const std::string& PutScript() {
       absl::StrCat("local now = tonumber(ARGV[4]); local digest = ARGV[3]; local kind = ARGV[7]; "
                    "local want = ARGV[8]\n",
                    kLoadEntry, R"lua(
+-- A signed record (kind 's', pkarr/record.h) replaces a live one only when its timestamp (bytes
+-- 65..72, big-endian) is newer, or equal with the same bytes (a refresh); else 'X' (conflict).
+-- A stored value shorter than 72 bytes is no record: the signed one replaces it. Compared byte
+-- by byte: Lua's string order follows the server's collation locale.
+if kind == 's' and live then
+  local old = redis.call('HGET', KEYS[1], 'v')
+  if old and #old >= 72 and old ~= ARGV[2] then
+    for i = 65, 72 do
+      local a, b = string.byte(old, i), string.byte(ARGV[2], i)
+      if a ~= b then
+        if b < a then return {'X'} end
+        break
+      end
+      if i == 72 then return {'X'} end
+    end
+  end
+end
 local creator = ARGV[9]
 local quota_set = KEYS[3]
 -- Removes up to 128 members of `set` that expired by now, each with its entry and its place in
@@ -237,6 +254,8 @@ char PreconditionCode(Precondition::Kind kind) {
       return 'a';
     case Precondition::Kind::kIfExists:
       return 'e';
+    case Precondition::Kind::kSignedRecordNewer:
+      return 's';
     case Precondition::Kind::kNone:
       break;
   }
@@ -598,6 +617,8 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
                 result.status = Status::kForbidden;
               } else if (code == "P") {
                 result.status = Status::kPreconditionFailed;
+              } else if (code == "X") {
+                result.status = Status::kConflict;
               } else if (code == "Q") {
                 result.status = Status::kQuotaReached;
               } else if (code == "C") {
@@ -613,6 +634,12 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
 }
 
 void RedisStore::Delete(const DeleteRequest& request, WriteCallback done) {
+  if (request.precondition.kind == Precondition::Kind::kSignedRecordNewer) {
+    WriteResult refused;  // a signed record is never deleted by a condition on itself
+    refused.status = Status::kPreconditionFailed;
+    done(refused);
+    return;
+  }
   std::string digest;
   secret::Digest d{};
   if (!request.secret.empty()) {

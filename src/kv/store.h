@@ -44,6 +44,9 @@ enum class Status : uint8_t {
   kCapacityReached,     // creating the entry would exceed the configured maximum of live entries
   kQuotaReached,        // creating the entry would exceed its creator's quota of live entries
   kPreconditionFailed,  // an If-Match / If-None-Match condition did not hold
+  // kSignedRecordNewer: the live record under the key is newer than the one written, or has the
+  // same timestamp and other bytes (nothing was changed)
+  kConflict,
   kStorageFull,         // the disk or the engine's map is full; reads still work
   kUnavailable,         // the engine failed (I/O error, backend down); nothing was changed
   kRateLimited,         // the request's RateCharge was refused; nothing was read or changed
@@ -66,6 +69,11 @@ struct Precondition {
     kIfMatch,   // the live entry's version must equal `version` (absent entry: fails)
     kIfAbsent,  // there must be no live entry (If-None-Match: *)
     kIfExists,  // there must be a live entry, whatever its version (If-Match: *)
+    // Put only (signed keys, pkarr/record.h): the value is a verified signed record, written
+    // only when no live entry exists, when the live entry's record has an older timestamp (or is
+    // not a record at all), or when it holds the same bytes (an idempotent refresh of the
+    // expiry). Otherwise kConflict. A Delete with this kind answers kPreconditionFailed.
+    kSignedRecordNewer,
   };
   Kind kind = Kind::kNone;
   uint64_t version = 0;
@@ -143,9 +151,9 @@ class Store {
   // Creates or replaces the entry under `key` subject to the owner, capacity and precondition
   // rules above. On kOk the entry's version changes and its expiry becomes request.expires_at.
   // Checks run in this order, the first failure wins: owner (kForbidden), precondition
-  // (kPreconditionFailed), then for a new key the creator's quota (kQuotaReached) and capacity
-  // (kCapacityReached). Quota comes first so that a client over its quota hears about its own
-  // limit, and never triggers a capacity purge on its behalf. A Put over an expired entry is a
+  // (kPreconditionFailed, or kConflict for kSignedRecordNewer), then for a new key the creator's
+  // quota (kQuotaReached) and capacity (kCapacityReached). Quota comes first so that a client
+  // over its quota hears about its own limit, and never triggers a capacity purge on its behalf. A Put over an expired entry is a
   // creation (created = true; the old owner's claim and the old creator's count are gone).
   virtual void Put(const PutRequest& request, WriteCallback done) = 0;
 

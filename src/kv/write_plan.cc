@@ -1,12 +1,16 @@
 // The write planner shared by every engine. See write_plan.h for the steps an engine runs.
 #include "kv/write_plan.h"
 
+#include "pkarr/record.h"
+
 namespace rendezvous::kv {
 namespace {
 
 // The owner rule, then the precondition. `live` is null when no live record exists.
+// `incoming` is the value a Put writes (empty for a Delete).
 Status CheckOwnerAndPrecondition(const FoundRecord* live, const secret::Digest* digest,
-                                 const Precondition& precondition) {
+                                 const Precondition& precondition, bool is_put,
+                                 std::string_view incoming) {
   if (live != nullptr && live->owned &&
       (digest == nullptr || !secret::Equal(*digest, live->owner))) {
     return Status::kForbidden;
@@ -25,6 +29,18 @@ Status CheckOwnerAndPrecondition(const FoundRecord* live, const secret::Digest* 
     case Precondition::Kind::kIfExists:
       if (live == nullptr) return Status::kPreconditionFailed;
       break;
+    case Precondition::Kind::kSignedRecordNewer:
+      if (!is_put) return Status::kPreconditionFailed;
+      if (live == nullptr) break;
+      switch (pkarr::CompareWithStored(live->value, incoming)) {
+        case pkarr::Order::kNewer:
+        case pkarr::Order::kSameIdempotent:
+          break;
+        case pkarr::Order::kConflict:
+        case pkarr::Order::kOlder:
+          return Status::kConflict;
+      }
+      break;
   }
   return Status::kOk;
 }
@@ -38,7 +54,8 @@ WritePlan PlanPut(const FoundRecord* found, const PutRequest& request,
   // A dead record is removed even when the write is refused: it is of no use to anyone, and
   // removing it gives its creator's quota unit back at once.
   plan.remove_found = found != nullptr && !live;
-  plan.status = CheckOwnerAndPrecondition(live ? found : nullptr, digest, request.precondition);
+  plan.status = CheckOwnerAndPrecondition(live ? found : nullptr, digest, request.precondition,
+                                          /*is_put=*/true, request.value);
   if (plan.status != Status::kOk) return plan;
   plan.creates = !live;
   RecordToStore& record = plan.record;
@@ -58,7 +75,8 @@ WritePlan PlanDelete(const FoundRecord* found, const DeleteRequest& request,
                      const secret::Digest* digest) {
   const bool live = found != nullptr && found->expires_at > request.now;
   WritePlan plan;
-  plan.status = CheckOwnerAndPrecondition(live ? found : nullptr, digest, request.precondition);
+  plan.status = CheckOwnerAndPrecondition(live ? found : nullptr, digest, request.precondition,
+                                          /*is_put=*/false, {});
   if (plan.status == Status::kOk && !live) plan.status = Status::kNotFound;
   plan.remove_found = found != nullptr && (!live || plan.status == Status::kOk);
   return plan;

@@ -49,6 +49,10 @@ struct FoundRecord {
   bool owned = false;
   secret::Digest owner{};  // meaningful only when owned
   Creator creator{};
+  // The stored value's bytes, read only during planning (Precondition::kSignedRecordNewer
+  // compares timestamps in them). Engines that hold the value in their lock or transaction pass
+  // it; a network engine (Redis) must fetch it under WATCH with the rest of the record.
+  std::string_view value;
 };
 
 // What a successful Put stores, besides the value bytes and the version the engine assigns.
@@ -73,7 +77,8 @@ struct WritePlan {
 };
 
 // The rules of a Put, in this order (the first failure wins): owner (kForbidden), precondition
-// (kPreconditionFailed). The quota and capacity checks that follow for a creation are
+// (kPreconditionFailed; kConflict for kSignedRecordNewer, decided by pkarr::CompareWithStored on
+// found->value and request.value). The quota and capacity checks that follow for a creation are
 // AdmitCreation's. `found` is null when nothing is stored under the key; `digest` is the hash of
 // request.secret, null when the secret is empty (an empty secret never matches an owner).
 // - A live owned record keeps its owner; a live unowned one is claimed by a non-empty secret.

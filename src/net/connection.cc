@@ -83,13 +83,15 @@ bool Connection::WantsRead() const {
   // partial request (bounded by the header and body limits) plus what a pipelining client sent
   // ahead; the latter is bounded here.
   return in_.size() < options_.header_limit_bytes + options_.max_target_bytes +
-                          options_.body_limit_bytes + kReadChunkBytes;
+                          std::max(options_.body_limit_bytes, options_.wide_body_limit_bytes) +
+                          kReadChunkBytes;
 }
 
 boost::asio::mutable_buffer Connection::ReadBuffer() {
   if (state_ == State::kLingering) in_.consume(in_.size());
-  const size_t max_buffered = options_.header_limit_bytes + options_.max_target_bytes +
-                              options_.body_limit_bytes + kReadChunkBytes;
+  const size_t max_buffered =
+      options_.header_limit_bytes + options_.max_target_bytes +
+      std::max(options_.body_limit_bytes, options_.wide_body_limit_bytes) + kReadChunkBytes;
   const size_t room =
       in_.size() >= max_buffered ? 0 : std::min(kReadChunkBytes, max_buffered - in_.size());
   return in_.prepare(room);
@@ -198,6 +200,7 @@ void Connection::ProcessInput(int64_t now_ms) {
       if (!SkipEmptyLines()) return;
       parser_.emplace(fields_, options_.header_limit_bytes, options_.body_limit_bytes,
                       options_.max_target_bytes);
+      parser_->WidenBodyLimitFor(options_.wide_body_path_prefix, options_.wide_body_limit_bytes);
       header_handled_ = false;
       if (state_ == State::kIdle) {
         state_ = State::kReadingHeader;
@@ -215,6 +218,8 @@ void Connection::ProcessInput(int64_t now_ms) {
         if (downgrade != Downgrade::kNo) {
           parser_.emplace(fields_, options_.header_limit_bytes, options_.body_limit_bytes,
                           options_.max_target_bytes);
+          parser_->WidenBodyLimitFor(options_.wide_body_path_prefix,
+                                     options_.wide_body_limit_bytes);
           if (downgrade == Downgrade::kNeedMore) return;  // decided once the line is whole
           used = parser_->put(in_.data(), ec);
         }

@@ -22,6 +22,11 @@ struct ServerOptions {
   // every valid key fits, percent-encoded, in an absolute-form target.
   size_t max_target_bytes = 8192;
   size_t body_limit_bytes = 1000;    // -maxValueSize; past it: 413 (never buffered beyond)
+  // A larger body limit for the targets whose path starts with wide_body_path_prefix (empty:
+  // none). app/ sets "/pk/" and the largest signed record (1072 bytes), so a full record fits
+  // whatever -maxValueSize says while every other path keeps -maxValueSize.
+  std::string wide_body_path_prefix;
+  size_t wide_body_limit_bytes = 0;
   size_t output_limit_bytes = 256 * 1024;  // pending responses; past it, stop reading (pipelining)
 
   absl::Duration header_timeout = absl::Seconds(10);  // first byte of a request -> header complete

@@ -75,7 +75,8 @@ void RequestFields::Clear() {
   transfer_encoding_not_chunked = false;
   transfer_encoding_unsupported = false;
   target_too_long = false;
-  for (FirstLine* f : {&owner_secret, &accept_encoding, &if_match, &if_none_match, &ttl, &origin}) {
+  for (FirstLine* f : {&owner_secret, &accept_encoding, &if_match, &if_none_match, &ttl, &origin,
+                       &if_modified_since}) {
     f->Clear();
   }
   forwarded_for.clear();
@@ -97,6 +98,7 @@ void RequestFields::FillRequest(http::Request& request) const {
   request.accept_encoding = accept_encoding.value;
   request.if_match = if_match.value;
   request.if_none_match = if_none_match.value;
+  request.if_modified_since = if_modified_since.value;
   request.ttl = ttl.value;
   request.origin = origin.value;
   request.forwarded_for = forwarded_for;
@@ -138,6 +140,18 @@ void RequestParser::on_request_impl(bhttp::verb method, string_view method_str, 
   fields_.method_text.assign(method_str.data(), method_str.size());
   fields_.target.assign(target.data(), target.size());
   fields_.version = version;
+  if (!wide_prefix_.empty()) {
+    // The path of an origin-form target is the target; of an absolute-form one, what follows
+    // the authority.
+    std::string_view path(target.data(), target.size());
+    if (!path.starts_with('/')) {
+      const size_t scheme_end = path.find("://");
+      const size_t slash =
+          scheme_end == path.npos ? path.npos : path.find('/', scheme_end + 3);
+      path = slash == path.npos ? std::string_view() : path.substr(slash);
+    }
+    if (path.starts_with(wide_prefix_)) body_limit(wide_limit_bytes_);
+  }
 }
 
 void RequestParser::on_response_impl(int, string_view, int, error_code& ec) {
@@ -197,6 +211,7 @@ void RequestParser::on_field_impl(bhttp::field name, string_view name_string, st
     case bhttp::field::accept_encoding: fields_.accept_encoding.Set(v); return;
     case bhttp::field::if_match: fields_.if_match.Set(v); return;
     case bhttp::field::if_none_match: fields_.if_none_match.Set(v); return;
+    case bhttp::field::if_modified_since: fields_.if_modified_since.Set(v); return;
     case bhttp::field::origin: fields_.origin.Set(v); return;
     case bhttp::field::forwarded: AppendListLine(v, fields_.forwarded); return;
     case bhttp::field::prefer:

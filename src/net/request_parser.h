@@ -22,6 +22,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include <boost/beast/http/basic_parser.hpp>
 
@@ -61,6 +62,7 @@ struct RequestFields {
   // an error, or, for a request-line past the limit before it ended, with header_limit.
   bool target_too_long = false;
   FirstLine owner_secret, accept_encoding, if_match, if_none_match, ttl, origin;
+  FirstLine if_modified_since;
   std::string forwarded_for;  // every X-Forwarded-For line, in order, joined with ','
   std::string prefer;         // every Prefer line, in order, joined with ','
   // Every X-Forwarded-Proto, X-Forwarded-Host and Forwarded line, each joined with ','. Kept for
@@ -83,6 +85,12 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   // Whether the request-line has been parsed (a header_limit error before it means the
   // request-line alone was too long).
   bool request_line_done() const { return request_line_done_; }
+  // A request whose target's path starts with `path_prefix` (not empty) may have a body of up to
+  // `bytes` instead of body_limit_bytes. Call before the first put().
+  void WidenBodyLimitFor(std::string_view path_prefix, size_t bytes) {
+    wide_prefix_ = path_prefix;
+    wide_limit_bytes_ = bytes;
+  }
 
  private:
   using error_code = boost::beast::error_code;
@@ -106,6 +114,8 @@ class RequestParser final : public boost::beast::http::basic_parser<true> {
   const size_t max_target_bytes_;
   bool content_length_seen_ = false;
   bool request_line_done_ = false;
+  std::string_view wide_prefix_;
+  size_t wide_limit_bytes_ = 0;
 };
 
 }  // namespace rendezvous::net

@@ -82,5 +82,41 @@ TEST(FormatHttpDateTest, AgreesWithAbseilsCalendarOverFourCenturies) {
   }
 }
 
+
+TEST(ParseHttpDateTest, ParsesTheThreeFormsOfTheRfcExample) {
+  const absl::Time expected = Utc(1994, 11, 6, 8, 49, 37);
+  EXPECT_EQ(ParseHttpDate("Sun, 06 Nov 1994 08:49:37 GMT"), expected);
+  EXPECT_EQ(ParseHttpDate("Sunday, 06-Nov-94 08:49:37 GMT"), expected);
+  EXPECT_EQ(ParseHttpDate("Sun Nov  6 08:49:37 1994"), expected);
+}
+
+TEST(ParseHttpDateTest, RoundTripsWhatFormatHttpDateWrites) {
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 2000; ++i) {
+    const absl::Time time =
+        absl::FromUnixSeconds(static_cast<int64_t>(random() % 253402300799ULL));
+    EXPECT_EQ(ParseHttpDate(FormatHttpDate(time)), time) << FormatHttpDate(time);
+  }
+  EXPECT_EQ(ParseHttpDate("Thu, 01 Jan 1970 00:00:00 GMT"), absl::UnixEpoch());
+  EXPECT_EQ(ParseHttpDate("Tue, 29 Feb 2000 23:59:59 GMT"), Utc(2000, 2, 29, 23, 59, 59));
+}
+
+TEST(ParseHttpDateTest, MapsTwoDigitYearsNearestTo1970Through2069) {
+  EXPECT_EQ(ParseHttpDate("Monday, 01-Jan-69 00:00:00 GMT"), Utc(2069, 1, 1, 0, 0, 0));
+  EXPECT_EQ(ParseHttpDate("Thursday, 01-Jan-70 00:00:00 GMT"), Utc(1970, 1, 1, 0, 0, 0));
+}
+
+TEST(ParseHttpDateTest, RefusesEverythingElse) {
+  for (const char* text : {"", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 UTC",
+                           "sun, 06 Nov 1994 08:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT",
+                           "Sun, 06 nov 1994 08:49:37 GMT", "Sun, 31 Feb 1994 08:49:37 GMT",
+                           "Sun, 29 Feb 1900 08:49:37 GMT", "Sun, 06 Nov 1994 24:00:00 GMT",
+                           "Sun, 06 Nov 1994 08:60:00 GMT", "Sun, 06 Nov 1994 08:49:37 GMT ",
+                           " Sun, 06 Nov 1994 08:49:37 GMT", "1994-11-06T08:49:37Z", "784111777",
+                           "Sun, 06 Nov 94 08:49:37 GMT", "Sun Nov 6 08:49:37 1994"}) {
+    EXPECT_EQ(ParseHttpDate(text), std::nullopt) << text;
+  }
+}
+
 }  // namespace
 }  // namespace rendezvous::common

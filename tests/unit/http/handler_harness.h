@@ -21,6 +21,7 @@
 #include "http/handler.h"
 #include "http/index_handler.h"
 #include "http/index_page.h"
+#include "http/pk_handler.h"
 #include "http/public_routes.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -53,6 +54,7 @@ struct Call {
   std::string client = "127.0.0.1";
   std::string if_match;       // If-Match; empty: none
   std::string if_none_match;  // If-None-Match; empty: none
+  std::string if_modified_since;  // If-Modified-Since; empty: none
   std::string ttl;            // X-TTL; empty: none
   std::string origin;         // Origin; empty: none
   std::string forwarded_for;  // X-Forwarded-For as net/ passes it; empty: none
@@ -95,6 +97,7 @@ struct Call {
     request.accept_encoding = accept_encoding;
     request.if_match = if_match;
     request.if_none_match = if_none_match;
+    request.if_modified_since = if_modified_since;
     request.ttl = ttl;
     request.origin = origin;
     request.forwarded_for = forwarded_for;
@@ -153,7 +156,11 @@ struct HarnessOptions {
 class Harness {
  public:
   explicit Harness(const HarnessOptions& options = {}, kv::Store* store = nullptr)
-      : memory_store_(kv::MemoryStore::Options{.max_entries = options.max_entries, .shards = 4}),
+      : memory_store_(kv::MemoryStore::Options{
+            .max_entries = options.max_entries,
+            .shards = 4,
+            .limits = StoreLimitsWithSignedKeys(
+                {options.handler.max_key_bytes, options.handler.max_value_bytes})}),
         limiter_(ratelimit::Limiter::Options{.capacity_tokens = options.max_requests,
                                              .refill_period = options.reset,
                                              .table_slots = 1024}),
@@ -166,8 +173,12 @@ class Harness {
         index_handler_(index_page_, clock_),
         handler_(WithStats(options.handler, stats_), store != nullptr ? *store : memory_store_,
                  limiter_, clock_),
+        pk_handler_(PkHandlerOptions{.expire = options.handler.expire,
+                                     .ipv6_prefix_bits = options.handler.ipv6_prefix_bits,
+                                     .max_keys_per_client = options.handler.max_keys_per_client},
+                    store != nullptr ? *store : memory_store_, limiter_, clock_),
         request_stats_(stats_),
-        router_(PublicRoutes(index_handler_), handler_, clock_, &request_stats_) {}
+        router_(PublicRoutes(index_handler_, &pk_handler_), handler_, clock_, &request_stats_) {}
 
   // Sends `call` and returns the response; the store completes inline, so `done` must have run
   // exactly once when Handle returns. May be called from several threads at once.
@@ -186,6 +197,7 @@ class Harness {
   RequestHandler& handler() { return router_; }
   kv::MemoryStore& store() { return memory_store_; }
   common::StatsRegistry& stats() { return stats_; }
+  PkHandler& pk_handler() { return pk_handler_; }
 
  private:
   static HandlerOptions WithStats(HandlerOptions options, common::StatsRegistry& stats) {
@@ -200,6 +212,7 @@ class Harness {
   IndexPage index_page_;
   IndexHandler index_handler_;
   Handler handler_;
+  PkHandler pk_handler_;
   RequestStats request_stats_;
   Router router_;
 };

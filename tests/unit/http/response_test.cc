@@ -238,6 +238,16 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
       {Error::kBadWait, 400, "Invalid wait\n", false},
       {Error::kTooManyWaitsClient, 429, "Too many waiting requests from your address\n", false},
       {Error::kTooManyWaits, 429, "Too many waiting requests on this server\n", false},
+      {Error::kInvalidPublicKey, 400,
+       "Bad Request: invalid public key (expected 52 z-base-32 characters)\n", false},
+      {Error::kRecordTooShort, 400,
+       "Bad Request: record shorter than 72 bytes (signature and timestamp)\n", false},
+      {Error::kRecordValueTooLarge, 413, "Payload Too Large: v over 1000 bytes\n", false},
+      {Error::kInvalidSignature, 400, "Bad Request: invalid signature\n", false},
+      {Error::kConflict, 409,
+       "Conflict: a newer record, or another record with the same timestamp, is stored\n", false},
+      {Error::kForbiddenPkKey, 403,
+       "Forbidden: pk/ keys are written through /pk/ with a signed record\n", false},
       {Error::kNotImplemented, 501, "Not Implemented\n", true},
   };
   ASSERT_EQ(std::size(cases), kErrorCount);  // a new Error needs its row here
@@ -275,6 +285,7 @@ TEST(ErrorsTest, StoreStatusesMapToTheirErrors) {
   EXPECT_EQ(ErrorFor(kv::Status::kCapacityReached), Error::kCapacityReached);
   EXPECT_EQ(ErrorFor(kv::Status::kQuotaReached), Error::kQuotaReached);
   EXPECT_EQ(ErrorFor(kv::Status::kPreconditionFailed), Error::kPreconditionFailed);
+  EXPECT_EQ(ErrorFor(kv::Status::kConflict), Error::kConflict);
   EXPECT_EQ(ErrorFor(kv::Status::kStorageFull), Error::kStorageFull);
   EXPECT_EQ(ErrorFor(kv::Status::kUnavailable), Error::kUnavailable);
 }

@@ -57,6 +57,9 @@ void PrintTo(Status status, std::ostream* os) {
     case Status::kPreconditionFailed:
       *os << "kPreconditionFailed";
       return;
+    case Status::kConflict:
+      *os << "kConflict";
+      return;
     case Status::kStorageFull:
       *os << "kStorageFull";
       return;

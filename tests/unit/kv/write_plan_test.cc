@@ -2,6 +2,9 @@
 // no engine involved.
 #include "kv/write_plan.h"
 
+#include <string>
+#include <string_view>
+
 #include "gtest/gtest.h"
 
 namespace rendezvous::kv {
@@ -64,6 +67,43 @@ TEST(WritePlanTest, ARefusedPutStillRemovesTheExpiredRecord) {
   EXPECT_EQ(plan.status, Status::kPreconditionFailed);
   EXPECT_TRUE(plan.remove_found);
   EXPECT_FALSE(plan.creates);
+}
+
+// signature (64 filler bytes) ‖ timestamp (big-endian) ‖ v: the planner reads the timestamp.
+std::string SignedRecord(uint64_t timestamp_us, std::string_view v) {
+  std::string record(64, 's');
+  for (int shift = 56; shift >= 0; shift -= 8) {
+    record.push_back(static_cast<char>((timestamp_us >> shift) & 0xff));
+  }
+  return record.append(v);
+}
+
+TEST(WritePlanTest, TheSignedRecordRuleComparesTheStoredValue) {
+  const std::string stored = SignedRecord(100, "stored");
+  FoundRecord found = Stored(kNow + absl::Hours(1), 1);
+  found.value = stored;
+  PutRequest request = PutBy(1);
+  request.precondition.kind = Precondition::Kind::kSignedRecordNewer;
+  const std::string older = SignedRecord(99, "older");
+  const std::string same_time = SignedRecord(100, "other");
+  const std::string newer = SignedRecord(101, "newer");
+  request.value = older;
+  EXPECT_EQ(PlanPut(&found, request, nullptr).status, Status::kConflict);
+  request.value = same_time;
+  EXPECT_EQ(PlanPut(&found, request, nullptr).status, Status::kConflict);
+  request.value = stored;
+  WritePlan plan = PlanPut(&found, request, nullptr);
+  EXPECT_EQ(plan.status, Status::kOk);
+  EXPECT_FALSE(plan.creates);
+  request.value = newer;
+  EXPECT_EQ(PlanPut(&found, request, nullptr).status, Status::kOk);
+  // Expired: the old record no longer counts, whatever its timestamp.
+  found.expires_at = kNow;
+  request.value = older;
+  plan = PlanPut(&found, request, nullptr);
+  EXPECT_EQ(plan.status, Status::kOk);
+  EXPECT_TRUE(plan.remove_found);
+  EXPECT_TRUE(plan.creates);
 }
 
 TEST(WritePlanTest, TheOwnerCheckComesFirst) {

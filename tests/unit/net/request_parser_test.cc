@@ -22,8 +22,10 @@ struct Parsed {
 
 // Feeds `bytes` to a fresh parser `piece` bytes at a time, as a socket might deliver them, keeping
 // unconsumed bytes as the session does.
-Parsed Feed(RequestFields& fields, std::string_view bytes, size_t piece, size_t body_limit = 1000) {
+Parsed Feed(RequestFields& fields, std::string_view bytes, size_t piece, size_t body_limit = 1000,
+            std::string_view wide_prefix = "", size_t wide_limit = 0) {
   RequestParser parser(fields, 8192, body_limit);
+  parser.WidenBodyLimitFor(wide_prefix, wide_limit);
   std::string buffer;
   size_t offset = 0;
   Parsed result;
@@ -111,6 +113,28 @@ TEST(RequestParserTest, BodyOverTheLimitIsRefusedFromContentLength) {
   const Parsed parsed =
       Feed(fields, "POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 1001\r\n\r\n", 64, 1000);
   EXPECT_EQ(parsed.ec, bhttp::error::body_limit);
+}
+
+TEST(RequestParserTest, TheWideLimitAppliesToItsPathPrefixOnly) {
+  const std::string body(1072, 'r');
+  for (const std::string target : {"/pk/abc", "http://h/pk/abc"}) {
+    RequestFields fields;
+    const Parsed parsed = Feed(fields,
+                               "PUT " + target + " HTTP/1.1\r\nHost: h\r\nContent-Length: 1072" +
+                                   "\r\n\r\n" + body,
+                               64, 1000, "/pk/", 1072);
+    EXPECT_TRUE(parsed.done) << target;
+    EXPECT_EQ(fields.body, body) << target;
+  }
+  for (const std::string target : {"/pk/abc", "/k", "/x/pk/", "http://h/k"}) {
+    RequestFields fields;
+    const size_t length = target.starts_with("/pk/") ? 1073 : 1001;
+    const Parsed parsed = Feed(fields,
+                               "PUT " + target + " HTTP/1.1\r\nHost: h\r\nContent-Length: " +
+                                   std::to_string(length) + "\r\n\r\n",
+                               64, 1000, "/pk/", 1072);
+    EXPECT_EQ(parsed.ec, bhttp::error::body_limit) << target;
+  }
 }
 
 TEST(RequestParserTest, ChunkedBodyOverTheLimitIsRefused) {
