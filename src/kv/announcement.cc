@@ -15,7 +15,8 @@ uint64_t Mix(uint64_t x) {
 
 class SplitMix {
  public:
-  explicit SplitMix(uint64_t seed) : state_(seed) {}
+  // Mixed first, so that neighbouring seeds (a counter) start unrelated sequences.
+  explicit SplitMix(uint64_t seed) : state_(Mix(seed)) {}
   uint64_t Next() { return Mix(state_ += 0x9e3779b97f4a7c15ULL); }
   // Uniform in [0, bound) (bound > 0); the modulo bias is below 2^-32 for the bounds used here.
   uint64_t Below(uint64_t bound) { return Next() % bound; }
