@@ -19,11 +19,12 @@
 //                         At its limit, a set's expired members (score <= now) are removed, with
 //                         their entries and their places in the other set, before the count
 //                         decides, so expired entries never refuse a creation.
-//   <prefix>n:<name>      sorted set of the addresses announcing <name> (keys "ip/<address>/<name>",
-//                         kv/announcement.h), scored by x; written by the put and delete scripts
-//                         with the entry. Its expired members (score <= now) are dropped by the
-//                         list script, so the entries' other removals (purges, Redis expiry)
-//                         need not touch it. The key expires with its last member.
+//   <prefix>n:<name>      sorted set of the addresses announcing <name> (the keys
+//                         "ip/<address>/<name>", kv/announcement.h), scored by x; written by the
+//                         put and delete scripts with the entry. Its expired members (score <=
+//                         now) are dropped by the list script, so the entries' other removals
+//                         (purges, Redis expiry) need not touch it. The key expires a minute
+//                         after its last member.
 //   <prefix>nv:<name>     the version of the last write or delete of one of <name>'s announcements:
 //                         with the live count, the listing's fingerprint. Expires with n:<name>.
 //                         (Announcements written before this layout, or by an older server, are

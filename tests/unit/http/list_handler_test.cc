@@ -1,9 +1,10 @@
 // GET /ip/*/NAME through the public Router, on a real MemoryStore and Limiter.
+#include "http/list_handler.h"
+
 #include <string>
 
 #include "handler_harness.h"
 #include "http/json.h"
-#include "http/list_handler.h"
 
 namespace rendezvous::http {
 namespace {
@@ -73,7 +74,10 @@ TEST(ListHandlerTest, AnUnknownNameIsAnEmptyListing) {
 TEST(ListHandlerTest, ValuesAreEscapedJsonStringsAndNonUtf8ValuesBase64) {
   Harness harness;
   Announce(harness, "10.0.0.1", "n", std::string("q\"b\\n\nt\tc\x01\x7f\xc3\xa9<", 14));
-  Announce(harness, "10.0.0.2", "n", std::string("\xff\x00" "a", 3));
+  Announce(harness, "10.0.0.2", "n",
+           std::string("\xff\x00"
+                       "a",
+                       3));
   const Response response = harness.Send(Get("/ip/*/n"));
   ASSERT_EQ(response.status, 200);
   EXPECT_NE(response.body.find("\"value\":\"q\\\"b\\\\n\\nt\\tc\\u0001\\u007f\xc3\xa9<\""),
@@ -86,8 +90,8 @@ TEST(ListHandlerTest, TheNameIsPercentDecodedAndGivenInBase64WhenItIsNotUtf8) {
   Harness harness;
   Announce(harness, "10.0.0.1", "%FFx", "v");
   Announce(harness, "10.0.0.1", "a%2Fb", "v");
-  EXPECT_TRUE(harness.Send(Get("/ip/*/%ffx")).body.starts_with(
-      "{\"name_base64\":\"/3g=\",\"total\":1,"));
+  EXPECT_TRUE(
+      harness.Send(Get("/ip/*/%ffx")).body.starts_with("{\"name_base64\":\"/3g=\",\"total\":1,"));
   // A slash belongs to the name, encoded or not.
   EXPECT_NE(harness.Send(Get("/ip/*/a/b")).body.find("\"total\":1"), std::string::npos);
   EXPECT_NE(harness.Send(Get("/ip/*/a%2Fb")).body.find("\"total\":1"), std::string::npos);

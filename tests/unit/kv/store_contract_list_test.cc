@@ -51,9 +51,9 @@ TEST_P(StoreContractTest, ANameWithSlashesIsEverythingAfterTheAddress) {
 TEST_P(StoreContractTest, KeysThatAreNoAnnouncementsAreNeverListed) {
   ASSERT_EQ(Put("chat", "v").status, Status::kOk);
   ASSERT_EQ(Put("ip/chat", "v").status, Status::kOk);
-  ASSERT_EQ(Put("ip/10.0.0.01/chat", "v").status, Status::kOk);     // not canonical
+  ASSERT_EQ(Put("ip/10.0.0.01/chat", "v").status, Status::kOk);        // not canonical
   ASSERT_EQ(Put("ip/::FFFF:10.0.0.1/chat", "v").status, Status::kOk);  // not canonical
-  ASSERT_EQ(Put("ip/10.0.0.1/", "v").status, Status::kOk);            // no name
+  ASSERT_EQ(Put("ip/10.0.0.1/", "v").status, Status::kOk);             // no name
   ASSERT_EQ(Put("xip/10.0.0.1/chat", "v").status, Status::kOk);
   EXPECT_EQ(List("chat").total, 0u);
   EXPECT_EQ(List("").total, 0u);
@@ -109,8 +109,7 @@ TEST_P(StoreContractTest, AListingBeyondItsLimitIsASampleOfDistinctLiveAnnouncer
   for (int i = 1; i <= 30; ++i) {
     ASSERT_EQ(Put("ip/" + Peer(i) + "/chat", "v" + std::to_string(i)).status, Status::kOk);
   }
-  ASSERT_EQ(Put("ip/" + Peer(31) + "/chat", "dying", "", {}, absl::Seconds(1)).status,
-            Status::kOk);
+  ASSERT_EQ(Put("ip/" + Peer(31) + "/chat", "dying", "", {}, absl::Seconds(1)).status, Status::kOk);
   clock_.Advance(absl::Seconds(1));
   std::set<std::string> seen;
   for (uint64_t seed = 1; seed <= 20; ++seed) {
@@ -136,7 +135,8 @@ TEST_P(StoreContractTest, AListingBeyondItsLimitIsASampleOfDistinctLiveAnnouncer
 TEST_P(StoreContractTest, TheFingerprintChangesOnEveryChangeOfTheListing) {
   std::set<uint64_t> fingerprints;
   auto expect_new = [&](const char* after) {
-    EXPECT_TRUE(fingerprints.insert(List("chat").fingerprint).second) << "unchanged after " << after;
+    EXPECT_TRUE(fingerprints.insert(List("chat").fingerprint).second)
+        << "unchanged after " << after;
   };
   expect_new("nothing");
   ASSERT_EQ(Put("ip/10.0.0.1/chat", "a", "", {}, absl::Seconds(100)).status, Status::kOk);
