@@ -188,8 +188,20 @@ start_nginx() {
   local dir="$WORK/$name.nginx" port i
   mkdir -p "$dir/tmp"
   port=$(free_port)
-  local body
+  local body answer
   body=$(head -c "$bytes" /dev/zero | tr '\0' v)
+  answer="return 200 \"$body\";"
+  if (( bytes > 4000 )); then
+    # Past nginx's 4 KiB limit on a directive's parameter: the body in variables of 4000 bytes,
+    # joined by `return` (still an answer from memory).
+    local i names=""
+    answer=""
+    for ((i = 0; i * 4000 < bytes; i++)); do
+      answer+="set \$part$i \"${body:i*4000:4000}\"; "
+      names+="\$part$i"
+    done
+    answer+="return 200 \"$names\";"
+  fi
   cat >"$dir/nginx.conf" <<EOF
 worker_processes $workers;
 daemon off;
@@ -209,7 +221,7 @@ http {
     ${NGINX_SERVER_EXTRA:-}
     location / {
       default_type application/octet-stream;
-      return 200 "$body";
+      $answer
     }
   }
 }

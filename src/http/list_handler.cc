@@ -52,6 +52,9 @@ void AppendTextField(std::string_view field, std::string_view bytes, std::string
 
 void AppendListing(std::string_view name, const kv::ListResult& result, absl::Time now,
                    std::string& out) {
+  size_t estimate = 64 + name.size();
+  for (const kv::ListedPeer& peer : result.peers) estimate += 96 + peer.value.size();
+  out.reserve(out.size() + estimate);
   out.push_back('{');
   AppendTextField("name", name, out);
   absl::StrAppend(&out, ",\"total\":", result.total, ",\"peers\":[");
