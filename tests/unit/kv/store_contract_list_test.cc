@@ -1,6 +1,7 @@
 // Store contract, part 6: listings of announcements (Store::List, announcement.h), on every engine.
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kv/announcement.h"
@@ -169,6 +170,37 @@ TEST_P(StoreContractTest, ADeleteChangesTheFingerprint) {
   const uint64_t before = List("chat").fingerprint;
   ASSERT_EQ(Delete("ip/10.0.0.2/chat").status, Status::kOk);
   EXPECT_NE(List("chat").fingerprint, before);
+}
+
+TEST_P(StoreContractTest, ListingsWhileAnnouncersComeAndGoSeeOnlyDistinctHeldAnnouncers) {
+  constexpr int kWriters = 4;
+  constexpr int kPeersPerWriter = 10;
+  std::vector<std::thread> writers;
+  for (int w = 0; w < kWriters; ++w) {
+    writers.emplace_back([this, w] {
+      for (int round = 0; round < 20; ++round) {
+        for (int p = 0; p < kPeersPerWriter; ++p) {
+          const std::string key = "ip/10.0." + std::to_string(w) + "." + std::to_string(p) + "/n";
+          if (round % 2 == 0) {
+            EXPECT_EQ(Put(key, "v" + std::to_string(round)).status, Status::kOk);
+          } else {
+            EXPECT_EQ(Delete(key).status, Status::kOk);
+          }
+        }
+      }
+    });
+  }
+  for (int i = 0; i < 50; ++i) {
+    const ListResult result = List("n", 7, static_cast<uint64_t>(i));
+    ASSERT_EQ(result.status, Status::kOk);
+    EXPECT_LE(result.total, uint64_t{kWriters * kPeersPerWriter});
+    EXPECT_LE(result.peers.size(), 7u);
+    EXPECT_LE(result.peers.size(), result.total);
+    EXPECT_EQ(Addresses(result).size(), result.peers.size()) << "a peer listed twice";
+  }
+  for (std::thread& t : writers) t.join();
+  // Every writer ended on a delete (round 19): nobody is left.
+  EXPECT_EQ(List("n").total, 0u);
 }
 
 }  // namespace
