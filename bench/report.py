@@ -40,6 +40,8 @@ WORKLOADS = {
     "mixed-lmdb": ("(4)", "90 % GET / 10 % POST over 100 000 keys, LMDB engine",
                    "same requests"),
     "limited": ("(5)", "GET from one client over its limit (429)", "nginx's GET (1), one client"),
+    "list100": ("(13)", "GET /ip/*/NAME listing 100 announcers (64 B values, ~15 KB JSON), "
+                "memory engine", "nginx's GET of a body as long"),
     "scaling": ("", "GET keep-alive, 2 server threads / 2 nginx workers, nothing pinned, wrk -t2",
                 "same requests"),
     # TLS (issue 12): nginx with `ssl_certificate`, the same ECDSA P-256 certificate as ours.

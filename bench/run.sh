@@ -22,7 +22,7 @@
 #   BENCH_WARMUP=2           seconds of warm-up per server and workload
 #   BENCH_CONNECTIONS=64     wrk connections
 #   BENCH_WORKLOADS="..."    subset and order, from: get get-lmdb close pipeline pipeline-lmdb
-#                            post-memory post-lmdb mixed-memory mixed-lmdb limited scaling restart
+#                            post-memory post-lmdb mixed-memory mixed-lmdb limited list100 scaling restart
 #                            memory micro tls-get tls-handshake tls-idle
 #                            pk redis (bench/redis.sh: the Redis engine's rows, its own section)
 #   BENCH_MAX_REQUESTS=1000000000  the server's -maxRequests in the workloads whose requests pass
@@ -41,7 +41,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 ALL_WORKLOADS="get get-lmdb close pipeline pipeline-lmdb post-memory post-lmdb mixed-memory mixed-lmdb limited
-scaling restart memory micro tls-get tls-handshake tls-idle pk redis"
+list100 scaling restart memory micro tls-get tls-handshake tls-idle pk redis"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 WORKLOADS=${WORKLOADS//,/ }
 MAX_REQUESTS=${BENCH_MAX_REQUESTS:-1000000000}
@@ -188,8 +188,20 @@ start_nginx() {
   local dir="$WORK/$name.nginx" port i
   mkdir -p "$dir/tmp"
   port=$(free_port)
-  local body
+  local body answer
   body=$(head -c "$bytes" /dev/zero | tr '\0' v)
+  answer="return 200 \"$body\";"
+  if (( bytes > 4000 )); then
+    # Past nginx's 4 KiB limit on a directive's parameter: the body in variables of 4000 bytes,
+    # joined by `return` (still an answer from memory).
+    local i names=""
+    answer=""
+    for ((i = 0; i * 4000 < bytes; i++)); do
+      answer+="set \$part$i \"${body:i*4000:4000}\"; "
+      names+="\$part$i"
+    done
+    answer+="return 200 \"$names\";"
+  fi
   cat >"$dir/nginx.conf" <<EOF
 worker_processes $workers;
 daemon off;
@@ -209,7 +221,7 @@ http {
     ${NGINX_SERVER_EXTRA:-}
     location / {
       default_type application/octet-stream;
-      return 200 "$body";
+      $answer
     }
   }
 }
@@ -313,6 +325,40 @@ fill() {
   return 0
 }
 
+# announce URL COUNT NAME: POST /ip/NAME from COUNT addresses (X-Forwarded-For 198.18.x.y, loopback
+# being a trusted proxy), so that GET /ip/*/NAME lists COUNT announcers. Returns 1 unless every
+# answer was 200.
+announce() {
+  if ! FILL_ERROR=$(python3 - "$1" "$2" "$3" <<'PY'
+import http.client, sys, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+conn = http.client.HTTPConnection(url.hostname, url.port)
+for i in range(int(sys.argv[2])):
+    conn.request("POST", "/ip/" + sys.argv[3], body=b"v" * 64,
+                 headers={"X-Forwarded-For": "198.18.%d.%d" % (i // 250, i % 250 + 1)})
+    response = conn.getresponse()
+    response.read()
+    if response.status != 200:
+        print("announce %d answered %d" % (i, response.status))
+        sys.exit(1)
+PY
+  ); then
+    FILL_ERROR="announce failed: $FILL_ERROR"
+    return 1
+  fi
+}
+
+# body_bytes URL PATH: the length of the body a GET of PATH answers.
+body_bytes() {
+  python3 - "$1" "$2" <<'PY'
+import http.client, sys, urllib.parse
+url = urllib.parse.urlsplit(sys.argv[1])
+conn = http.client.HTTPConnection(url.hostname, url.port)
+conn.request("GET", sys.argv[2], headers={"X-Forwarded-For": "203.0.113.9"})
+print(len(conn.getresponse().read()))
+PY
+}
+
 # The server CPU's counters from /proc/stat, in ticks: "busy idle steal" (busy: user, nice,
 # system, irq, softirq). Busy time beyond the server's own shows other load on its CPU.
 server_cpu_stat() {
@@ -391,6 +437,8 @@ workload() {
     mixed-*) nginx_env="BENCH_MODE=mixed BENCH_KEYS=$KEYS BENCH_VALUE_BYTES=$POST_BYTES"
              our_env=$nginx_env ;;
     limited) nginx_env="$get_env BENCH_CLIENT=$FIXED_CLIENT"; our_env=$nginx_env ;;
+    # The listing of a name 100 clients announced (announce below); nginx answers a body as long.
+    list100) nginx_env=$get_env; our_env="BENCH_MODE=get BENCH_PATH=/ip/*/bench-list" ;;
     scaling) nginx_env=$get_env; our_env=$get_env; threads=2; workers=2; WRK_THREADS=2
              set_unpinned ;;
   esac
@@ -414,14 +462,23 @@ workload() {
     stop_pid "$OUR_PID"
     return 0
   fi
+  if [[ $name == list100 ]]; then
+    if ! announce "$OUR_URL" 100 bench-list; then
+      note "$name" "skipped: $FILL_ERROR"
+      stop_pid "$OUR_PID"
+      return 0
+    fi
+    nginx_bytes=$(body_bytes "$OUR_URL" "/ip/*/bench-list")
+  fi
   start_nginx "$name" "$nginx_bytes" "$workers"
   LIMIT_PID=""
   if [[ $name != scaling ]]; then  # the limit is one thread: no reference for two
     # As long as our answer to the GET; in `limited` we have no GET to measure (no token, no
     # value), so nginx's answer to it sets the size.
-    local size_url=$OUR_URL
+    local size_url=$OUR_URL size_path=/bench/get0
     [[ $name == limited ]] && size_url=$NGINX_URL
-    start_limit "$name" "$(response_bytes "$size_url" /bench/get0)"
+    [[ $name == list100 ]] && size_path="/ip/*/bench-list"
+    start_limit "$name" "$(response_bytes "$size_url" "$size_path")"
   fi
   run_pair "$name" "$nginx_env" "$our_env"
   [[ -z "$LIMIT_PID" ]] || stop_pid "$LIMIT_PID"

@@ -22,6 +22,7 @@
 #include "http/handler.h"
 #include "http/index_handler.h"
 #include "http/index_page.h"
+#include "http/list_handler.h"
 #include "http/pk_handler.h"
 #include "http/public_routes.h"
 #include "http/redirect.h"
@@ -258,9 +259,13 @@ int Run(const Config& config) {
   pk_options.ipv6_prefix_bits = config.ipv6_prefix_bits;
   pk_options.max_keys_per_client = static_cast<uint32_t>(config.max_keys_per_client);
   http::PkHandler pk_handler(pk_options, *store, limiter, clock);
+  http::ListHandlerOptions list_options;
+  list_options.max_key_bytes = config.max_key_bytes;
+  list_options.ipv6_prefix_bits = config.ipv6_prefix_bits;
+  http::ListHandler list_handler(list_options, *store, limiter, clock);
   http::RequestStats request_stats(stats);
-  http::Router router(http::PublicRoutes(index_handler, &pk_handler), key_handler, clock, &request_stats,
-                      access_log.get());
+  http::Router router(http::PublicRoutes(index_handler, &pk_handler, &list_handler), key_handler,
+                      clock, &request_stats, access_log.get());
   RegisterProcessMetrics(stats, *store);
   net::TlsListener tls_listener;
   http::RedirectHandler redirect(config.tls_port);

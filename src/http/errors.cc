@@ -74,6 +74,8 @@ constexpr std::array<Answer, kErrorCount> MakeErrorTable() {
   set(Error::kForbiddenPkKey,
       {403, "Forbidden: pk/ keys are written through /pk/ with a signed record\n",
        "a write or DELETE of a key pk/... by any other path than /pk/"});
+  set(Error::kBadListLimit, {400, "Invalid limit: a whole number from 0 to 1000\n",
+                             "a listing (/ip/*/NAME) whose ?limit= is not 0 to 1000"});
   set(Error::kNotImplemented,
       {501, "Not Implemented\n", "a Transfer-Encoding the server does not support", true});
   set(Error::kUnavailable,
@@ -96,9 +98,9 @@ constexpr bool EveryErrorHasAnAnswer() {
 static_assert(EveryErrorHasAnAnswer(), "an Error without an entry in MakeErrorTable");
 
 constexpr Answer kSuccessTable[] = {
-    {200, "OK, the value, or your address", "done"},
+    {200, "OK, the value, your address, or a listing (JSON)", "done"},
     {204, "none", "deleted; a /pk/ record stored; or the answer to OPTIONS"},
-    {304, "none", "the value still has the ETag of If-None-Match"},
+    {304, "none", "the value (or listing) still has the ETag of If-None-Match"},
 };
 
 }  // namespace

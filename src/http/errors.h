@@ -62,6 +62,8 @@ enum class Error : uint8_t {
   // of a key "pk/..." through the key API (a percent-encoded /pk%2F...), which would bypass the
   // signature.
   kForbiddenPkKey,
+  // 400 "Invalid limit: a whole number from 0 to 1000\n" (GET /ip/*/NAME?limit=N)
+  kBadListLimit,
   kNotImplemented,   // 501 "Not Implemented\n" (unsupported Transfer-Encoding; closes)
   // Keep kNotImplemented last (kErrorCount), or move kErrorCount.
 };

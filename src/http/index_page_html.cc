@@ -100,6 +100,13 @@ server sees; <code>GET</code>, <code>HEAD</code> and <code>DELETE /ip/NAME</code
 <code>curl -H 'Prefer: wait=30' {{ORIGIN}}/my-key</code> (or <code>?wait=30</code>, with
 <code>If-None-Match</code> to wait for a new ETag) waits at most {{MAX_WAIT}} for the key to be
 written or deleted, for one token.</p>
+<p>Who announced a name: <code>curl '{{ORIGIN}}/ip/*/my-service'</code> lists the live
+<code>ip/ADDRESS/my-service</code> keys as JSON, <code>{"name": ..., "total": N, "peers":
+[{"address": ..., "value": ..., "etag": ..., "expires_in": seconds}, ...]}</code>
+(<code>value_base64</code> for a value that is not UTF-8), for one token. <code>?limit=N</code>
+(0 to 1000, default 100) caps the peers; past it they are a random sample and
+<code>total</code> stays exact. The listing has its own ETag: <code>If-None-Match</code> with it
+answers 304 while nobody came, went or changed their value.</p>
 
 <h2>Signed keys</h2>
 <p><code>/pk/KEY</code>, where KEY is an ed25519 public key in z-base-32, holds a record signed by

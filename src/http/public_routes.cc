@@ -4,7 +4,8 @@
 
 namespace rendezvous::http {
 
-std::vector<Route> PublicRoutes(RouteHandler& index_page, RouteHandler* signed_keys) {
+std::vector<Route> PublicRoutes(RouteHandler& index_page, RouteHandler* signed_keys,
+                                RouteHandler* listing) {
   // A new public path goes here, before any prefix that would contain it. Paths are matched as
   // sent (percent-encoded, query cut off), before the key is decoded.
   //
@@ -17,8 +18,9 @@ std::vector<Route> PublicRoutes(RouteHandler& index_page, RouteHandler* signed_k
       // What browsers fetch by themselves: answered by the page's handler, free, so the key
       // "favicon.ico" is reachable only as "/%66avicon.ico".
       {Route::Match::kExact, kFaviconPath, &index_page},
-      // Reserved: GET /ip/*/NAME lists the addresses that registered NAME.
-      {Route::Match::kPrefix, "/ip/*/", nullptr},
+      // GET /ip/*/NAME lists who announced NAME (the live keys ip/<address>/NAME). No write can
+      // create a key "ip/*/...": writes under ip/ go to the writer's own address.
+      {Route::Match::kPrefix, "/ip/*/", listing},
       // /pk/<public key>: signed records (pkarr relays). Plain keys "pk/..." cannot be written.
       {Route::Match::kPrefix, "/pk/", signed_keys},
   };

@@ -77,6 +77,8 @@ std::string_view DateEndAndContentTypeLine(ContentType type) {
       return "\r\nContent-Type: application/octet-stream\r\n";
     case ContentType::kHtml:
       return "\r\nContent-Type: text/html; charset=utf-8\r\n";
+    case ContentType::kJson:
+      return "\r\nContent-Type: application/json\r\n";
     case ContentType::kNone:
       break;
   }

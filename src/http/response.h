@@ -15,7 +15,7 @@
 
 namespace rendezvous::http {
 
-enum class ContentType : uint8_t { kNone, kTextPlain, kOctetStream, kHtml };
+enum class ContentType : uint8_t { kNone, kTextPlain, kOctetStream, kHtml, kJson };
 
 // The handler's completion (see handler.h).
 using Done = absl::AnyInvocable<void()>;

@@ -11,11 +11,13 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <shared_mutex>
 #include <string_view>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "kv/announcement.h"
 #include "kv/entry_codec.h"
 
 namespace rendezvous::kv {
@@ -145,7 +147,7 @@ std::unique_ptr<LmdbEnv> LmdbEnv::Open(const Options& options, std::string* erro
     self->env_ = nullptr;
     return fail(DescribeLmdbError(rc));
   }
-  if ((rc = mdb_env_set_maxdbs(self->env_, 4)) != 0 ||
+  if ((rc = mdb_env_set_maxdbs(self->env_, 5)) != 0 ||
       (rc = mdb_env_set_maxreaders(self->env_, kMaxReaders)) != 0 ||
       (rc = mdb_env_set_mapsize(self->env_, initial_map)) != 0) {
     return fail(DescribeLmdbError(rc));
@@ -232,7 +234,8 @@ bool LmdbEnv::Load(std::string* reason) {
   const char* hwm = nullptr;
   if (!GetMeta(txn, meta_dbi_, kMetaFormat, 8, &format)) {
     *reason = "metadata damaged: no store format";
-  } else if (DecodeUint64(format) != kStoreFormat && DecodeUint64(format) != kStoreFormatV1) {
+  } else if (DecodeUint64(format) != kStoreFormat && DecodeUint64(format) != kStoreFormatV2 &&
+             DecodeUint64(format) != kStoreFormatV1) {
     *reason = absl::StrCat("store format ", DecodeUint64(format),
                            " is not supported (this build reads format ", kStoreFormat, ")");
   } else if (!GetMeta(txn, meta_dbi_, kMetaHashKey, secret::kKeyBytes, &key) ||
@@ -242,11 +245,15 @@ bool LmdbEnv::Load(std::string* reason) {
     *reason = absl::StrCat("metadata damaged: no entries database (", DescribeLmdbError(rc), ")");
   } else if ((rc = mdb_dbi_open(txn, "quota", 0, &quota_dbi_)) != 0) {
     *reason = absl::StrCat("metadata damaged: no quota database (", DescribeLmdbError(rc), ")");
-  } else if (DecodeUint64(format) == kStoreFormat &&
+  } else if (DecodeUint64(format) >= kStoreFormatV2 &&
              (rc = mdb_dbi_open(txn, "creators", MDB_DUPSORT, &creators_dbi_)) != 0) {
     *reason = absl::StrCat("metadata damaged: no creators database (", DescribeLmdbError(rc), ")");
+  } else if (DecodeUint64(format) == kStoreFormat &&
+             (rc = mdb_dbi_open(txn, "names", MDB_DUPSORT, &names_dbi_)) != 0) {
+    *reason = absl::StrCat("metadata damaged: no names database (", DescribeLmdbError(rc), ")");
   } else {
-    const bool upgrade = DecodeUint64(format) == kStoreFormatV1;
+    const uint64_t from_format = DecodeUint64(format);
+    const bool upgrade = from_format != kStoreFormat;
     std::memcpy(hash_key_.data(), key, secret::kKeyBytes);
     version_hwm_at_open_ = DecodeUint64(hwm);
     MDB_stat entries_stat{};
@@ -258,7 +265,7 @@ bool LmdbEnv::Load(std::string* reason) {
       *reason = DescribeLmdbError(rc);
       return false;
     }
-    return !upgrade || Upgrade(reason);
+    return !upgrade || Upgrade(from_format, reason);
   }
   mdb_txn_abort(txn);
   return false;
@@ -287,6 +294,7 @@ bool LmdbEnv::Initialise(std::string* reason) {
       (rc = mdb_dbi_open(txn, "entries", MDB_CREATE, &entries_dbi_)) != 0 ||
       (rc = mdb_dbi_open(txn, "quota", MDB_CREATE, &quota_dbi_)) != 0 ||
       (rc = mdb_dbi_open(txn, "creators", MDB_CREATE | MDB_DUPSORT, &creators_dbi_)) != 0 ||
+      (rc = mdb_dbi_open(txn, "names", MDB_CREATE | MDB_DUPSORT, &names_dbi_)) != 0 ||
       (rc = put(kMetaFormat, std::string_view(format, 8))) != 0 ||
       (rc = put(kMetaHashKey, key_bytes)) != 0 ||
       (rc = put(kMetaVersionHwm, std::string_view(hwm, 8))) != 0) {
@@ -304,13 +312,18 @@ bool LmdbEnv::Initialise(std::string* reason) {
   return true;
 }
 
-bool LmdbEnv::Upgrade(std::string* reason) {
-  // Format 1 had no "creators" index: build it from the records in one transaction (one walk of
-  // the file), then mark the file as format 2. Either all of it commits or nothing does.
+bool LmdbEnv::Upgrade(uint64_t from_format, std::string* reason) {
+  // Format 1 had no "creators" index and formats 1 and 2 no "names" index: build what is missing
+  // from the records in one transaction (one walk of the file), then mark the file as the
+  // current format. Either all of it commits or nothing does.
+  const bool build_creators = from_format < kStoreFormatV2;
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, 0, &txn);
   MDB_cursor* cursor = nullptr;
-  if (rc == 0) rc = mdb_dbi_open(txn, "creators", MDB_CREATE | MDB_DUPSORT, &creators_dbi_);
+  if (rc == 0 && build_creators) {
+    rc = mdb_dbi_open(txn, "creators", MDB_CREATE | MDB_DUPSORT, &creators_dbi_);
+  }
+  if (rc == 0) rc = mdb_dbi_open(txn, "names", MDB_CREATE | MDB_DUPSORT, &names_dbi_);
   if (rc == 0) rc = mdb_cursor_open(txn, entries_dbi_, &cursor);
   if (rc == 0) {
     MDB_val k;
@@ -324,7 +337,14 @@ bool LmdbEnv::Upgrade(std::string* reason) {
         continue;  // a damaged record is never removed, so it needs no index entry
       }
       MDB_val creator{header.creator.size(), header.creator.data()};
-      if ((rc = mdb_put(txn, creators_dbi_, &creator, &k, 0)) != 0) break;
+      if (build_creators && (rc = mdb_put(txn, creators_dbi_, &creator, &k, 0)) != 0) break;
+      const std::optional<Announcement> announcement =
+          ParseAnnouncement(std::string_view(static_cast<const char*>(k.mv_data), k.mv_size));
+      if (announcement) {
+        MDB_val name = ToVal(announcement->name);
+        MDB_val address = ToVal(announcement->address);
+        if ((rc = mdb_put(txn, names_dbi_, &name, &address, 0)) != 0) break;
+      }
     }
     if (rc == MDB_NOTFOUND) rc = 0;
     mdb_cursor_close(cursor);
@@ -342,7 +362,8 @@ bool LmdbEnv::Upgrade(std::string* reason) {
     mdb_txn_abort(txn);
   }
   if (rc != 0) {
-    *reason = absl::StrCat("cannot upgrade the store from format 1: ", DescribeLmdbError(rc));
+    *reason = absl::StrCat("cannot upgrade the store from format ", from_format, ": ",
+                           DescribeLmdbError(rc));
     return false;
   }
   return true;

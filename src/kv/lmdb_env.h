@@ -12,7 +12,7 @@
 //
 // Databases inside P: "entries" (key bytes -> record, see entry_codec.h), "quota" (creator ->
 // records it created, see quota_dbi()), "creators" (creator -> the keys of those records, see
-// creators_dbi()) and "meta":
+// creators_dbi()), "names" (announced name -> addresses, see names_dbi()) and "meta":
 //   "format"       8-byte little-endian store format (kStoreFormat);
 //   "hash_key"     the 32-byte secret::Hasher key, generated when the file is created and kept
 //                  with it (digests in the file are useless without it; the plain secret is
@@ -40,9 +40,11 @@
 
 namespace rendezvous::kv {
 
-// Format 2 added the "creators" index. A format 1 file is upgraded at open (the index is built
-// from the records in one transaction); a server of format 1 refuses a format 2 file.
-inline constexpr uint64_t kStoreFormat = 2;
+// Format 2 added the "creators" index, format 3 the "names" index of announcements. An older file
+// is upgraded at open (the missing indexes are built from the records in one transaction); a
+// server of an older format refuses a newer file.
+inline constexpr uint64_t kStoreFormat = 3;
+inline constexpr uint64_t kStoreFormatV2 = 2;
 inline constexpr uint64_t kStoreFormatV1 = 1;
 
 class LmdbEnv {
@@ -82,6 +84,11 @@ class LmdbEnv {
   // for its creator's quota find and remove that creator's expired records in O(its quota).
   // Record keys fit as duplicates: LMDB limits both to its maximum key size.
   MDB_dbi creators_dbi() const { return creators_dbi_; }
+  // "names" (MDB_DUPSORT): announced name -> the address of each record under
+  // "ip/<address>/<name>" (kv/announcement.h), one duplicate per record, expired ones included
+  // until removed. Changed with "creators" in the same transactions (a record's creation and
+  // removal), so a listing reads one name's records without a scan.
+  MDB_dbi names_dbi() const { return names_dbi_; }
   const std::string& path() const { return path_; }
   const secret::Key& hash_key() const { return hash_key_; }
   // Values read at open: "version_hwm" and the number of records.
@@ -138,8 +145,8 @@ class LmdbEnv {
   // that holds no data. On failure sets `*reason` and returns false.
   bool Load(std::string* reason);
   bool Initialise(std::string* reason);
-  // Turns a format 1 file into format 2 (builds the "creators" index).
-  bool Upgrade(std::string* reason);
+  // Turns a format 1 or 2 file into the current format (builds the indexes it lacks).
+  bool Upgrade(uint64_t from_format, std::string* reason);
 
   std::string path_;
   int lock_fd_ = -1;
@@ -148,6 +155,7 @@ class LmdbEnv {
   MDB_dbi meta_dbi_ = 0;
   MDB_dbi quota_dbi_ = 0;
   MDB_dbi creators_dbi_ = 0;
+  MDB_dbi names_dbi_ = 0;
   secret::Key hash_key_{};
   uint64_t version_hwm_at_open_ = 0;
   size_t entries_at_open_ = 0;

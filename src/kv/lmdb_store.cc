@@ -4,10 +4,13 @@
 
 #include <algorithm>
 #include <limits>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "kv/announcement.h"
 #include "kv/entry_codec.h"
 #include "kv/write_plan.h"
 
@@ -141,6 +144,63 @@ void LmdbStore::Get(std::string_view key, absl::Time now, GetCallback done) {
     result.status = Status::kUnavailable;
     done(result);
   }
+}
+
+void LmdbStore::List(const ListRequest& request, ListCallback done) {
+  ListResult result;
+  result.status = Status::kOk;
+  const int rc = env_->Read([&](MDB_txn* txn) {
+    struct Live {
+      std::string_view address;  // views into the map, valid in this transaction
+      std::string_view value;
+      EntryHeader header;
+    };
+    std::vector<Live> live;
+    MDB_cursor* cursor = nullptr;
+    if (mdb_cursor_open(txn, env_->names_dbi(), &cursor) != 0) {
+      result.status = Status::kUnavailable;
+      return;
+    }
+    MDB_val name = ToVal(request.name);
+    MDB_val address;
+    std::string key;
+    int get_rc = request.name.empty() ? MDB_NOTFOUND
+                                      : mdb_cursor_get(cursor, &name, &address, MDB_SET_KEY);
+    for (; get_rc == 0; get_rc = mdb_cursor_get(cursor, &name, &address, MDB_NEXT_DUP)) {
+      const std::string_view address_text(static_cast<const char*>(address.mv_data),
+                                          address.mv_size);
+      key = AnnouncementKey(address_text, request.name);
+      MDB_val k = ToVal(key);
+      MDB_val v;
+      if (mdb_get(txn, env_->entries_dbi(), &k, &v) != 0) continue;
+      Live member{address_text, {}, {}};
+      if (!DecodeEntry(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size),
+                       &member.header, &member.value) ||
+          member.header.expires_at <= request.now) {
+        continue;
+      }
+      result.fingerprint = AddToFingerprint(result.fingerprint, member.header.version);
+      live.push_back(member);
+    }
+    mdb_cursor_close(cursor);
+    if (get_rc != 0 && get_rc != MDB_NOTFOUND) {
+      result.status = Status::kUnavailable;
+      return;
+    }
+    result.total = live.size();
+    // The index is sorted by address bytes; the sample keeps that order once sorted.
+    std::vector<uint32_t> chosen = SampleIndices(live.size(), request.limit, request.seed);
+    std::sort(chosen.begin(), chosen.end());
+    result.peers.reserve(chosen.size());
+    for (const uint32_t i : chosen) {
+      const Live& member = live[i];
+      result.peers.push_back(ListedPeer{std::string(member.address), std::string(member.value),
+                                        member.header.version, member.header.expires_at});
+    }
+  });
+  if (rc != 0) result = ListResult{};  // kUnavailable
+  // Address order is text order, which the index's byte order already is.
+  done(result);
 }
 
 void LmdbStore::Put(const PutRequest& request, WriteCallback done) {

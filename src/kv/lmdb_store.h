@@ -82,6 +82,9 @@ class LmdbStore final : public Store {
   // Records held (expired ones until swept); constant time.
   size_t Size() const override;
   void SetChangeListener(ChangeListener listener) override;
+  // Reads the name's members from the "names" index and each member's record, all in one read
+  // transaction (one snapshot), on the calling thread; the callback runs after it ended.
+  void List(const ListRequest& request, ListCallback done) override;
 
   // The current and the largest map size, in bytes (status pages, tests).
   size_t map_bytes() const { return env_->map_bytes(); }

@@ -8,6 +8,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "kv/announcement.h"
 #include "kv/write_plan.h"
 
 namespace rendezvous::kv {
@@ -399,6 +400,14 @@ int LmdbWriter::AdjustQuota(MDB_txn* txn, const std::array<uint8_t, 16>& creator
   if (const int rc = QuotaCount(txn, creator, &count); rc != 0) return rc;
   MDB_val c{creator.size(), const_cast<uint8_t*>(creator.data())};
   MDB_val k = ToVal(key);
+  // The listing index changes with the same record events as the creators index.
+  if (const std::optional<Announcement> announcement = ParseAnnouncement(key)) {
+    MDB_val name = ToVal(announcement->name);
+    MDB_val address = ToVal(announcement->address);
+    const int rc = delta < 0 ? mdb_del(txn, env_.names_dbi(), &name, &address)
+                             : mdb_put(txn, env_.names_dbi(), &name, &address, 0);
+    if (rc != 0 && rc != MDB_NOTFOUND) return rc;
+  }
   if (delta < 0) {
     const int rc = mdb_del(txn, env_.creators_dbi(), &c, &k);
     if (rc != 0 && rc != MDB_NOTFOUND) return rc;

@@ -154,7 +154,8 @@ class LmdbWriter {
   // Removes `creator`'s records that expired at or before `now`.
   int PurgeCreator(MDB_txn* txn, const std::array<uint8_t, 16>& creator, absl::Time now);
   // Adds `delta` (+1 or -1) to `creator`'s count in the quota database (a count of 0 is deleted)
-  // and adds or removes `key` in its "creators" index.
+  // and adds or removes `key` in its "creators" index, and in the "names" index when `key` is an
+  // announcement. Called on every creation and removal of a record.
   int AdjustQuota(MDB_txn* txn, const std::array<uint8_t, 16>& creator, std::string_view key,
                   int delta);
   int QuotaCount(MDB_txn* txn, const std::array<uint8_t, 16>& creator, uint32_t* count);

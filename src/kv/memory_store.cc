@@ -9,6 +9,7 @@
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "kv/announcement.h"
 
 namespace rendezvous::kv {
 namespace {
@@ -100,6 +101,69 @@ void MemoryStore::NoteCountedExpiry(const Creator& creator, absl::Time expires_a
   }
 }
 
+void MemoryStore::IndexWritten(std::string_view key, uint64_t version, absl::Time expires_at) {
+  const std::optional<Announcement> announcement = ParseAnnouncement(key);
+  if (!announcement) return;
+  std::lock_guard lock(names_mu_);
+  names_[AsAbsl(announcement->name)][AsAbsl(announcement->address)] =
+      NameMember{version, expires_at};
+}
+
+void MemoryStore::IndexRemoved(std::string_view key) {
+  const std::optional<Announcement> announcement = ParseAnnouncement(key);
+  if (!announcement) return;
+  std::lock_guard lock(names_mu_);
+  auto it = names_.find(AsAbsl(announcement->name));
+  if (it == names_.end()) return;  // cannot happen: every announcement is indexed
+  it->second.erase(AsAbsl(announcement->address));
+  if (it->second.empty()) names_.erase(it);
+}
+
+void MemoryStore::List(const ListRequest& request, ListCallback done) {
+  ListResult result;
+  result.status = Status::kOk;
+  std::vector<std::string> sampled;
+  {
+    std::lock_guard lock(names_mu_);
+    auto it = names_.find(AsAbsl(request.name));
+    if (it != names_.end()) {
+      // Two passes over the name's members: count (and fingerprint) the live ones, then pick the
+      // sampled ones out of them. The map does not change in between: the mutex is held.
+      for (const auto& [address, member] : it->second) {
+        if (member.expires_at <= request.now) continue;
+        ++result.total;
+        result.fingerprint = AddToFingerprint(result.fingerprint, member.version);
+      }
+      std::vector<uint32_t> chosen = SampleIndices(result.total, request.limit, request.seed);
+      std::sort(chosen.begin(), chosen.end());
+      sampled.reserve(chosen.size());
+      uint32_t live_index = 0;
+      auto next = chosen.begin();
+      for (const auto& [address, member] : it->second) {
+        if (next == chosen.end()) break;
+        if (member.expires_at <= request.now) continue;
+        if (live_index++ == *next) {
+          sampled.emplace_back(address);
+          ++next;
+        }
+      }
+    }
+  }
+  result.peers.reserve(sampled.size());
+  for (const std::string& address : sampled) {
+    const std::string key = AnnouncementKey(address, request.name);
+    Shard& shard = ShardFor(key);
+    std::shared_lock lock(shard.mu);
+    auto it = shard.entries.find(AsAbsl(key));
+    if (it == shard.entries.end() || it->second.expires_at <= request.now) continue;
+    result.peers.push_back(
+        ListedPeer{address, it->second.value, it->second.version, it->second.expires_at});
+  }
+  std::sort(result.peers.begin(), result.peers.end(),
+            [](const ListedPeer& a, const ListedPeer& b) { return a.address < b.address; });
+  done(result);
+}
+
 uint64_t MemoryStore::NextVersion() {
   return last_version_.fetch_add(1, std::memory_order_relaxed) + 1;
 }
@@ -115,6 +179,7 @@ size_t MemoryStore::PurgeExpiredLocked(Shard& shard, absl::Time now) {
   for (auto it = shard.entries.begin(); it != shard.entries.end();) {
     if (it->second.expires_at <= now) {
       ReleaseQuota(it->first, it->second);
+      IndexRemoved(it->first);
       shard.entries.erase(it++);  // erasing does not invalidate other iterators
       ++removed;
     } else {
@@ -168,6 +233,7 @@ size_t MemoryStore::PurgeCreator(const Creator& creator, absl::Time now) {
     }
     if (it->second.expires_at <= now) {
       ReleaseQuota(it->first, it->second);
+      IndexRemoved(it->first);
       shard.entries.erase(it);
       Release(1);
       ++removed;
@@ -212,6 +278,7 @@ MemoryStore::Missing MemoryStore::TryPut(const PutRequest& request, const secret
   const WritePlan plan = PlanPut(it != shard.entries.end() ? &found : nullptr, request, digest);
   if (plan.remove_found) {
     ReleaseQuota(it->first, it->second);
+    IndexRemoved(it->first);
     shard.entries.erase(it);
     Release(1);
     it = shard.entries.end();
@@ -249,6 +316,7 @@ MemoryStore::Missing MemoryStore::TryPut(const PutRequest& request, const secret
   entry.version = NextVersion();
   entry.expires_at = record.expires_at;
   shard.earliest_expiry = std::min(shard.earliest_expiry, record.expires_at);
+  IndexWritten(it->first, entry.version, entry.expires_at);
   result->version = entry.version;
   result->expires_at = entry.expires_at;
   result->created = plan.creates;
@@ -302,6 +370,7 @@ void MemoryStore::Delete(const DeleteRequest& request, WriteCallback done) {
         PlanDelete(it != shard.entries.end() ? &found : nullptr, request, digest_ptr);
     if (plan.remove_found) {
       ReleaseQuota(it->first, it->second);
+      IndexRemoved(it->first);
       shard.entries.erase(it);
       Release(1);
     }

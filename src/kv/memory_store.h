@@ -36,6 +36,15 @@
 // as before. (Within one process the quota flag does not change, so every creator's entries are
 // either all counted or none.)
 //
+// Listings (announcement.h): the map name -> (address -> version and expiry of its record), guarded
+// by its own std::mutex, gains or updates a member whenever an announcement is written and loses
+// it whenever the record is removed, under the record's shard lock (lock order: a shard mutex,
+// then the names mutex; the quota and names mutexes are never held together). A name without
+// members is erased. List counts the live members and draws its sample under the names mutex,
+// then reads each sampled record under its shard's reader lock, one shard at a time: a record
+// removed in between is left out (total stays what was counted), and one rewritten in between is
+// listed with its new value. Only keys under "ip/" pay anything for this.
+//
 // Thread-safety: all methods may be called concurrently from any thread, except SetChangeListener,
 // which must be called before the store is shared between threads.
 #pragma once
@@ -91,6 +100,7 @@ class MemoryStore final : public Store {
   // Entries held, expired-but-not-yet-removed ones included (never more than max_entries).
   size_t Size() const override;
   void SetChangeListener(ChangeListener listener) override;
+  void List(const ListRequest& request, ListCallback done) override;
 
  private:
   struct Entry {
@@ -134,6 +144,9 @@ class MemoryStore final : public Store {
   void ReleaseQuota(std::string_view key, const Entry& entry);
   // A counted entry's expiry moved to `expires_at`: keeps its creator's bound a lower bound.
   void NoteCountedExpiry(const Creator& creator, absl::Time expires_at);
+  // The listing index: an announcement's record under `key` was written / removed.
+  void IndexWritten(std::string_view key, uint64_t version, absl::Time expires_at);
+  void IndexRemoved(std::string_view key);
   uint64_t NextVersion();
   void Notify(std::string_view key, uint64_t version);
 
@@ -152,6 +165,15 @@ class MemoryStore final : public Store {
   // Counted entries per creator. Taken after a shard mutex, never before one.
   std::mutex quota_mu_;
   absl::flat_hash_map<Creator, CreatorKeys> quota_;  // guarded by quota_mu_
+  // The listing index: name -> address -> the announcement's record. Taken after a shard mutex,
+  // never before one.
+  struct NameMember {
+    uint64_t version = 0;
+    absl::Time expires_at;
+  };
+  std::mutex names_mu_;
+  absl::flat_hash_map<std::string, absl::flat_hash_map<std::string, NameMember>>
+      names_;  // guarded by names_mu_
 };
 
 }  // namespace rendezvous::kv

@@ -13,6 +13,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "common/log.h"
+#include "kv/announcement.h"
 
 namespace rendezvous::kv {
 namespace {
@@ -27,7 +28,8 @@ constexpr char kFormat[] = "1";
 constexpr int kPutScript = 0;
 constexpr int kDeleteScript = 1;
 constexpr int kGetScript = 2;
-constexpr int kScriptCount = 3;
+constexpr int kListScript = 3;
+constexpr int kScriptCount = 4;
 
 // The token bucket (GCRA, as ratelimit::Limiter, in microseconds) on Redis's clock (TIME), so
 // servers with skewed clocks charge one bucket alike. The bucket is one string, the theoretical
@@ -67,7 +69,8 @@ std::string Charged(int bucket_key, int first_rate_arg, const std::string& body)
                       body,
                       "\nend\n"
                       "local r = op()\n"
-                      "return {r[1], r[2] or 0, r[3] or 0, rate[1], rate[3], rate[4], rate[5]}\n");
+                      "return {r[1], r[2] or 0, r[3] or 0, rate[1], rate[3], rate[4], rate[5], "
+                      "r[4]}\n");
 }
 
 // Liveness and the owner rule are written once here and pasted into both scripts.
@@ -88,17 +91,41 @@ if (kind == 'm' and (not live or cur[1] ~= want)) or (kind == 'a' and live) or
 end
 )lua";
 
+// After a change of the name index `nkey` (and its change version `vkey`): both expire with the
+// index's last member, or go when it is empty. The scores are on the servers' clock (`now`), so
+// the expiry is relative, as the entries' own, and a minute late for safety.
+constexpr char kKeepNames[] = R"lua(
+local function keep_names(nkey, vkey)
+  if redis.call('ZCARD', nkey) == 0 then
+    redis.call('DEL', nkey, vkey)
+    return
+  end
+  local top = redis.call('ZRANGE', nkey, -1, -1, 'WITHSCORES')
+  local last = tonumber(top[2])
+  if last == math.huge then
+    redis.call('PERSIST', nkey)
+    redis.call('PERSIST', vkey)
+  else
+    local ttl = string.format('%d', math.max(0, math.ceil((last - now) / 1000)) + 60000)
+    redis.call('PEXPIRE', nkey, ttl)
+    redis.call('PEXPIRE', vkey, ttl)
+  end
+end
+)lua";
+
 // KEYS: 1 entry, 2 capacity set, 3 the requester's quota set, 4 version counter.
 // ARGV: 1 key, 2 value, 3 digest ('' = no secret), 4 now (us), 5 expires_at (us, -1 = never),
 //       6 Redis TTL (ms), 7 precondition (n, m, a, e), 8 version for m, 9 creator (hex),
 //       10 quota (0 = none), 11 max entries, 12 prefix. Charged: KEYS[5] bucket, ARGV 13..15.
+//       Announcements: KEYS[6] name index, KEYS[7] its change version, ARGV[16] the address
+//       ('' = the key announces nothing).
 // Codes 'F', 'P', 'Q', 'C' or 'K' (then version, created).
 const std::string& PutScript() {
   static const std::string script = Charged(
       5, 13,
       absl::StrCat("local now = tonumber(ARGV[4]); local digest = ARGV[3]; local kind = ARGV[7]; "
                    "local want = ARGV[8]\n",
-                   kLoadEntry, R"lua(
+                   kKeepNames, kLoadEntry, R"lua(
 -- A signed record (kind 's', pkarr/record.h) replaces a live one only when its timestamp (bytes
 -- 65..72, big-endian) is newer, or equal with the same bytes (a refresh); else 'X' (conflict).
 -- A stored value shorter than 72 bytes is no record: the signed one replaces it. Compared byte
@@ -176,6 +203,11 @@ else
 end
 redis.call('ZADD', KEYS[2], score, ARGV[1])
 redis.call('ZADD', quota_set, score, ARGV[1])
+if ARGV[16] ~= '' then
+  redis.call('ZADD', KEYS[6], score, ARGV[16])
+  redis.call('SET', KEYS[7], version)
+  keep_names(KEYS[6], KEYS[7])
+end
 if live then return {'K', version, 0} end
 return {'K', version, 1}
 )lua"));
@@ -183,17 +215,24 @@ return {'K', version, 1}
 }
 
 // KEYS: 1 entry, 2 capacity set. ARGV: 1 key, 2 digest, 3 now (us), 4 precondition, 5 version,
-// 6 prefix. Charged: KEYS[3] bucket, ARGV 7..9. Codes 'F', 'P', 'N' or 'K'.
+// 6 prefix. Charged: KEYS[3] bucket, ARGV 7..9. Announcements: KEYS[4] name index, KEYS[5] its
+// change version, KEYS[6] version counter, ARGV[10] the address ('' = none). Codes 'F', 'P', 'N'
+// or 'K'.
 const std::string& DeleteScript() {
   static const std::string script = Charged(
       3, 7,
       absl::StrCat("local now = tonumber(ARGV[3]); local digest = ARGV[2]; local kind = ARGV[4]; "
                    "local want = ARGV[5]\n",
-                   kLoadEntry, R"lua(
+                   kKeepNames, kLoadEntry, R"lua(
 if not live then return {'N'} end
 redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', ARGV[6] .. 'q:' .. cur[4], ARGV[1])
+if ARGV[10] ~= '' then
+  redis.call('ZREM', KEYS[4], ARGV[10])
+  redis.call('SET', KEYS[5], string.format('%d', redis.call('INCR', KEYS[6])))
+  keep_names(KEYS[4], KEYS[5])
+end
 return {'K'}
 )lua"));
   return script;
@@ -211,8 +250,43 @@ return {'G', 0, 0, rate[1], rate[3], rate[4], rate[5], e[1], e[2], e[3]}
   return script;
 }
 
+// KEYS: 1 name index, 2 its change version, 3 bucket. ARGV: 1 now (us), 2 limit, 3 the entries'
+// key prefix ("<prefix>e:ip/"), 4 "/" .. name. Charged: ARGV 5..7. Reply code 'L', the live
+// total, the change version ('0': none), then {address, v, n, x, ...} of the sampled entries
+// still held (element 8).
+const std::string& ListScript() {
+  static const std::string script = Charged(3, 5, R"lua(
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local total = redis.call('ZCARD', KEYS[1])
+local changed = redis.call('GET', KEYS[2]) or '0'
+local limit = tonumber(ARGV[2])
+local members = {}
+if total > 0 and limit > 0 then
+  if total <= limit then
+    members = redis.call('ZRANGE', KEYS[1], 0, -1)
+  else
+    members = redis.call('ZRANDMEMBER', KEYS[1], limit)
+  end
+end
+local out = {}
+for _, address in ipairs(members) do
+  local e = redis.call('HMGET', ARGV[3] .. address .. ARGV[4], 'v', 'n', 'x')
+  if e[1] then
+    out[#out + 1] = address
+    out[#out + 1] = e[1]
+    out[#out + 1] = e[2]
+    out[#out + 1] = e[3]
+  end
+end
+return {'L', total, changed, out}
+)lua");
+  return script;
+}
+
 const std::string& ScriptBody(int which) {
   switch (which) {
+    case kListScript:
+      return ListScript();
     case kPutScript:
       return PutScript();
     case kDeleteScript:
@@ -232,6 +306,9 @@ std::optional<ratelimit::Decision> RateFrom(const Reply& reply) {
   decision.retry_after = absl::Microseconds(reply.elements[6].integer);
   return decision;
 }
+
+// Debian's Abseil has its own absl::string_view, which StrCat takes; std::string_view converts.
+absl::string_view AbslView(std::string_view s) { return absl::string_view(s.data(), s.size()); }
 
 // Microseconds are exact in Lua's doubles (2^53 us is 285 years), nanoseconds are not.
 int64_t Micros(absl::Time t) { return t == absl::InfiniteFuture() ? -1 : absl::ToUnixMicros(t); }
@@ -445,7 +522,7 @@ std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options, s
 }
 
 RedisStore::RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
-                       const secret::Key& key, std::array<std::string, 3> shas)
+                       const secret::Key& key, std::array<std::string, 4> shas)
     : prefix_(options.prefix),
       max_entries_(options.max_entries),
       limits_(options.limits),
@@ -575,7 +652,7 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
   const int64_t ttl_ms = static_cast<int64_t>(std::ceil(
       std::clamp(absl::ToDoubleMilliseconds(request.expires_at - request.now), 1.0, 1e15)));
   std::string key(request.key);
-  std::vector<std::string> args = {"5",
+  std::vector<std::string> args = {"7",
                                    absl::StrCat(prefix_, "e:", key),
                                    prefix_ + "all",
                                    absl::StrCat(prefix_, "q:", creator),
@@ -594,6 +671,7 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
                                    absl::StrCat(max_entries_),
                                    prefix_};
   AppendRateArgs(request.charge, args);
+  AppendNameArgs(key, /*with_version_counter=*/false, args);
   const absl::Time expires_at = request.expires_at;
   RunScript(kPutScript, std::move(args),
             [this, key = std::move(key), expires_at, done = std::move(done)](
@@ -653,7 +731,7 @@ void RedisStore::Delete(const DeleteRequest& request, WriteCallback done) {
     return;
   }
   std::string key(request.key);
-  std::vector<std::string> args = {"3",
+  std::vector<std::string> args = {"6",
                                    absl::StrCat(prefix_, "e:", key),
                                    prefix_ + "all",
                                    BucketKey(request.charge),
@@ -664,6 +742,7 @@ void RedisStore::Delete(const DeleteRequest& request, WriteCallback done) {
                                    absl::StrCat(request.precondition.version),
                                    prefix_};
   AppendRateArgs(request.charge, args);
+  AppendNameArgs(key, /*with_version_counter=*/true, args);
   RunScript(kDeleteScript, std::move(args),
             [this, key = std::move(key), done = std::move(done)](CommandError error,
                                                                  const Reply& reply) mutable {
@@ -691,6 +770,81 @@ void RedisStore::Delete(const DeleteRequest& request, WriteCallback done) {
               }
               done(result);
               if (result.status == Status::kOk && listener_) listener_(key, 0);
+            });
+}
+
+void RedisStore::AppendNameArgs(std::string_view key, bool with_version_counter,
+                                std::vector<std::string>& args) const {
+  // The keys go after the script's other keys: insert them before the first argument.
+  const size_t key_count = static_cast<size_t>(std::stoi(args[0]));
+  const std::optional<Announcement> announcement = ParseAnnouncement(key);
+  const absl::string_view name =
+      announcement ? absl::string_view(announcement->name.data(), announcement->name.size())
+                   : absl::string_view();
+  std::vector<std::string> keys = {absl::StrCat(prefix_, "n:", name),
+                                   absl::StrCat(prefix_, "nv:", name)};
+  if (with_version_counter) keys.push_back(prefix_ + "version");
+  args.insert(args.begin() + 1 + static_cast<std::ptrdiff_t>(key_count - keys.size()),
+              keys.begin(), keys.end());
+  args.push_back(announcement ? std::string(announcement->address) : std::string());
+}
+
+void RedisStore::List(const ListRequest& request, ListCallback done) {
+  std::vector<std::string> args = {"3",
+                                   absl::StrCat(prefix_, "n:", AbslView(request.name)),
+                                   absl::StrCat(prefix_, "nv:", AbslView(request.name)),
+                                   BucketKey(request.charge),
+                                   absl::StrCat(Micros(request.now)),
+                                   absl::StrCat(request.limit),
+                                   absl::StrCat(prefix_, "e:", AbslView(kAnnouncementPrefix)),
+                                   absl::StrCat("/", AbslView(request.name))};
+  AppendRateArgs(request.charge, args);
+  const int64_t now_us = Micros(request.now);
+  RunScript(kListScript, std::move(args),
+            [now_us, done = std::move(done)](CommandError error, const Reply& reply) mutable {
+              ListResult result;
+              if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
+                  reply.elements.size() < 7) {
+                result.status = FailureStatus(error, reply);
+                done(result);
+                return;
+              }
+              result.rate = RateFrom(reply);
+              const std::string& code = reply.elements[0].str;
+              int64_t changed = 0;
+              if (code == "R") {
+                result.status = Status::kRateLimited;
+                done(result);
+                return;
+              }
+              if (code != "L" || reply.elements.size() != 8 ||
+                  !ParseInt(reply.elements[2].str, &changed)) {
+                result.status = FailureStatus(CommandError::kOk, reply);
+                done(result);
+                return;
+              }
+              result.status = Status::kOk;
+              result.total = static_cast<uint64_t>(reply.elements[1].integer);
+              // A change counter and the live count: a write or delete bumps the first, an
+              // expiry alone lowers the second.
+              result.fingerprint = AddToFingerprint(static_cast<uint64_t>(changed), result.total);
+              const std::vector<Reply>& out = reply.elements[7].elements;
+              for (size_t i = 0; i + 3 < out.size(); i += 4) {
+                int64_t version = 0;
+                int64_t expires_us = 0;
+                if (!ParseInt(out[i + 2].str, &version) || !ParseInt(out[i + 3].str, &expires_us) ||
+                    (expires_us >= 0 && expires_us <= now_us)) {
+                  continue;  // freed or rewritten with an earlier expiry since it was indexed
+                }
+                result.peers.push_back(ListedPeer{
+                    out[i].str, out[i + 1].str, static_cast<uint64_t>(version),
+                    expires_us < 0 ? absl::InfiniteFuture() : absl::FromUnixMicros(expires_us)});
+              }
+              std::sort(result.peers.begin(), result.peers.end(),
+                        [](const ListedPeer& a, const ListedPeer& b) {
+                          return a.address < b.address;
+                        });
+              done(result);
             });
 }
 

@@ -19,6 +19,16 @@
 //                         At its limit, a set's expired members (score <= now) are removed, with
 //                         their entries and their places in the other set, before the count
 //                         decides, so expired entries never refuse a creation.
+//   <prefix>n:<name>      sorted set of the addresses announcing <name> (the keys
+//                         "ip/<address>/<name>", kv/announcement.h), scored by x; written by the
+//                         put and delete scripts with the entry. Its expired members (score <=
+//                         now) are dropped by the list script, so the entries' other removals
+//                         (purges, Redis expiry) need not touch it. The key expires a minute
+//                         after its last member.
+//   <prefix>nv:<name>     the version of the last write or delete of one of <name>'s announcements:
+//                         with the live count, the listing's fingerprint. Expires with n:<name>.
+//                         (Announcements written before this layout, or by an older server, are
+//                         not indexed until written again.)
 //   <prefix>version       INCR counter: versions unique and increasing across all servers
 //   <prefix>hashkey       the 32-byte owner hashing key, created once (SET NX) and shared
 //   <prefix>rl:<client>   string: a client's token bucket (GCRA's theoretical arrival time, in
@@ -87,16 +97,24 @@ class RedisStore final : public Store {
   // The capacity set's size. Blocking (one round trip); 0 when Redis does not answer.
   size_t Size() const override;
   void SetChangeListener(ChangeListener listener) override;
+  // One script: drops the name's expired members, counts the rest, samples with ZRANDMEMBER and
+  // reads the sampled entries, after the charge.
+  void List(const ListRequest& request, ListCallback done) override;
 
   // Connections to Redis that serve now (metrics: 0 means Redis is unreachable).
   size_t connected_count() const { return client_->ConnectedCount(); }
 
  private:
   RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
-             const secret::Key& key, std::array<std::string, 3> shas);
+             const secret::Key& key, std::array<std::string, 4> shas);
   // The KEYS entry and the three ARGV entries of a charge (bucket, cost, T, burst).
   std::string BucketKey(const RateCharge& charge) const;
   void AppendRateArgs(const RateCharge& charge, std::vector<std::string>& args) const;
+  // The listing index's keys (inserted last among the script's keys, whose count args[0] says
+  // already includes them) and the announcing address ('' when `key` announces nothing),
+  // appended after the other arguments.
+  void AppendNameArgs(std::string_view key, bool with_version_counter,
+                      std::vector<std::string>& args) const;
   // Sends EVALSHA, falling back to EVAL once when Redis lost its script cache (a restart).
   void RunScript(int which, std::vector<std::string> args,
                  absl::AnyInvocable<void(redis::CommandError, const redis::Reply&)> done);
@@ -106,7 +124,8 @@ class RedisStore final : public Store {
   const InputLimits limits_;
   std::unique_ptr<redis::Client> client_;
   const secret::Hasher hasher_;
-  const std::array<std::string, 3> script_sha_;  // kPutScript, kDeleteScript, kGetScript
+  // kPutScript, kDeleteScript, kGetScript, kListScript
+  const std::array<std::string, 4> script_sha_;
   int64_t emission_interval_us_ = 1;             // GCRA's T
   int64_t burst_us_ = 1;                         // capacity * T
   ChangeListener listener_;

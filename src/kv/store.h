@@ -27,7 +27,9 @@
 #include <cstdint>
 #include <optional>
 #include <string_view>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/functional/any_invocable.h"
 #include "absl/time/time.h"
@@ -135,7 +137,38 @@ struct WriteResult {
   std::optional<ratelimit::Decision> rate;  // as GetResult::rate
 };
 
+// Who announced a name (announcement.h): the live records under "ip/<address>/<name>".
+struct ListRequest {
+  std::string_view name;  // read during the call only
+  absl::Time now;         // records with expires_at <= now are neither listed nor counted
+  uint32_t limit = 100;   // list at most this many (a uniform random sample when more are live)
+  uint64_t seed = 0;      // drives the sample; the caller draws it (engines stay deterministic)
+  RateCharge charge;      // only for an engine that ChargesRateLimit
+};
+
+struct ListedPeer {
+  std::string address;  // canonical text, as in the key
+  std::string value;
+  uint64_t version = 0;
+  absl::Time expires_at;
+};
+
+struct ListResult {
+  Status status = Status::kUnavailable;  // kOk, kUnavailable or kRateLimited
+  uint64_t total = 0;                    // live announcers of the name, exact
+  // min(limit, total) distinct live announcers (fewer only when a record went away during the
+  // call on an engine without one snapshot: see each engine), in ascending address order.
+  std::vector<ListedPeer> peers;
+  // Changes whenever the set of live announcers or the value of one of them changes (a write, a
+  // delete, an expiry); equal fingerprints mean the same listing up to a 2^-64 chance. The HTTP
+  // layer turns it, with `total`, into the listing's ETag. How it is derived is the engine's
+  // business (a sum of mixed versions, or a per-name change counter).
+  uint64_t fingerprint = 0;
+  std::optional<ratelimit::Decision> rate;  // as GetResult::rate
+};
+
 using GetCallback = absl::AnyInvocable<void(const GetResult&)>;
+using ListCallback = absl::AnyInvocable<void(const ListResult&)>;
 using WriteCallback = absl::AnyInvocable<void(const WriteResult&)>;
 // Called after a write commits (Put or Delete with kOk), with the key and its new version (0 for a
 // delete). Runs on the thread that completed the write; must be short and must not call the store.
@@ -185,6 +218,15 @@ class Store {
                           GetCallback done) {
     (void)charge;
     Get(key, now, std::move(done));
+  }
+
+  // Lists the live announcers of request.name (see ListRequest and ListResult). Charges
+  // request.charge first on an engine that ChargesRateLimit. Costs O(announcers of that name),
+  // never a scan of the store. The default answers kUnavailable (an engine without the index).
+  virtual void List(const ListRequest& request, ListCallback done) {
+    (void)request;
+    ListResult result;
+    done(result);
   }
 
   // Installs the single change listener (for long-poll/watch). Call before serving.

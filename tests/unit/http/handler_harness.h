@@ -21,6 +21,7 @@
 #include "http/handler.h"
 #include "http/index_handler.h"
 #include "http/index_page.h"
+#include "http/list_handler.h"
 #include "http/pk_handler.h"
 #include "http/public_routes.h"
 #include "http/request.h"
@@ -177,8 +178,13 @@ class Harness {
                                      .ipv6_prefix_bits = options.handler.ipv6_prefix_bits,
                                      .max_keys_per_client = options.handler.max_keys_per_client},
                     store != nullptr ? *store : memory_store_, limiter_, clock_),
+        list_handler_(ListHandlerOptions{.max_key_bytes = options.handler.max_key_bytes,
+                                         .ipv6_prefix_bits = options.handler.ipv6_prefix_bits,
+                                         .first_seed = 1},
+                      store != nullptr ? *store : memory_store_, limiter_, clock_),
         request_stats_(stats_),
-        router_(PublicRoutes(index_handler_, &pk_handler_), handler_, clock_, &request_stats_) {}
+        router_(PublicRoutes(index_handler_, &pk_handler_, &list_handler_), handler_, clock_,
+                &request_stats_) {}
 
   // Sends `call` and returns the response; the store completes inline, so `done` must have run
   // exactly once when Handle returns. May be called from several threads at once.
@@ -213,6 +219,7 @@ class Harness {
   IndexHandler index_handler_;
   Handler handler_;
   PkHandler pk_handler_;
+  ListHandler list_handler_;
   RequestStats request_stats_;
   Router router_;
 };

@@ -248,6 +248,7 @@ TEST(ErrorsTest, EveryErrorHasItsStatusBodyAndHeaders) {
        "Conflict: a newer record, or another record with the same timestamp, is stored\n", false},
       {Error::kForbiddenPkKey, 403,
        "Forbidden: pk/ keys are written through /pk/ with a signed record\n", false},
+      {Error::kBadListLimit, 400, "Invalid limit: a whole number from 0 to 1000\n", false},
       {Error::kNotImplemented, 501, "Not Implemented\n", true},
   };
   ASSERT_EQ(std::size(cases), kErrorCount);  // a new Error needs its row here

@@ -51,6 +51,9 @@ class TempDirLmdbStore final : public Store {
   void Delete(const DeleteRequest& request, WriteCallback done) override {
     store_->Delete(request, std::move(done));
   }
+  void List(const ListRequest& request, ListCallback done) override {
+    store_->List(request, std::move(done));
+  }
   size_t SweepExpired(absl::Time now) override { return store_->SweepExpired(now); }
   Status Flush() override { return store_->Flush(); }
   size_t Size() const override { return store_->Size(); }
@@ -185,6 +188,56 @@ TEST_F(LmdbStoreTest, AFormatOneFileGetsItsCreatorsIndexAtOpen) {
   // The rebuilt index finds Alice's expired keys when she is at her quota.
   EXPECT_EQ(SyncPut(*store, "a2", "v", Now(), absl::Hours(1), "", alice, 2).status, Status::kOk);
   EXPECT_EQ(store->Size(), 1u);
+}
+
+TEST_F(LmdbStoreTest, AFormatTwoFileGetsItsNamesIndexAtOpen) {
+  {
+    auto store = OpenOrFail(OptionsIn(dir_));
+    ASSERT_EQ(SyncPut(*store, "ip/10.0.0.1/chat", "a", Now(), absl::Hours(1)).status, Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "ip/10.0.0.2/chat", "b", Now(), absl::Hours(1)).status, Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "ip/10.0.0.3/other", "c", Now(), absl::Hours(1)).status,
+              Status::kOk);
+    ASSERT_EQ(SyncPut(*store, "plain", "d", Now(), absl::Hours(1)).status, Status::kOk);
+  }
+  {
+    // Turn the file back into format 2: no "names" database.
+    MDB_env* env = nullptr;
+    ASSERT_EQ(mdb_env_create(&env), 0);
+    ASSERT_EQ(mdb_env_set_maxdbs(env, 5), 0);
+    ASSERT_EQ(mdb_env_open(env, dir_.File("store.db").c_str(), MDB_NOSUBDIR, 0600), 0);
+    MDB_txn* txn = nullptr;
+    MDB_dbi meta;
+    MDB_dbi names;
+    ASSERT_EQ(mdb_txn_begin(env, nullptr, 0, &txn), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "meta", 0, &meta), 0);
+    ASSERT_EQ(mdb_dbi_open(txn, "names", MDB_DUPSORT, &names), 0);
+    ASSERT_EQ(mdb_drop(txn, names, 1), 0);
+    char format[8];
+    EncodeUint64(kStoreFormatV2, format);
+    MDB_val key{6, const_cast<char*>("format")};
+    MDB_val value{8, format};
+    ASSERT_EQ(mdb_put(txn, meta, &key, &value, 0), 0);
+    ASSERT_EQ(mdb_txn_commit(txn), 0);
+    mdb_env_close(env);
+  }
+  auto store = OpenOrFail(OptionsIn(dir_));
+  ASSERT_NE(store, nullptr);
+  std::promise<ListResult> promise;
+  ListRequest request;
+  request.name = "chat";
+  request.now = Now();
+  store->List(request, [&promise](const ListResult& result) { promise.set_value(result); });
+  const ListResult result = promise.get_future().get();
+  ASSERT_EQ(result.status, Status::kOk);
+  EXPECT_EQ(result.total, 2u);
+  ASSERT_EQ(result.peers.size(), 2u);
+  EXPECT_EQ(result.peers[0].address, "10.0.0.1");
+  EXPECT_EQ(result.peers[1].value, "b");
+  // And the rebuilt index is maintained from there on.
+  ASSERT_EQ(SyncDelete(*store, "ip/10.0.0.1/chat", Now()).status, Status::kOk);
+  std::promise<ListResult> again;
+  store->List(request, [&again](const ListResult& result) { again.set_value(result); });
+  EXPECT_EQ(again.get_future().get().total, 1u);
 }
 
 TEST_F(LmdbStoreTest, AWriteToAFullQueueIsRefusedAtOnceAndWritesNothing) {

@@ -73,6 +73,20 @@ void PrintTo(Status status, std::ostream* os) {
   *os << "Status(" << static_cast<int>(status) << ")";
 }
 
+ListResult StoreContractTest::List(std::string_view name, uint32_t limit, uint64_t seed) {
+  std::promise<ListResult> promise;
+  std::future<ListResult> future = promise.get_future();
+  ListRequest request;
+  request.name = name;
+  request.now = clock_.Now();
+  request.limit = limit;
+  request.seed = seed;
+  store_->List(request, [promise = std::move(promise)](const ListResult& result) mutable {
+    promise.set_value(result);
+  });
+  return Await(future, ListResult{});
+}
+
 void StoreContractTest::SetUp() { MakeStore(kDefaultMaxEntries); }
 
 void StoreContractTest::TearDown() { store_.reset(); }

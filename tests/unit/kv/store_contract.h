@@ -82,6 +82,9 @@ class StoreContractTest : public ::testing::TestWithParam<StoreFactory> {
                      Precondition precondition = {});
   WriteResult Delete(const DeleteRequest& request);
 
+  // List of `name` at clock_.Now(); the result is copied out of the callback.
+  ListResult List(std::string_view name, uint32_t limit = 100, uint64_t seed = 1);
+
   static Precondition IfMatch(uint64_t version) { return {Precondition::Kind::kIfMatch, version}; }
   static Precondition IfAbsent() { return {Precondition::Kind::kIfAbsent, 0}; }
   static Precondition IfExists() { return {Precondition::Kind::kIfExists, 0}; }

@@ -1,0 +1,185 @@
+// GET /ip/*/NAME: see list_handler.h for the answer and the order of checks.
+#include "http/list_handler.h"
+
+#include <random>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "http/errors.h"
+#include "http/etag.h"
+#include "http/json.h"
+#include "http/key_headers.h"
+#include "http/request_cost.h"
+#include "http/target.h"
+
+namespace rendezvous::http {
+namespace {
+
+void Finish(Response& response) {
+  Done done = std::move(response.in_flight.done);  // moved out first: the Response may be reused
+  done();
+}
+
+void Fail(Error error, Response& response) {
+  SetError(error, response);
+  Finish(response);
+}
+
+uint64_t Mix(uint64_t x) {
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+  return x ^ (x >> 31);
+}
+
+uint64_t RandomSeed() {
+  std::random_device device;
+  return (static_cast<uint64_t>(device()) << 32) ^ device();
+}
+
+// "value": "..." when `bytes` is UTF-8, else "value_base64": "..." (`field` is "value" or "name").
+void AppendTextField(std::string_view field, std::string_view bytes, std::string& out) {
+  out.push_back('"');
+  out.append(field);
+  if (IsValidUtf8(bytes)) {
+    out.append("\":");
+    AppendJsonString(bytes, out);
+  } else {
+    out.append("_base64\":\"");
+    AppendBase64(bytes, out);
+    out.push_back('"');
+  }
+}
+
+void AppendListing(std::string_view name, const kv::ListResult& result, absl::Time now,
+                   std::string& out) {
+  size_t estimate = 64 + name.size();
+  for (const kv::ListedPeer& peer : result.peers) estimate += 96 + peer.value.size();
+  out.reserve(out.size() + estimate);
+  out.push_back('{');
+  AppendTextField("name", name, out);
+  absl::StrAppend(&out, ",\"total\":", result.total, ",\"peers\":[");
+  std::string etag;
+  for (size_t i = 0; i < result.peers.size(); ++i) {
+    const kv::ListedPeer& peer = result.peers[i];
+    if (i > 0) out.push_back(',');
+    out.append("{\"address\":");
+    AppendJsonString(peer.address, out);
+    out.push_back(',');
+    AppendTextField("value", peer.value, out);
+    etag.clear();
+    AppendETag(peer.version, etag);
+    out.append(",\"etag\":");
+    AppendJsonString(etag, out);
+    // Whole seconds left, rounded down, as X-Expires-In.
+    const int64_t seconds = std::max<int64_t>(0, absl::ToInt64Seconds(peer.expires_at - now));
+    absl::StrAppend(&out, ",\"expires_in\":", seconds, "}");
+  }
+  out.append("]}\n");
+}
+
+}  // namespace
+
+uint64_t ListETagVersion(uint64_t fingerprint, uint64_t total) {
+  const uint64_t version = Mix(fingerprint ^ Mix(total + 0x6c697374ULL));
+  return version == 0 ? 1 : version;
+}
+
+std::optional<uint32_t> ParseListLimit(std::string_view target) {
+  const size_t q = target.find('?');
+  if (q == std::string_view::npos) return kDefaultListLimit;
+  std::string_view query = target.substr(q + 1);
+  query = query.substr(0, query.find('#'));
+  while (!query.empty()) {
+    const size_t amp = query.find('&');
+    const std::string_view param = query.substr(0, amp);
+    if (param.starts_with("limit=")) {
+      const std::string_view digits = param.substr(6);
+      if (digits.empty() || digits.size() > 4) return std::nullopt;
+      uint32_t limit = 0;
+      for (const char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        limit = limit * 10 + static_cast<uint32_t>(c - '0');
+      }
+      if (limit > kMaxListLimit) return std::nullopt;
+      return limit;
+    }
+    if (amp == std::string_view::npos) break;
+    query.remove_prefix(amp + 1);
+  }
+  return kDefaultListLimit;
+}
+
+ListHandler::ListHandler(const ListHandlerOptions& options, kv::Store& store,
+                         ratelimit::Limiter& limiter, const common::Clock& clock)
+    : options_(options),
+      store_(store),
+      limiter_(limiter),
+      clock_(clock),
+      next_seed_(options.first_seed ? *options.first_seed : RandomSeed()) {}
+
+void ListHandler::Handle(const Request& request, std::string_view path, Response& response,
+                         Done done) {
+  response.in_flight.done = std::move(done);
+  // The name is decoded as a key is; in_flight.key holds it while the store works.
+  std::string& name = response.in_flight.key;
+  const std::string_view raw = path.substr(std::min(path.size(), kListPrefix.size() - 1));
+  if (std::optional<Error> error = DecodeKey(raw, name)) return Fail(*error, response);
+  if (name.empty()) return Fail(Error::kIpNameRequired, response);
+  if (name.size() > options_.max_key_bytes) return Fail(Error::kKeyTooLong, response);
+  // Syntax checks cost no token, as on keys.
+  const std::optional<uint32_t> limit = ParseListLimit(request.target);
+  if (!limit) return Fail(Error::kBadListLimit, response);
+  if (!IsValidIfNoneMatch(request.if_none_match)) return Fail(Error::kBadPrecondition, response);
+
+  if (request.method == Method::kOptions) {  // a preflight changes nothing and costs nothing
+    response.status = 204;
+    AppendPreflightHeaders(kListMethods, response.extra_headers);
+    return Finish(response);
+  }
+
+  const absl::Time now = clock_.Now();
+  response.in_flight.now = now;
+  kv::ListRequest list;
+  list.charge.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
+  list.charge.cost_tokens = kOtherCostTokens;
+  if (!store_.ChargesRateLimit()) {
+    const ratelimit::Decision decision =
+        limiter_.Take(ratelimit::ClientKey{list.charge.client}, list.charge.cost_tokens, now);
+    AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
+    if (!decision.allowed) return Fail(Error::kRateLimited, response);
+    list.charge.cost_tokens = 0;  // taken
+  }
+  if (request.method != Method::kGet && request.method != Method::kHead) {
+    // Refused before the store: a charging store never sees it, so it costs nothing there.
+    response.extra_headers.append("Allow: ").append(kListMethods).append("\r\n");
+    return Fail(Error::kMethodNotAllowed, response);
+  }
+
+  response.in_flight.if_none_match.assign(request.if_none_match);  // `request` may be gone later
+  list.name = name;
+  list.now = now;
+  list.limit = *limit;
+  list.seed = next_seed_.fetch_add(1, std::memory_order_relaxed);
+  store_.List(list, [this, &response](const kv::ListResult& result) {
+    if (result.rate) {
+      AppendRateLimitHeaders(*result.rate, limiter_.capacity_tokens(), response.extra_headers);
+    }
+    if (result.status != kv::Status::kOk) return Fail(ErrorFor(result.status), response);
+    const uint64_t tag = ListETagVersion(result.fingerprint, result.total);
+    std::string& headers = response.extra_headers;
+    headers.append("ETag: ");
+    AppendETag(tag, headers);
+    headers.append("\r\nCache-Control: no-store\r\n");
+    const std::string& if_none_match = response.in_flight.if_none_match;
+    if (!if_none_match.empty() && IfNoneMatchMatches(if_none_match, tag)) {
+      response.status = 304;
+      return Finish(response);
+    }
+    response.status = 200;
+    response.content_type = ContentType::kJson;
+    AppendListing(response.in_flight.key, result, response.in_flight.now, response.body);
+    Finish(response);
+  });
+}
+
+}  // namespace rendezvous::http

@@ -1,0 +1,128 @@
+"""GET /ip/*/NAME with the real binary: peers announce a name from their addresses (POST /ip/NAME
+behind a trusted proxy, X-Forwarded-For), a third client lists them without knowing who they are.
+On the memory engine, on LMDB, and across two servers on a real redis-server."""
+
+import json
+import os
+import shutil
+import tempfile
+import unittest
+
+from harness import Server, ServerTestCase
+from test_redis import REDIS_CLI, REDIS_SERVER, RedisProcess
+
+NO_RATE_LIMIT = ("-maxRequests", "1000000")
+PEERS = ("203.0.113.1", "203.0.113.2", "2001:db8::3")
+
+
+class ListingChecks:
+    """The checks, run against self.writer and self.reader (one server, or two on one Redis)."""
+
+    def announce(self, name, address, value):
+        response = self.writer.request("POST", "/ip/" + name, value,
+                                       [("X-Forwarded-For", address)])
+        self.assertEqual(response.status, 200, response)
+        self.assertEqual(response.body, address.encode())
+        return response.header("ETag")
+
+    def listing(self, target, headers=()):
+        return self.reader.request("GET", target, None, list(headers))
+
+    def test_a_third_client_lists_every_announcer(self):
+        name = "svc-" + self.id().rsplit("_", 1)[-1]
+        etags = {address: self.announce(name, address, b"port=%d" % i)
+                 for i, address in enumerate(PEERS)}
+        response = self.listing("/ip/*/" + name, [("X-Forwarded-For", "198.51.100.7")])
+        self.assertEqual(response.status, 200, response)
+        self.assertEqual(response.header("Content-Type"), "application/json")
+        self.assertEqual(response.header("Cache-Control"), "no-store")
+        document = json.loads(response.body)
+        self.assertEqual(document["name"], name)
+        self.assertEqual(document["total"], 3)
+        peers = {peer["address"]: peer for peer in document["peers"]}
+        self.assertEqual(set(peers), set(PEERS))
+        for i, address in enumerate(PEERS):
+            self.assertEqual(peers[address]["value"], "port=%d" % i)
+            self.assertEqual(peers[address]["etag"], etags[address])
+            self.assertGreater(peers[address]["expires_in"], 7000)
+
+        sample = json.loads(self.listing("/ip/*/%s?limit=2" % name).body)
+        self.assertEqual(sample["total"], 3)
+        self.assertEqual(len(sample["peers"]), 2)
+        self.assertLessEqual({p["address"] for p in sample["peers"]}, set(PEERS))
+
+        # Nothing changed: 304 with the listing's ETag; a delete changes it.
+        etag = response.header("ETag")
+        self.assertEqual(self.listing("/ip/*/" + name, [("If-None-Match", etag)]).status, 304)
+        deleted = self.writer.request("DELETE", "/ip/" + name, None,
+                                      [("X-Forwarded-For", PEERS[0])])
+        self.assertEqual(deleted.status, 204, deleted)
+        after = self.listing("/ip/*/" + name, [("If-None-Match", etag)])
+        self.assertEqual(after.status, 200)
+        self.assertEqual(json.loads(after.body)["total"], 2)
+
+    def test_an_unknown_name_is_an_empty_listing(self):
+        response = self.listing("/ip/*/nobody-here")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(json.loads(response.body),
+                         {"name": "nobody-here", "total": 0, "peers": []})
+
+    def test_a_bad_limit_is_400(self):
+        response = self.listing("/ip/*/x?limit=5000")
+        self.assertEqual(response.status, 400)
+        self.assertEqual(response.body, b"Invalid limit: a whole number from 0 to 1000\n")
+
+
+class MemoryListingTest(ListingChecks, ServerTestCase):
+    SERVER_FLAGS = NO_RATE_LIMIT
+
+    def setUp(self):
+        super().setUp()
+        self.writer = self.reader = self.server
+
+
+class LmdbListingTest(ListingChecks, unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(prefix="rdv-listing-")
+        cls.server = Server(*NO_RATE_LIMIT, "-db", os.path.join(cls.dir, "store.db")).start()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.server.stop()
+        shutil.rmtree(cls.dir, ignore_errors=True)
+
+    def setUp(self):
+        self.writer = self.reader = self.server
+
+
+@unittest.skipUnless(REDIS_SERVER and REDIS_CLI, "redis-server is not installed")
+class RedisListingTest(ListingChecks, unittest.TestCase):
+    """Announced on one server, listed on the other."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.redis = RedisProcess().start()
+        try:
+            cls.a = Server("-db", cls.redis.url, *NO_RATE_LIMIT).start()
+            cls.b = Server("-db", cls.redis.url, *NO_RATE_LIMIT).start()
+        except BaseException:
+            cls.redis.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        try:
+            for server in (cls.a, cls.b):
+                server.stop(check=False)
+                server.check_no_sanitizer_reports()
+        finally:
+            cls.redis.stop()
+
+    def setUp(self):
+        self.writer, self.reader = self.a, self.b
+
+
+
+if __name__ == "__main__":
+    unittest.main()
