@@ -132,7 +132,8 @@ class Handler final : public RouteHandler {
   static void AnswerRead(const kv::GetResult& result, Response& response);
   // GET/HEAD with a wait (handler_wait.cc): parks the request in waiters_ unless the key's state
   // answers it at once.
-  void HandleWaitingGet(const Request& request, absl::Duration wait, Response& response);
+  void HandleWaitingGet(const Request& request, absl::Duration wait,
+                        const kv::RateCharge& charge, Response& response);
   // A parked request fired by a write, its wait's end or shutdown: read again and answer.
   void AnswerFired(Response& response);
   // Called in a store completion: reads the clock once, keeps the reading for the Router

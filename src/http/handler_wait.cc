@@ -17,7 +17,8 @@ bool AnswersAtOnce(const kv::GetResult& result, const std::string& if_none_match
 
 }  // namespace
 
-void Handler::HandleWaitingGet(const Request& request, absl::Duration wait, Response& response) {
+void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
+                               const kv::RateCharge& charge, Response& response) {
   Waiter& waiter = response.in_flight.waiter;
   waiter.response = &response;
   waiter.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
@@ -44,16 +45,22 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait, Resp
     case WaiterRegistry::AddResult::kFull:
       return Fail(Error::kTooManyWaits, response);
     case WaiterRegistry::AddResult::kClosed:
-      // Shutting down: answer at once (waits exist only where the Handler charged the limiter).
-      return HandleGet(kv::RateCharge{}, response);
+      // Shutting down: answer at once, charged as any GET.
+      return HandleGet(charge, response);
   }
+  // On a store that ChargesRateLimit this read pays the wait's token (a refusal is answered at
+  // once); a parked request's answer reports the bucket as it stands then (AnswerFired).
   const int64_t started_nanos = clock_.MonotonicNanos();
-  store_.Get(key, now, [this, &response, started_nanos](const kv::GetResult& result) {
+  store_.ChargedGet(key, now, charge, [this, &response, started_nanos](const kv::GetResult& result) {
     const int64_t answered_nanos = clock_.MonotonicNanos();
     stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, answered_nanos - started_nanos);
-    if (!AnswersAtOnce(result, response.in_flight.if_none_match)) return;  // parked
+    if (result.status != kv::Status::kRateLimited &&
+        !AnswersAtOnce(result, response.in_flight.if_none_match)) {
+      return;  // parked
+    }
     if (!waiters_->Fire(response.in_flight.key, response.in_flight.waiter)) return;
     response.in_flight.store_answered_nanos = answered_nanos;
+    if (!AcceptStoreRate(result.rate, result.status, response)) return;  // 429, finished
     AnswerRead(result, response);
     Finish(response);
   });
@@ -62,7 +69,12 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait, Resp
 void Handler::AnswerFired(Response& response) {
   // The state now decides: a changed value is 200, a missing key 404, an unchanged one 304.
   response.in_flight.now = clock_.Now();
-  HandleGet(kv::RateCharge{}, response);
+  kv::RateCharge report;
+  if (store_.ChargesRateLimit()) {
+    report.client = response.in_flight.waiter.client;
+    report.report_only = true;
+  }
+  HandleGet(report, response);
 }
 
 }  // namespace rendezvous::http

@@ -119,6 +119,12 @@ void WaiterRegistry::OnChange(std::string_view key) {
 
 void WaiterRegistry::CloseAll() {
   closed_.store(true, std::memory_order_release);
+  FireAll();
+}
+
+void WaiterRegistry::WakeAll() { FireAll(); }
+
+void WaiterRegistry::FireAll() {
   const size_t stripes = std::max<size_t>(options_.stripes, 1);
   for (size_t i = 0; i < stripes; ++i) {
     std::deque<Waiter*> fired;

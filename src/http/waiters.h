@@ -69,6 +69,9 @@ class WaiterRegistry {
   void OnChange(std::string_view key);
   // Shutdown: fires and queues every waiter; later Adds answer kClosed.
   void CloseAll();
+  // Fires and queues every waiter, as if each key had changed (the store may have missed
+  // changes): each reads its key again and answers. Later Adds are accepted.
+  void WakeAll();
   // Runs `fired` for every queued waiter, on the calling thread; returns how many.
   size_t Drain();
 
@@ -79,6 +82,7 @@ class WaiterRegistry {
   Stripe& StripeFor(std::string_view key);
   void Unlink(Stripe& stripe, std::string_view key, Waiter& waiter);  // stripe lock held
   void Queue(std::deque<Waiter*>& fired);
+  void FireAll();
   void WakerLoop();
 
   const Options options_;

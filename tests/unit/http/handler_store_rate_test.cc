@@ -12,6 +12,7 @@ namespace rendezvous::http {
 namespace {
 
 using testing::Get;
+using testing::Call;
 using testing::Harness;
 using testing::HarnessOptions;
 using testing::Post;
@@ -57,13 +58,15 @@ class ChargingStore final : public kv::Store {
   size_t SweepExpired(absl::Time) override { return 0; }
   kv::Status Flush() override { return kv::Status::kOk; }
   size_t Size() const override { return backend_.Size(); }
-  void SetChangeListener(kv::ChangeListener) override {}
+  void SetChangeListener(kv::ChangeListener listener) override {
+    backend_.SetChangeListener(std::move(listener));
+  }
 
   int charged_writes() const { return charged_writes_; }
 
  private:
   std::optional<ratelimit::Decision> Charge(const kv::RateCharge& charge) {
-    if (charge.cost_tokens == 0) return std::nullopt;
+    if (charge.cost_tokens == 0 && !charge.report_only) return std::nullopt;
     return limiter_.Take(ratelimit::ClientKey{charge.client}, charge.cost_tokens, clock_.Now());
   }
   template <typename Run>
@@ -101,6 +104,64 @@ class StoreRateTest : public ::testing::Test {
   Harness a_{Options(), &store_};
   Harness b_{Options(), &store_};
 };
+
+// A parked long poll, answered later (the waker is the test calling Drain).
+struct Waiting {
+  Call call;
+  Response response;
+  int done = 0;
+};
+
+HarnessOptions ManualWaker() {
+  HarnessOptions options;
+  options.max_requests = 5;
+  options.reset = absl::Hours(1);
+  options.handler.waker_thread = false;
+  return options;
+}
+
+// On a shared engine (Redis) waits work as anywhere: the wait's first read pays its token in the
+// store's bucket, and the answer after the wake reports that bucket without charging again.
+TEST(StoreRateWaitTest, AWaitIsChargedOnceByTheStoreAndWokenByAWrite) {
+  kv::MemoryStore backend{kv::MemoryStore::Options{}};
+  common::ManualClock clock;
+  ChargingStore store{backend, clock, 5};
+  Harness harness{ManualWaker(), &store};
+  Waiting waiting{Get("/k"), {}, 0};
+  waiting.call.prefer = "wait=30";
+  harness.handler().Handle(waiting.call.ToRequest(), waiting.response,
+                           [&waiting] { ++waiting.done; });
+  ASSERT_EQ(waiting.done, 0);  // parked, not answered at once
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 1u);
+  ASSERT_EQ(harness.Send(Post("/k", "v").From("192.0.2.9")).status, 200);
+  EXPECT_EQ(harness.key_handler().waiters()->Drain(), 1u);
+  ASSERT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 200);
+  EXPECT_EQ(waiting.response.body, "v");
+  EXPECT_NE(waiting.response.extra_headers.find("Preference-Applied: wait=30\r\n"),
+            std::string::npos);
+  // 5 tokens, 1 paid by the wait's first read and none by its answer.
+  EXPECT_NE(waiting.response.extra_headers.find("RateLimit-Remaining: 4\r\n"), std::string::npos)
+      << waiting.response.extra_headers;
+  EXPECT_NE(harness.Send(Get("/k")).extra_headers.find("RateLimit-Remaining: 3\r\n"),
+            std::string::npos);
+}
+
+TEST(StoreRateWaitTest, AWaitRefusedByTheStoresChargeIs429AtOnceAndParksNothing) {
+  kv::MemoryStore backend{kv::MemoryStore::Options{}};
+  common::ManualClock clock;
+  ChargingStore store{backend, clock, 5};
+  Harness harness{ManualWaker(), &store};
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(harness.Send(Get("/x")).status, 404);
+  Waiting waiting{Get("/k"), {}, 0};
+  waiting.call.prefer = "wait=30";
+  harness.handler().Handle(waiting.call.ToRequest(), waiting.response,
+                           [&waiting] { ++waiting.done; });
+  ASSERT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 429);
+  EXPECT_NE(waiting.response.extra_headers.find("Retry-After: "), std::string::npos);
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 0u);
+}
 
 TEST_F(StoreRateTest, HandlersOnOneChargingStoreShareOneBucket) {
   EXPECT_EQ(a_.Send(Post("/k", "v")).status, 200);  // 3 tokens

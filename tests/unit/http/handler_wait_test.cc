@@ -186,6 +186,25 @@ TEST(WaitTest, ShutdownAnswersEveryWaiterAndLaterWaitsAnswerAtOnce) {
   EXPECT_EQ(harness.Send(Wait("/k")).status, 404);
 }
 
+// The store lost its change feed for a while (Redis's subscription): every waiter reads its key
+// again and answers, and later waits park as before.
+TEST(WaitTest, WakeAllAnswersEveryWaiterAndLaterWaitsStillPark) {
+  Harness harness(Manual());
+  Pending a(Wait("/k")), b(Wait("/j"));
+  Start(harness, a);
+  Start(harness, b);
+  harness.key_handler().waiters()->WakeAll();
+  EXPECT_EQ(harness.key_handler().waiters()->Drain(), 2u);
+  EXPECT_EQ(a.response.status, 404);
+  EXPECT_EQ(b.response.status, 404);
+  Pending later(Wait("/k"));
+  Start(harness, later);
+  EXPECT_EQ(later.done, 0);
+  harness.Send(Post("/k", "v"));
+  EXPECT_EQ(harness.key_handler().waiters()->Drain(), 1u);
+  EXPECT_EQ(later.response.status, 200);
+}
+
 TEST(ParseWaitTest, HeaderAndQuery) {
   EXPECT_FALSE(ParseWait("", "/k").asked);
   EXPECT_FALSE(ParseWait("respond-async", "/k?waiting=3").asked);
