@@ -6,9 +6,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <future>
 #include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -469,6 +471,8 @@ RedisStore::RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::
   emission_interval_us_ =
       std::max<int64_t>(1, absl::ToInt64Microseconds(options.refill_period) / capacity);
   burst_us_ = emission_interval_us_ * capacity;
+  reconnect_wait_ =
+      absl::ToChronoNanoseconds(options.client.backoff_max + options.client.connect_timeout);
   redis::SubscriberOptions subscriber;
   subscriber.client = options.client;
   subscriber.client.connections = 1;
@@ -480,7 +484,10 @@ RedisStore::RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::
       [this] { OnSubscribed(); });
 }
 
-RedisStore::~RedisStore() = default;
+RedisStore::~RedisStore() {
+  stopping_.store(true, std::memory_order_relaxed);
+  subscriber_.reset();  // joins its thread before the rest goes
+}
 
 void RedisStore::RunScript(int which, std::vector<std::string> args,
                            absl::AnyInvocable<void(CommandError, const Reply&)> done) {
@@ -760,6 +767,14 @@ void RedisStore::OnChangeMessage(std::string_view message) {
 }
 
 void RedisStore::OnSubscribed() {
+  // After Redis restarts, the subscriber may be back before the command connections are: the
+  // waiters woken now would all read in vain (503). Wait for one of them, for at most a backoff
+  // and a connect, on this thread (messages meanwhile wait in Redis's bounded output buffer).
+  const auto deadline = std::chrono::steady_clock::now() + reconnect_wait_;
+  while (client_->ConnectedCount() == 0 && !stopping_.load(std::memory_order_relaxed) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   std::lock_guard lock(listener_mu_);
   if (lost_listener_) lost_listener_();
 }

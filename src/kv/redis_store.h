@@ -48,6 +48,8 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -125,6 +127,8 @@ class RedisStore final : public Store {
   const std::array<std::string, 3> script_sha_;  // kPutScript, kDeleteScript, kGetScript
   int64_t emission_interval_us_ = 1;             // GCRA's T
   int64_t burst_us_ = 1;                         // capacity * T
+  std::chrono::nanoseconds reconnect_wait_{0};  // OnSubscribed's wait for a command connection
+  std::atomic<bool> stopping_{false};
   std::mutex listener_mu_;  // the listeners are set while the subscriber may call them
   ChangeListener listener_;                    // guarded by listener_mu_
   absl::AnyInvocable<void()> lost_listener_;   // guarded by listener_mu_

@@ -4,9 +4,11 @@
 #include <optional>
 #include <string>
 
+#include "../pkarr/test_signer.h"
 #include "gtest/gtest.h"
 #include "handler_harness.h"
 #include "http/request_cost.h"
+#include "pkarr/zbase32.h"
 
 namespace rendezvous::http {
 namespace {
@@ -16,6 +18,7 @@ using testing::Call;
 using testing::Harness;
 using testing::HarnessOptions;
 using testing::Post;
+using testing::Put;
 
 // The MemoryStore behind a Limiter of its own: one bucket per client for every Handler using it.
 class ChargingStore final : public kv::Store {
@@ -183,6 +186,43 @@ TEST_F(StoreRateTest, AWriteRefusedByTheChargeChangesNothing) {
   EXPECT_EQ(b_.Send(Post("/k", "v")).status, 429);  // 1 token left, a POST costs 3
   EXPECT_EQ(store_.charged_writes(), 1);
   EXPECT_EQ(backend_.Size(), 0u);
+}
+
+// /pk/ on a shared engine: the store charges the one bucket, as for keys.
+TEST_F(StoreRateTest, SignedRecordsAreChargedToTheOneBucketAcrossHandlers) {
+  const pkarr::testing::TestSigner signer(21);
+  const std::string target = "/pk/" + pkarr::EncodePublicKey(signer.public_key());
+  constexpr uint64_t kTimestamp = 1741107004412159;
+  const Response stored = a_.Send(Put(target, signer.Record(kTimestamp, "a")));  // 3 tokens
+  EXPECT_EQ(stored.status, 204);
+  EXPECT_NE(stored.extra_headers.find("RateLimit-Remaining: 2\r\n"), std::string::npos)
+      << stored.extra_headers;
+  const Response read = b_.Send(Get(target));  // 1 token
+  EXPECT_EQ(read.status, 200);
+  EXPECT_NE(read.extra_headers.find("RateLimit-Remaining: 1\r\n"), std::string::npos)
+      << read.extra_headers;
+  // b's own limiter has all its tokens; the shared bucket has 1 and refuses a write (3).
+  const Response refused = b_.Send(Put(target, signer.Record(kTimestamp + 1, "b")));
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.extra_headers.find("Retry-After: "), std::string::npos);
+  EXPECT_NE(refused.extra_headers.find("RateLimit-Remaining: 1\r\n"), std::string::npos)
+      << refused.extra_headers;
+  EXPECT_EQ(a_.Send(Get(target)).body, signer.Record(kTimestamp, "a"));  // not replaced
+}
+
+// This server's own limiter still gates the verification of a write (the shared bucket decides
+// only after the signature was checked).
+TEST_F(StoreRateTest, AWriteThisServerCannotPayIsRefusedBeforeItsSignatureIsChecked) {
+  const pkarr::testing::TestSigner signer(22);
+  const std::string target = "/pk/" + pkarr::EncodePublicKey(signer.public_key());
+  constexpr uint64_t kTimestamp = 1741107004412159;
+  EXPECT_EQ(a_.Send(Put(target, signer.Record(kTimestamp, "a"))).status, 204);
+  EXPECT_EQ(a_.pk_handler().verifications(), 1u);
+  // a's limiter (5 tokens) holds 2 now, less than a write: refused before the verification.
+  const Response refused = a_.Send(Put(target, signer.Record(kTimestamp + 1, "b")));
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.extra_headers.find("Retry-After: "), std::string::npos);
+  EXPECT_EQ(a_.pk_handler().verifications(), 1u);
 }
 
 }  // namespace
