@@ -68,7 +68,7 @@ Handler::Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Lim
       WaiterRegistry::Options{.max_waiters = options.max_waiters,
                               .max_waiters_per_client = options.max_waiters_per_client,
                               .start_waker_thread = options.waker_thread},
-      [this](Waiter& waiter) { AnswerFired(*waiter.response); });
+      [this](Waiter& waiter) { RecheckWoken(*waiter.response); });
   store_.SetChangeListener(
       [registry = waiters_.get()](std::string_view key, uint64_t) { registry->OnChange(key); });
   store_.SetChangesLostListener([registry = waiters_.get()] { registry->WakeAll(); });

@@ -21,15 +21,18 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
                                const kv::RateCharge& charge, Response& response) {
   Waiter& waiter = response.in_flight.waiter;
   waiter.response = &response;
+  waiter.ended = false;  // nobody else holds the waiter before Add
   waiter.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
   // Read only by the connection, after Handle returned (both on its thread, while it owns the
   // Response; see connection.h).
   response.in_flight.wait = wait;
+  // If a wake holds the waiter (fired, re-reading) when the wait ends or the client leaves, End
+  // marks it so that the wake answers instead of parking it again.
   response.in_flight.expire = [this, &response] {
-    if (waiters_->Fire(response.in_flight.key, response.in_flight.waiter)) AnswerFired(response);
+    if (waiters_->End(response.in_flight.key, response.in_flight.waiter)) AnswerFired(response);
   };
   response.in_flight.cancel = [this, &response] {
-    if (waiters_->Fire(response.in_flight.key, response.in_flight.waiter)) Finish(response);
+    if (waiters_->End(response.in_flight.key, response.in_flight.waiter)) Finish(response);
   };
   const std::string_view key = response.in_flight.key;  // not modified until the answer
   const absl::Time now = response.in_flight.now;
@@ -45,6 +48,7 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
     case WaiterRegistry::AddResult::kFull:
       return Fail(Error::kTooManyWaits, response);
     case WaiterRegistry::AddResult::kClosed:
+    case WaiterRegistry::AddResult::kEnded:  // not before the first Add; answered as closed
       // Shutting down: answer at once, charged as any GET.
       return HandleGet(charge, response);
   }
@@ -66,15 +70,44 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
   });
 }
 
-void Handler::AnswerFired(Response& response) {
-  // The state now decides: a changed value is 200, a missing key 404, an unchanged one 304.
-  response.in_flight.now = clock_.Now();
+kv::RateCharge Handler::ReportCharge(const Response& response) const {
   kv::RateCharge report;
   if (store_.ChargesRateLimit()) {
     report.client = response.in_flight.waiter.client;
     report.report_only = true;
   }
-  HandleGet(report, response);
+  return report;
+}
+
+void Handler::AnswerFired(Response& response) {
+  // The state now decides: a changed value is 200, a missing key 404, an unchanged one 304.
+  response.in_flight.now = clock_.Now();
+  HandleGet(ReportCharge(response), response);
+}
+
+void Handler::RecheckWoken(Response& response) {
+  // A wake says that the key may have changed, not what the waiter waits for: the message of a
+  // write it had read already (Redis delivers it on another connection, possibly after the
+  // waiter's read), or a wake of every waiter after the store could not hear for a while. So the
+  // key is read again and the request answered only when that answers it; otherwise it parks
+  // again, with the rest of its wait.
+  response.in_flight.now = clock_.Now();
+  response.in_flight.store_started_nanos = clock_.MonotonicNanos();
+  store_.ChargedGet(
+      response.in_flight.key, response.in_flight.now, ReportCharge(response),
+      [this, &response](const kv::GetResult& result) {
+        stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, StoreElapsedNanos(response));
+        if (!AnswersAtOnce(result, response.in_flight.if_none_match) &&
+            waiters_->Add(response.in_flight.key, response.in_flight.waiter) ==
+                WaiterRegistry::AddResult::kAdded) {
+          return;  // parked again: from here another party may fire it
+        }
+        // Answered: the state changed, or the waiter could not park again (its wait ended or the
+        // client left meanwhile, shutdown, or the caps are full now): 304 or 404 then.
+        if (!AcceptStoreRate(result.rate, result.status, response)) return;
+        AnswerRead(result, response);
+        Finish(response);
+      });
 }
 
 }  // namespace rendezvous::http

@@ -50,6 +50,13 @@ WaiterRegistry::AddResult WaiterRegistry::Add(std::string_view key, Waiter& wait
   }
   Stripe& stripe = StripeFor(key);
   std::lock_guard lock(stripe.mu);
+  if (waiter.ended) {
+    std::lock_guard clients(clients_mu_);  // the order Unlink takes them in
+    auto it = per_client_.find(waiter.client);
+    if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+    total_.fetch_sub(1, std::memory_order_relaxed);
+    return AddResult::kEnded;
+  }
   Waiter*& head = stripe.heads[absl::string_view(key.data(), key.size())];
   waiter.prev = nullptr;
   waiter.next = head;
@@ -83,6 +90,15 @@ void WaiterRegistry::Unlink(Stripe& stripe, std::string_view key, Waiter& waiter
 bool WaiterRegistry::Fire(std::string_view key, Waiter& waiter) {
   Stripe& stripe = StripeFor(key);
   std::lock_guard lock(stripe.mu);
+  if (!waiter.linked) return false;
+  Unlink(stripe, key, waiter);
+  return true;
+}
+
+bool WaiterRegistry::End(std::string_view key, Waiter& waiter) {
+  Stripe& stripe = StripeFor(key);
+  std::lock_guard lock(stripe.mu);
+  waiter.ended = true;
   if (!waiter.linked) return false;
   Unlink(stripe, key, waiter);
   return true;

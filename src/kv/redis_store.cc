@@ -768,10 +768,11 @@ void RedisStore::OnChangeMessage(std::string_view message) {
 
 void RedisStore::OnSubscribed() {
   // After Redis restarts, the subscriber may be back before the command connections are: the
-  // waiters woken now would all read in vain (503). Wait for one of them, for at most a backoff
-  // and a connect, on this thread (messages meanwhile wait in Redis's bounded output buffer).
+  // waiters woken now would read in vain (503). Wait for them, for at most a backoff and a
+  // connect, on this thread (messages meanwhile wait in Redis's bounded output buffer).
   const auto deadline = std::chrono::steady_clock::now() + reconnect_wait_;
-  while (client_->ConnectedCount() == 0 && !stopping_.load(std::memory_order_relaxed) &&
+  while (client_->ConnectedCount() < client_->connection_count() &&
+         !stopping_.load(std::memory_order_relaxed) &&
          std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -187,22 +187,87 @@ TEST(WaitTest, ShutdownAnswersEveryWaiterAndLaterWaitsAnswerAtOnce) {
 }
 
 // The store lost its change feed for a while (Redis's subscription): every waiter reads its key
-// again and answers, and later waits park as before.
-TEST(WaitTest, WakeAllAnswersEveryWaiterAndLaterWaitsStillPark) {
+// again; one whose key changed answers, the others park again for the rest of their wait.
+TEST(WaitTest, WakeAllRereadsEveryWaiterAndParksAgainThoseWithNothingNew) {
   Harness harness(Manual());
+  const std::string etag = EtagOf(harness.Send(Post("/changed", "old")));
   Pending a(Wait("/k")), b(Wait("/j"));
+  Call on_changed = Wait("/changed");
+  on_changed.if_none_match = etag;
+  Pending c(on_changed);
   Start(harness, a);
   Start(harness, b);
+  Start(harness, c);
+  ASSERT_EQ(harness.key_handler().waiters()->size(), 3u);
+  // A write the registry did not hear of (as while a subscription is down).
+  ASSERT_EQ(harness.Send(Post("/changed", "new")).status, 200);
+  harness.key_handler().waiters()->Drain();  // the write's own wake; consumes it
+  ASSERT_EQ(c.done, 1);
+  Pending d(on_changed);  // parks on the old ETag: answered at once, the value differs
+  Start(harness, d);
+  EXPECT_EQ(d.done, 1);
+
   harness.key_handler().waiters()->WakeAll();
   EXPECT_EQ(harness.key_handler().waiters()->Drain(), 2u);
-  EXPECT_EQ(a.response.status, 404);
-  EXPECT_EQ(b.response.status, 404);
-  Pending later(Wait("/k"));
-  Start(harness, later);
-  EXPECT_EQ(later.done, 0);
+  EXPECT_EQ(a.done, 0);
+  EXPECT_EQ(b.done, 0);
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 2u);
   harness.Send(Post("/k", "v"));
   EXPECT_EQ(harness.key_handler().waiters()->Drain(), 1u);
-  EXPECT_EQ(later.response.status, 200);
+  EXPECT_EQ(a.response.status, 200);
+  b.response.in_flight.expire();
+  EXPECT_EQ(b.response.status, 404);
+  EXPECT_EQ(b.done, 1);
+}
+
+// A wake for a write the waiter had read already (Redis delivers the message on another
+// connection, possibly after the waiter's read) must not end its wait with a 304.
+TEST(WaitTest, AWakeThatFindsNothingNewParksAgain) {
+  Harness harness(Manual());
+  const std::string etag = EtagOf(harness.Send(Post("/k", "v1")));
+  Call call = Wait("/k");
+  call.if_none_match = etag;
+  Pending waiting(call);
+  Start(harness, waiting);
+  harness.key_handler().waiters()->OnChange("k");  // the late message of the write of v1
+  EXPECT_EQ(harness.key_handler().waiters()->Drain(), 1u);
+  EXPECT_EQ(waiting.done, 0);
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 1u);
+  harness.Send(Post("/k", "v2"));
+  EXPECT_EQ(harness.key_handler().waiters()->Drain(), 1u);
+  EXPECT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 200);
+  EXPECT_EQ(waiting.response.body, "v2");
+}
+
+// The wait's end, or the client leaving, while a wake holds the waiter (fired, not yet re-read):
+// the wake answers instead of parking it again, exactly once.
+TEST(WaitTest, TheWaitEndingWhileAWakeHoldsTheWaiterIsAnsweredByTheWake) {
+  Harness harness(Manual());
+  Pending waiting(Wait("/k"));
+  Start(harness, waiting);
+  harness.key_handler().waiters()->OnChange("k");
+  waiting.response.in_flight.expire();  // the registry holds it: nothing to do here
+  EXPECT_EQ(waiting.done, 0);
+  EXPECT_EQ(harness.key_handler().waiters()->Drain(), 1u);
+  EXPECT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 404);
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 0u);
+}
+
+TEST(WaitTest, AClientLeavingWhileAWakeHoldsTheWaiterIsCompletedOnce) {
+  Harness harness(Manual());
+  Pending waiting(Wait("/k"));
+  Start(harness, waiting);
+  harness.key_handler().waiters()->OnChange("k");
+  waiting.response.in_flight.cancel();
+  EXPECT_EQ(waiting.done, 0);
+  harness.key_handler().waiters()->Drain();
+  EXPECT_EQ(waiting.done, 1);
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 0u);
+  Pending next(Wait("/k"));  // its place under the caps is free
+  Start(harness, next);
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 1u);
 }
 
 TEST(ParseWaitTest, HeaderAndQuery) {
