@@ -37,10 +37,11 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
   const std::string_view key = response.in_flight.key;  // not modified until the answer
   const absl::Time now = response.in_flight.now;
   // Linked before the read: a write that lands between the read and the link would otherwise
-  // be missed. Whoever fires the waiter first (this read, a write, the end of the wait, the
-  // client leaving, shutdown) answers; from the link on, a write may fire it on the waker, so
-  // this thread writes nothing more into `response` unless it fired the waiter itself.
-  switch (waiters_->Add(response.in_flight.key, waiter)) {
+  // be missed. Pinned meanwhile: a write, the wait's end, the client leaving or shutdown only
+  // record themselves, and the read's completion decides (FinishRead); on an engine that answers
+  // later on its own thread (Redis) that completion still needs the Response. From FinishRead's
+  // kParked on, whoever fires the waiter answers, and this request touches nothing more.
+  switch (waiters_->Add(response.in_flight.key, waiter, /*pin=*/true)) {
     case WaiterRegistry::AddResult::kAdded:
       break;
     case WaiterRegistry::AddResult::kClientFull:
@@ -53,16 +54,18 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
       return HandleGet(charge, response);
   }
   // On a store that ChargesRateLimit this read pays the wait's token (a refusal is answered at
-  // once); a parked request's answer reports the bucket as it stands then (AnswerFired).
+  // once); a parked request's answer reports the bucket as it stands then (ReportCharge).
   const int64_t started_nanos = clock_.MonotonicNanos();
   store_.ChargedGet(key, now, charge, [this, &response, started_nanos](const kv::GetResult& result) {
     const int64_t answered_nanos = clock_.MonotonicNanos();
     stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, answered_nanos - started_nanos);
-    if (result.status != kv::Status::kRateLimited &&
-        !AnswersAtOnce(result, response.in_flight.if_none_match)) {
-      return;  // parked
+    const bool answers = result.status == kv::Status::kRateLimited ||
+                         AnswersAtOnce(result, response.in_flight.if_none_match);
+    if (waiters_->FinishRead(response.in_flight.key, response.in_flight.waiter, answers) !=
+        WaiterRegistry::ReadOutcome::kAnswer) {
+      return;  // parked, or queued for the waker to read again
     }
-    if (!waiters_->Fire(response.in_flight.key, response.in_flight.waiter)) return;
+    // The result answers, or the wait ended (or the client left) during the read: 304/404.
     response.in_flight.store_answered_nanos = answered_nanos;
     if (!AcceptStoreRate(result.rate, result.status, response)) return;  // 429, finished
     AnswerRead(result, response);

@@ -47,6 +47,10 @@ struct Waiter {
   // The wait is over (its end, or the client left): it may no longer be linked again. Guarded by
   // the stripe lock once the waiter was first added.
   bool ended = false;
+  // The request's first read is in flight: whoever unlinks the waiter meanwhile only records why
+  // (ended, woken) and leaves the answer to that read (FinishRead), which still uses the Response.
+  bool pinned = false;
+  bool woken = false;  // unlinked by a wake (or shutdown) while pinned
   std::array<uint8_t, 16> client{};  // whose per-client count it holds
 };
 
@@ -67,15 +71,19 @@ class WaiterRegistry {
 
   // Links `waiter` under `key` (copied only when the key has no list yet); kEnded, linking
   // nothing, once End was called on it (the caller clears `ended` before a new request's first
-  // Add).
-  [[nodiscard]] AddResult Add(std::string_view key, Waiter& waiter);
-  // Unlinks `waiter` if it is still linked under `key`: true when the caller fired it (and must
-  // complete the request), false when someone else did.
-  [[nodiscard]] bool Fire(std::string_view key, Waiter& waiter);
-  // Fire for the end of the wait (or the client leaving): also marks the waiter ended, so that a
-  // party that holds it fired and would link it again (a wake whose re-read found nothing new)
-  // learns from Add that it must answer instead.
+  // Add). `pin`: the caller reads the key next and must then call FinishRead.
+  [[nodiscard]] AddResult Add(std::string_view key, Waiter& waiter, bool pin = false);
+  // The end of the wait (or the client leaving): marks the waiter ended and unlinks it if it is
+  // linked. True when the caller fired it (and must complete the request); false when someone
+  // else holds it (a wake re-reading it, or its first read: they answer, seeing it ended).
   [[nodiscard]] bool End(std::string_view key, Waiter& waiter);
+  // The pinned first read of `waiter` is done; `answers`: its result answers the request.
+  enum class ReadOutcome : uint8_t {
+    kAnswer,  // the caller answers now (the result answers, or the wait ended meanwhile)
+    kParked,  // linked: from here another party fires it; the caller touches nothing more
+    kQueued,  // a wake or shutdown came during the read: queued for the waker to read again
+  };
+  [[nodiscard]] ReadOutcome FinishRead(std::string_view key, Waiter& waiter, bool answers);
   // The change listener's part: fires every waiter of `key` and queues it for the waker.
   void OnChange(std::string_view key);
   // Shutdown: fires and queues every waiter; later Adds answer kClosed.
@@ -85,6 +93,9 @@ class WaiterRegistry {
   void WakeAll();
   // Runs `fired` for every queued waiter, on the calling thread; returns how many.
   size_t Drain();
+  // Shutdown, after CloseAll and once no connection waits for an answer: the waker answers what
+  // is queued and stops, so that nothing calls the store after this returns. Idempotent.
+  void StopWaker();
 
   size_t size() const { return total_.load(std::memory_order_relaxed); }
 

@@ -270,6 +270,63 @@ TEST(WaitTest, AClientLeavingWhileAWakeHoldsTheWaiterIsCompletedOnce) {
   EXPECT_EQ(harness.key_handler().waiters()->size(), 1u);
 }
 
+// On an engine that answers later (Redis), the request's first read is still in flight when the
+// waiter is linked: whoever fires it meanwhile must leave the Response to that read.
+struct DeferredHarness {
+  kv::MemoryStore backend{kv::MemoryStore::Options{}};
+  testing::DeferredStore store{backend};
+  Harness harness{Manual(), &store};
+  WaiterRegistry& waiters() { return *harness.key_handler().waiters(); }
+};
+
+TEST(WaitTest, TheClientLeavingDuringTheFirstReadIsCompletedByThatRead) {
+  DeferredHarness h;
+  Pending waiting(Wait("/k"));
+  Start(h.harness, waiting);
+  ASSERT_EQ(h.store.pending(), 1u);
+  waiting.response.in_flight.cancel();
+  EXPECT_EQ(waiting.done, 0);  // the read still uses the Response
+  h.store.RunAll();
+  EXPECT_EQ(waiting.done, 1);
+  EXPECT_EQ(h.waiters().size(), 0u);
+}
+
+TEST(WaitTest, TheWaitEndingDuringTheFirstReadIsAnsweredByThatRead) {
+  DeferredHarness h;
+  Pending waiting(Wait("/k"));
+  Start(h.harness, waiting);
+  waiting.response.in_flight.expire();
+  EXPECT_EQ(waiting.done, 0);
+  h.store.RunAll();
+  EXPECT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 404);
+}
+
+TEST(WaitTest, AWakeOrShutdownDuringTheFirstReadMakesTheWakerReadAgain) {
+  DeferredHarness h;
+  Pending waiting(Wait("/k"));
+  Start(h.harness, waiting);
+  h.waiters().OnChange("k");  // a write the read may or may not have seen
+  EXPECT_EQ(h.waiters().Drain(), 0u);
+  h.store.RunAll();  // missing: not an answer, but woken: queued, not parked
+  EXPECT_EQ(waiting.done, 0);
+  EXPECT_EQ(h.waiters().Drain(), 1u);
+  h.store.RunAll();  // read again: still missing, parked again
+  EXPECT_EQ(waiting.done, 0);
+  EXPECT_EQ(h.waiters().size(), 1u);
+
+  Pending other(Wait("/j"));
+  Start(h.harness, other);
+  h.waiters().CloseAll();
+  EXPECT_EQ(h.waiters().Drain(), 1u);  // the parked one; the other's read is in flight
+  h.store.RunAll();  // both answer: nothing is queued after shutdown
+  EXPECT_EQ(h.waiters().Drain(), 0u);
+  EXPECT_EQ(waiting.done, 1);
+  EXPECT_EQ(other.done, 1);
+  EXPECT_EQ(waiting.response.status, 404);
+  EXPECT_EQ(other.response.status, 404);
+}
+
 TEST(ParseWaitTest, HeaderAndQuery) {
   EXPECT_FALSE(ParseWait("", "/k").asked);
   EXPECT_FALSE(ParseWait("respond-async", "/k?waiting=3").asked);
