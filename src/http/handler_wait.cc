@@ -56,21 +56,22 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
   // On a store that ChargesRateLimit this read pays the wait's token (a refusal is answered at
   // once); a parked request's answer reports the bucket as it stands then (ReportCharge).
   const int64_t started_nanos = clock_.MonotonicNanos();
-  store_.ChargedGet(key, now, charge, [this, &response, started_nanos](const kv::GetResult& result) {
-    const int64_t answered_nanos = clock_.MonotonicNanos();
-    stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, answered_nanos - started_nanos);
-    const bool answers = result.status == kv::Status::kRateLimited ||
-                         AnswersAtOnce(result, response.in_flight.if_none_match);
-    if (waiters_->FinishRead(response.in_flight.key, response.in_flight.waiter, answers) !=
-        WaiterRegistry::ReadOutcome::kAnswer) {
-      return;  // parked, or queued for the waker to read again
-    }
-    // The result answers, or the wait ended (or the client left) during the read: 304/404.
-    response.in_flight.store_answered_nanos = answered_nanos;
-    if (!AcceptStoreRate(result.rate, result.status, response)) return;  // 429, finished
-    AnswerRead(result, response);
-    Finish(response);
-  });
+  store_.ChargedGet(
+      key, now, charge, [this, &response, started_nanos](const kv::GetResult& result) {
+        const int64_t answered_nanos = clock_.MonotonicNanos();
+        stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, answered_nanos - started_nanos);
+        const bool answers = result.status == kv::Status::kRateLimited ||
+                             AnswersAtOnce(result, response.in_flight.if_none_match);
+        if (waiters_->FinishRead(response.in_flight.key, response.in_flight.waiter, answers) !=
+            WaiterRegistry::ReadOutcome::kAnswer) {
+          return;  // parked, or queued for the waker to read again
+        }
+        // The result answers, or the wait ended (or the client left) during the read: 304/404.
+        response.in_flight.store_answered_nanos = answered_nanos;
+        if (!AcceptStoreRate(result.rate, result.status, response)) return;  // 429, finished
+        AnswerRead(result, response);
+        Finish(response);
+      });
 }
 
 kv::RateCharge Handler::ReportCharge(const Response& response) const {
@@ -92,21 +93,27 @@ void Handler::RecheckWoken(Response& response) {
   // A wake says that the key may have changed, not what the waiter waits for: the message of a
   // write it had read already (Redis delivers it on another connection, possibly after the
   // waiter's read), or a wake of every waiter after the store could not hear for a while. So the
-  // key is read again and the request answered only when that answers it; otherwise it parks
-  // again, with the rest of its wait.
+  // key is read again and the request answered only when that answers it; otherwise it stays
+  // parked with the rest of its wait. Linked (pinned) before that read, as the first read is.
+  switch (waiters_->Add(response.in_flight.key, response.in_flight.waiter, /*pin=*/true)) {
+    case WaiterRegistry::AddResult::kAdded:
+      break;
+    default:
+      // The wait ended or the client left while the wake held it, shutdown, or the caps are
+      // full now: answered from the state (304 or 404 when unchanged).
+      return AnswerFired(response);
+  }
   response.in_flight.now = clock_.Now();
   response.in_flight.store_started_nanos = clock_.MonotonicNanos();
   store_.ChargedGet(
       response.in_flight.key, response.in_flight.now, ReportCharge(response),
       [this, &response](const kv::GetResult& result) {
         stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, StoreElapsedNanos(response));
-        if (!AnswersAtOnce(result, response.in_flight.if_none_match) &&
-            waiters_->Add(response.in_flight.key, response.in_flight.waiter) ==
-                WaiterRegistry::AddResult::kAdded) {
-          return;  // parked again: from here another party may fire it
+        const bool answers = AnswersAtOnce(result, response.in_flight.if_none_match);
+        if (waiters_->FinishRead(response.in_flight.key, response.in_flight.waiter, answers) !=
+            WaiterRegistry::ReadOutcome::kAnswer) {
+          return;  // parked again, or queued again by a newer wake
         }
-        // Answered: the state changed, or the waiter could not park again (its wait ended or the
-        // client left meanwhile, shutdown, or the caps are full now): 304 or 404 then.
         if (!AcceptStoreRate(result.rate, result.status, response)) return;
         AnswerRead(result, response);
         Finish(response);

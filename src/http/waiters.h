@@ -50,7 +50,7 @@ struct Waiter {
   // The request's first read is in flight: whoever unlinks the waiter meanwhile only records why
   // (ended, woken) and leaves the answer to that read (FinishRead), which still uses the Response.
   bool pinned = false;
-  bool woken = false;  // unlinked by a wake (or shutdown) while pinned
+  bool woken = false;                // unlinked by a wake (or shutdown) while pinned
   std::array<uint8_t, 16> client{};  // whose per-client count it holds
 };
 

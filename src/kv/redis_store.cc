@@ -3,10 +3,10 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
 #include <future>
 #include <mutex>
 #include <optional>
@@ -625,8 +625,7 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
   AppendRateArgs(request.charge, args);
   const absl::Time expires_at = request.expires_at;
   RunScript(kPutScript, std::move(args),
-            [expires_at, done = std::move(done)](
-                CommandError error, const Reply& reply) mutable {
+            [expires_at, done = std::move(done)](CommandError error, const Reply& reply) mutable {
               WriteResult result;
               if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
                   reply.elements.size() != 7) {

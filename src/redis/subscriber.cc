@@ -12,9 +12,9 @@ namespace rendezvous::redis {
 Subscriber::Subscriber(SubscriberOptions options,
                        absl::AnyInvocable<void(std::string_view)> on_message,
                        absl::AnyInvocable<void()> on_subscribed)
-    : subscription_(std::make_unique<Subscription>(Subscription{
-          std::move(options.channel), options.max_message_bytes, std::move(on_message),
-          std::move(on_subscribed)})),
+    : subscription_(std::make_unique<Subscription>(
+          Subscription{std::move(options.channel), options.max_message_bytes, std::move(on_message),
+                       std::move(on_subscribed)})),
       connection_(std::make_unique<Connection>(options.client, subscription_.get())) {}
 
 Subscriber::~Subscriber() = default;

@@ -13,8 +13,8 @@
 namespace rendezvous::http {
 namespace {
 
-using testing::Get;
 using testing::Call;
+using testing::Get;
 using testing::Harness;
 using testing::HarnessOptions;
 using testing::Post;

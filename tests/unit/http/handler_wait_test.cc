@@ -1,5 +1,6 @@
 // Long poll: GET/HEAD with Prefer: wait=N or ?wait=N, driven without threads (the waker is the
 // test calling Drain, the wait's end is the test calling expire as net/ would).
+#include <deque>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -325,6 +326,74 @@ TEST(WaitTest, AWakeOrShutdownDuringTheFirstReadMakesTheWakerReadAgain) {
   EXPECT_EQ(other.done, 1);
   EXPECT_EQ(waiting.response.status, 404);
   EXPECT_EQ(other.response.status, 404);
+}
+
+// Reads the backend at once but delivers the result later, as Redis does: a write and its wake
+// can land between the read and its completion.
+class LateReplyStore final : public kv::Store {
+ public:
+  explicit LateReplyStore(kv::Store& backend) : backend_(backend) {}
+  void Get(std::string_view key, absl::Time now, kv::GetCallback done) override {
+    backend_.Get(key, now, [this, done = std::move(done)](const kv::GetResult& result) mutable {
+      replies_.push_back([status = result.status, value = std::string(result.entry.value),
+                          version = result.entry.version, expires = result.entry.expires_at,
+                          done = std::move(done)]() mutable {
+        kv::GetResult copy;
+        copy.status = status;
+        copy.entry = {value, version, expires};
+        done(copy);
+      });
+    });
+  }
+  void Put(const kv::PutRequest& request, kv::WriteCallback done) override {
+    backend_.Put(request, std::move(done));
+  }
+  void Delete(const kv::DeleteRequest& request, kv::WriteCallback done) override {
+    backend_.Delete(request, std::move(done));
+  }
+  size_t SweepExpired(absl::Time) override { return 0; }
+  kv::Status Flush() override { return kv::Status::kOk; }
+  size_t Size() const override { return backend_.Size(); }
+  void SetChangeListener(kv::ChangeListener) override {}
+  void DeliverReplies() {
+    while (!replies_.empty()) {
+      auto reply = std::move(replies_.front());
+      replies_.pop_front();
+      reply();
+    }
+  }
+
+ private:
+  kv::Store& backend_;
+  std::deque<absl::AnyInvocable<void()>> replies_;
+};
+
+// A write that lands while a wake re-reads the key must not be missed: the waiter is linked again
+// before that read, as before the first one.
+TEST(WaitTest, AWriteBetweenAWakesReadAndItsReplyIsNotMissed) {
+  kv::MemoryStore backend{kv::MemoryStore::Options{}};
+  LateReplyStore store{backend};
+  Harness harness{Manual(), &store};
+  WaiterRegistry& waiters = *harness.key_handler().waiters();
+  Pending waiting(Wait("/k"));
+  Start(harness, waiting);
+  store.DeliverReplies();  // missing: parked
+  waiters.OnChange("k");   // a wake that will find nothing new
+  EXPECT_EQ(waiters.Drain(), 1u);  // its read ran (missing); the reply is on its way
+  kv::PutRequest put;
+  put.key = "k";
+  put.value = "v";
+  put.now = absl::Now();
+  put.expires_at = absl::InfiniteFuture();
+  backend.Put(put, [](const kv::WriteResult& r) { ASSERT_EQ(r.status, kv::Status::kOk); });
+  waiters.OnChange("k");   // the write's wake, before the stale reply
+  store.DeliverReplies();  // "missing", but woken meanwhile: read again
+  EXPECT_EQ(waiting.done, 0);
+  EXPECT_EQ(waiters.Drain(), 1u);
+  store.DeliverReplies();
+  EXPECT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 200);
+  EXPECT_EQ(waiting.response.body, "v");
 }
 
 TEST(ParseWaitTest, HeaderAndQuery) {
