@@ -105,6 +105,9 @@ class RedisStore final : public Store {
 
   // Connections to Redis that serve now (metrics: 0 means Redis is unreachable).
   size_t connected_count() const { return client_->ConnectedCount(); }
+  // Whether the change feed's subscription is live (metrics: 0 means writes of other servers go
+  // unheard by this server's long polls until it is back).
+  bool subscribed() const { return subscriber_->subscribed(); }
 
  private:
   RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
