@@ -38,9 +38,10 @@ deps:
 # systemd-analyze (systemd) and dpkg-shlibdeps (dpkg-dev); the TLS tests need the openssl command
 # (a test CA, s_client) and curl; the admin tests promtool and a real Prometheus (prometheus).
 PACKAGING_DEBS := systemd dpkg-dev prometheus
-# The browser tests (tests/browser) drive Debian's chromium with node; nodejs and npm come from
-# Debian unless a node with npm is already installed (NodeSource's nodejs bundles npm and
-# conflicts with Debian's npm package).
+# The browser tests (tests/browser) drive Debian's chromium with node, and the pkarr client test
+# (tests/pkarr_client) runs the pkarr package from npm; nodejs and npm come from Debian unless a
+# node with npm is already installed (NodeSource's nodejs bundles npm and conflicts with Debian's
+# npm package).
 BROWSER_DEBS := chromium $(if $(shell command -v npm 2>/dev/null),,nodejs npm)
 TLS_TEST_DEBS := openssl curl
 test-deps:

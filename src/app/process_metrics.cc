@@ -44,6 +44,10 @@ void RegisterProcessMetrics(common::StatsRegistry& stats, const kv::Store& store
     stats.AddCallback(common::MetricType::kGauge, "rendezvous_redis_connections_up",
                       "Connections to Redis that serve now (0: Redis is unreachable).",
                       [redis] { return static_cast<double>(redis->connected_count()); });
+    stats.AddCallback(common::MetricType::kGauge, "rendezvous_redis_subscribed",
+                      "1 while the subscription to the change channel is live (long polls hear "
+                      "every server's writes), else 0.",
+                      [redis] { return redis->subscribed() ? 1.0 : 0.0; });
   }
   const auto* lmdb = dynamic_cast<const kv::LmdbStore*>(&store);
   if (lmdb == nullptr) return;

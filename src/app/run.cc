@@ -341,6 +341,9 @@ int Run(const Config& config) {
   if (admin_server && !admin_server->Shutdown(absl::Seconds(1))) {
     common::LogWarning("admin connections still busy after a second were closed");
   }
+  // The waiter registry's waker reads the store for the waiters CloseAll fired: it must be done
+  // before the store goes.
+  if (key_handler.waiters() != nullptr) key_handler.waiters()->StopWaker();
   sweeper.Stop();
   const kv::Status flushed = store->Flush();
   // The store goes before the server: an engine that completes writes on its own thread may

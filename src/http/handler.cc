@@ -68,9 +68,10 @@ Handler::Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Lim
       WaiterRegistry::Options{.max_waiters = options.max_waiters,
                               .max_waiters_per_client = options.max_waiters_per_client,
                               .start_waker_thread = options.waker_thread},
-      [this](Waiter& waiter) { AnswerFired(*waiter.response); });
+      [this](Waiter& waiter) { RecheckWoken(*waiter.response); });
   store_.SetChangeListener(
       [registry = waiters_.get()](std::string_view key, uint64_t) { registry->OnChange(key); });
+  store_.SetChangesLostListener([registry = waiters_.get()] { registry->WakeAll(); });
 }
 
 void Handler::Finish(Response& response) {
@@ -170,13 +171,15 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
     case Method::kHead:
       // Copied: the store may answer after `request` is gone.
       response.in_flight.if_none_match.assign(request.if_none_match);
-      // Waits need the store's change feed on this server; an engine shared by many servers
-      // (ChargesRateLimit: Redis) has none yet, so a wait there is answered at once.
-      if (wait.asked && waiters_ != nullptr && !store_.ChargesRateLimit()) {
+      // The store's change listener wakes waiters; on an engine shared by many servers (Redis)
+      // it hears every server's writes.
+      if (wait.asked && waiters_ != nullptr) {
         const absl::Duration applied = std::min(wait.duration, options_.max_wait);
         absl::StrAppend(&response.extra_headers, "Preference-Applied: wait=",
                         absl::ToInt64Seconds(applied), "\r\n");
-        if (applied > absl::ZeroDuration()) return HandleWaitingGet(request, applied, response);
+        if (applied > absl::ZeroDuration()) {
+          return HandleWaitingGet(request, applied, charge, response);
+        }
       }
       return HandleGet(charge, response);
     case Method::kPost:

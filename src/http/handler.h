@@ -132,9 +132,16 @@ class Handler final : public RouteHandler {
   static void AnswerRead(const kv::GetResult& result, Response& response);
   // GET/HEAD with a wait (handler_wait.cc): parks the request in waiters_ unless the key's state
   // answers it at once.
-  void HandleWaitingGet(const Request& request, absl::Duration wait, Response& response);
-  // A parked request fired by a write, its wait's end or shutdown: read again and answer.
+  void HandleWaitingGet(const Request& request, absl::Duration wait,
+                        const kv::RateCharge& charge, Response& response);
+  // A parked request whose wait ended: read again and answer.
   void AnswerFired(Response& response);
+  // A parked request fired by the registry (a write's wake, a wake of all, shutdown): read again
+  // and answer if that answers it, else park again.
+  void RecheckWoken(Response& response);
+  // The charge of a read that answers a parked request: nothing, but a store that
+  // ChargesRateLimit reports the client's bucket for the headers.
+  kv::RateCharge ReportCharge(const Response& response) const;
   // Called in a store completion: reads the clock once, keeps the reading for the Router
   // (in_flight.store_answered_nanos) and returns the nanoseconds since store_started_nanos.
   int64_t StoreElapsedNanos(Response& response) const {

@@ -17,26 +17,31 @@ bool AnswersAtOnce(const kv::GetResult& result, const std::string& if_none_match
 
 }  // namespace
 
-void Handler::HandleWaitingGet(const Request& request, absl::Duration wait, Response& response) {
+void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
+                               const kv::RateCharge& charge, Response& response) {
   Waiter& waiter = response.in_flight.waiter;
   waiter.response = &response;
+  waiter.ended = false;  // nobody else holds the waiter before Add
   waiter.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
   // Read only by the connection, after Handle returned (both on its thread, while it owns the
   // Response; see connection.h).
   response.in_flight.wait = wait;
+  // If a wake holds the waiter (fired, re-reading) when the wait ends or the client leaves, End
+  // marks it so that the wake answers instead of parking it again.
   response.in_flight.expire = [this, &response] {
-    if (waiters_->Fire(response.in_flight.key, response.in_flight.waiter)) AnswerFired(response);
+    if (waiters_->End(response.in_flight.key, response.in_flight.waiter)) AnswerFired(response);
   };
   response.in_flight.cancel = [this, &response] {
-    if (waiters_->Fire(response.in_flight.key, response.in_flight.waiter)) Finish(response);
+    if (waiters_->End(response.in_flight.key, response.in_flight.waiter)) Finish(response);
   };
   const std::string_view key = response.in_flight.key;  // not modified until the answer
   const absl::Time now = response.in_flight.now;
   // Linked before the read: a write that lands between the read and the link would otherwise
-  // be missed. Whoever fires the waiter first (this read, a write, the end of the wait, the
-  // client leaving, shutdown) answers; from the link on, a write may fire it on the waker, so
-  // this thread writes nothing more into `response` unless it fired the waiter itself.
-  switch (waiters_->Add(response.in_flight.key, waiter)) {
+  // be missed. Pinned meanwhile: a write, the wait's end, the client leaving or shutdown only
+  // record themselves, and the read's completion decides (FinishRead); on an engine that answers
+  // later on its own thread (Redis) that completion still needs the Response. From FinishRead's
+  // kParked on, whoever fires the waiter answers, and this request touches nothing more.
+  switch (waiters_->Add(response.in_flight.key, waiter, /*pin=*/true)) {
     case WaiterRegistry::AddResult::kAdded:
       break;
     case WaiterRegistry::AddResult::kClientFull:
@@ -44,25 +49,75 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait, Resp
     case WaiterRegistry::AddResult::kFull:
       return Fail(Error::kTooManyWaits, response);
     case WaiterRegistry::AddResult::kClosed:
-      // Shutting down: answer at once (waits exist only where the Handler charged the limiter).
-      return HandleGet(kv::RateCharge{}, response);
+    case WaiterRegistry::AddResult::kEnded:  // not before the first Add; answered as closed
+      // Shutting down: answer at once, charged as any GET.
+      return HandleGet(charge, response);
   }
+  // On a store that ChargesRateLimit this read pays the wait's token (a refusal is answered at
+  // once); a parked request's answer reports the bucket as it stands then (ReportCharge).
   const int64_t started_nanos = clock_.MonotonicNanos();
-  store_.Get(key, now, [this, &response, started_nanos](const kv::GetResult& result) {
-    const int64_t answered_nanos = clock_.MonotonicNanos();
-    stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, answered_nanos - started_nanos);
-    if (!AnswersAtOnce(result, response.in_flight.if_none_match)) return;  // parked
-    if (!waiters_->Fire(response.in_flight.key, response.in_flight.waiter)) return;
-    response.in_flight.store_answered_nanos = answered_nanos;
-    AnswerRead(result, response);
-    Finish(response);
-  });
+  store_.ChargedGet(
+      key, now, charge, [this, &response, started_nanos](const kv::GetResult& result) {
+        const int64_t answered_nanos = clock_.MonotonicNanos();
+        stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, answered_nanos - started_nanos);
+        const bool answers = result.status == kv::Status::kRateLimited ||
+                             AnswersAtOnce(result, response.in_flight.if_none_match);
+        if (waiters_->FinishRead(response.in_flight.key, response.in_flight.waiter, answers) !=
+            WaiterRegistry::ReadOutcome::kAnswer) {
+          return;  // parked, or queued for the waker to read again
+        }
+        // The result answers, or the wait ended (or the client left) during the read: 304/404.
+        response.in_flight.store_answered_nanos = answered_nanos;
+        if (!AcceptStoreRate(result.rate, result.status, response)) return;  // 429, finished
+        AnswerRead(result, response);
+        Finish(response);
+      });
+}
+
+kv::RateCharge Handler::ReportCharge(const Response& response) const {
+  kv::RateCharge report;
+  if (store_.ChargesRateLimit()) {
+    report.client = response.in_flight.waiter.client;
+    report.report_only = true;
+  }
+  return report;
 }
 
 void Handler::AnswerFired(Response& response) {
   // The state now decides: a changed value is 200, a missing key 404, an unchanged one 304.
   response.in_flight.now = clock_.Now();
-  HandleGet(kv::RateCharge{}, response);
+  HandleGet(ReportCharge(response), response);
+}
+
+void Handler::RecheckWoken(Response& response) {
+  // A wake says that the key may have changed, not what the waiter waits for: the message of a
+  // write it had read already (Redis delivers it on another connection, possibly after the
+  // waiter's read), or a wake of every waiter after the store could not hear for a while. So the
+  // key is read again and the request answered only when that answers it; otherwise it stays
+  // parked with the rest of its wait. Linked (pinned) before that read, as the first read is.
+  switch (waiters_->Add(response.in_flight.key, response.in_flight.waiter, /*pin=*/true)) {
+    case WaiterRegistry::AddResult::kAdded:
+      break;
+    default:
+      // The wait ended or the client left while the wake held it, shutdown, or the caps are
+      // full now: answered from the state (304 or 404 when unchanged).
+      return AnswerFired(response);
+  }
+  response.in_flight.now = clock_.Now();
+  response.in_flight.store_started_nanos = clock_.MonotonicNanos();
+  store_.ChargedGet(
+      response.in_flight.key, response.in_flight.now, ReportCharge(response),
+      [this, &response](const kv::GetResult& result) {
+        stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, StoreElapsedNanos(response));
+        const bool answers = AnswersAtOnce(result, response.in_flight.if_none_match);
+        if (waiters_->FinishRead(response.in_flight.key, response.in_flight.waiter, answers) !=
+            WaiterRegistry::ReadOutcome::kAnswer) {
+          return;  // parked again, or queued again by a newer wake
+        }
+        if (!AcceptStoreRate(result.rate, result.status, response)) return;
+        AnswerRead(result, response);
+        Finish(response);
+      });
 }
 
 }  // namespace rendezvous::http

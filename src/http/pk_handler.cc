@@ -39,6 +39,17 @@ Error ErrorForRecord(pkarr::Error error) {
   return Error::kInvalidSignature;
 }
 
+// A charging store's decision (kv::Store::ChargesRateLimit): its headers, and 429 when it refused.
+// Returns false when the request is answered.
+bool AcceptStoreRate(const std::optional<ratelimit::Decision>& rate, kv::Status status,
+                     int64_t capacity_tokens, Response& response) {
+  if (!rate) return true;
+  AppendRateLimitHeaders(*rate, capacity_tokens, response.extra_headers);
+  if (status != kv::Status::kRateLimited) return true;
+  Fail(Error::kRateLimited, response);
+  return false;
+}
+
 }  // namespace
 
 PkHandler::PkHandler(const PkHandlerOptions& options, kv::Store& store,
@@ -66,19 +77,32 @@ void PkHandler::Handle(const Request& request, std::string_view path, Response& 
   const bool is_write = request.method == Method::kPost || request.method == Method::kPut;
   const absl::Time now = clock_.Now();
   response.in_flight.now = now;
-  const ratelimit::Decision decision =
-      limiter_.Take(ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits),
-                    is_write ? kWriteCostTokens : kOtherCostTokens, now);
-  AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
-  if (!decision.allowed) return Fail(Error::kRateLimited, response);
+  kv::RateCharge charge;
+  charge.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
+  charge.cost_tokens = is_write ? kWriteCostTokens : kOtherCostTokens;
+  const bool shared_bucket = store_.ChargesRateLimit();
+  if (!shared_bucket || is_write) {
+    const ratelimit::Decision decision =
+        limiter_.Take(ratelimit::ClientKey{charge.client}, charge.cost_tokens, now);
+    // With a shared bucket (Redis: one across all servers) the store charges it in the write's
+    // own step, after the signature was checked. This server's limiter still gates the
+    // verification, so that a client whose shared bucket is empty cannot make it verify
+    // signatures for free; it never refuses what the shared bucket allows, since it counts a
+    // subset of the same charges. Only its refusals are reported.
+    if (!shared_bucket || !decision.allowed) {
+      AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
+    }
+    if (!decision.allowed) return Fail(Error::kRateLimited, response);
+    if (!shared_bucket) charge.cost_tokens = 0;  // taken
+  }
 
   switch (request.method) {
     case Method::kGet:
     case Method::kHead:
-      return HandleGet(request, response);
+      return HandleGet(request, charge, response);
     case Method::kPost:
     case Method::kPut:
-      return HandleWrite(request, response);
+      return HandleWrite(request, charge, response);
     default:
       // DELETE too: a record cannot be removed without a signature; it expires.
       response.extra_headers.append("Allow: ").append(kPkMethods).append("\r\n");
@@ -86,14 +110,17 @@ void PkHandler::Handle(const Request& request, std::string_view path, Response& 
   }
 }
 
-void PkHandler::HandleGet(const Request& request, Response& response) {
+void PkHandler::HandleGet(const Request& request, const kv::RateCharge& charge,
+                          Response& response) {
   // Copied or parsed now: the store may answer after `request` is gone. If-None-Match takes
   // precedence over If-Modified-Since (RFC 9110 section 13.2.2); an unparsable date is ignored.
   response.in_flight.if_none_match.assign(request.if_none_match);
   std::optional<absl::Time> since;
   if (request.if_none_match.empty()) since = common::ParseHttpDate(request.if_modified_since);
-  store_.Get(response.in_flight.key, response.in_flight.now,
-             [&response, since](const kv::GetResult& result) {
+  store_.ChargedGet(response.in_flight.key, response.in_flight.now, charge,
+             [&response, since, capacity = limiter_.capacity_tokens()](
+                 const kv::GetResult& result) {
+               if (!AcceptStoreRate(result.rate, result.status, capacity, response)) return;
                if (result.status != kv::Status::kOk) {
                  return Fail(ErrorFor(result.status), response);
                }
@@ -124,7 +151,8 @@ void PkHandler::HandleGet(const Request& request, Response& response) {
              });
 }
 
-void PkHandler::HandleWrite(const Request& request, Response& response) {
+void PkHandler::HandleWrite(const Request& request, const kv::RateCharge& charge,
+                            Response& response) {
   // A body cut off by net/ is over any limit; sizes before the signature, which costs ~40 µs.
   if (request.body_too_large) return Fail(Error::kRecordValueTooLarge, response);
   pkarr::Record record;
@@ -152,7 +180,10 @@ void PkHandler::HandleWrite(const Request& request, Response& response) {
   put.precondition.kind = kv::Precondition::Kind::kSignedRecordNewer;
   put.creator = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
   put.max_entries_per_creator = options_.max_keys_per_client;
-  store_.Put(put, [&response](const kv::WriteResult& result) {
+  put.charge = charge;
+  store_.Put(put, [&response, capacity = limiter_.capacity_tokens()](
+                      const kv::WriteResult& result) {
+    if (!AcceptStoreRate(result.rate, result.status, capacity, response)) return;
     if (result.status != kv::Status::kOk) return Fail(ErrorFor(result.status), response);
     response.status = 204;
     AppendValueHeaders(result.version, result.expires_at, response.in_flight.now,

@@ -10,6 +10,10 @@
 // signature is checked only after the rate limit, so an unpaid request never costs a
 // verification. GET and HEAD answer the stored bytes with Last-Modified (the record's timestamp),
 // ETag and the expiry headers; If-None-Match and If-Modified-Since (whole seconds) give 304.
+// On a store that ChargesRateLimit (Redis), the store charges the client's one bucket, shared by
+// all servers, inside the operation as for keys (the RateLimit-* headers are its decision); this
+// server's limiter then only gates a write's verification (a client whose shared bucket is empty
+// is refused by the store after one verification per token this server's bucket still holds).
 // X-Owner-Secret, If-Match and X-TTL play no part.
 //
 // Thread-safety: one PkHandler serves all I/O threads; its only state is an atomic counter.
@@ -70,8 +74,9 @@ class PkHandler final : public RouteHandler {
   uint64_t verifications() const { return verifications_.load(std::memory_order_relaxed); }
 
  private:
-  void HandleGet(const Request& request, Response& response);
-  void HandleWrite(const Request& request, Response& response);
+  // `charge` is what the store charges (cost 0 when limiter_ took it already).
+  void HandleGet(const Request& request, const kv::RateCharge& charge, Response& response);
+  void HandleWrite(const Request& request, const kv::RateCharge& charge, Response& response);
 
   const PkHandlerOptions options_;
   kv::Store& store_;

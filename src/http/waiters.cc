@@ -21,7 +21,9 @@ WaiterRegistry::WaiterRegistry(const Options& options, absl::AnyInvocable<void(W
   if (options_.start_waker_thread) waker_ = std::thread([this] { WakerLoop(); });
 }
 
-WaiterRegistry::~WaiterRegistry() {
+WaiterRegistry::~WaiterRegistry() { StopWaker(); }
+
+void WaiterRegistry::StopWaker() {
   {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;
@@ -35,7 +37,7 @@ WaiterRegistry::Stripe& WaiterRegistry::StripeFor(std::string_view key) {
   return stripes_[(h >> 7) % std::max<size_t>(options_.stripes, 1)];
 }
 
-WaiterRegistry::AddResult WaiterRegistry::Add(std::string_view key, Waiter& waiter) {
+WaiterRegistry::AddResult WaiterRegistry::Add(std::string_view key, Waiter& waiter, bool pin) {
   if (closed_.load(std::memory_order_acquire)) return AddResult::kClosed;
   {
     std::lock_guard lock(clients_mu_);
@@ -50,7 +52,16 @@ WaiterRegistry::AddResult WaiterRegistry::Add(std::string_view key, Waiter& wait
   }
   Stripe& stripe = StripeFor(key);
   std::lock_guard lock(stripe.mu);
+  if (waiter.ended) {
+    std::lock_guard clients(clients_mu_);  // the order Unlink takes them in
+    auto it = per_client_.find(waiter.client);
+    if (it != per_client_.end() && --it->second == 0) per_client_.erase(it);
+    total_.fetch_sub(1, std::memory_order_relaxed);
+    return AddResult::kEnded;
+  }
   Waiter*& head = stripe.heads[absl::string_view(key.data(), key.size())];
+  waiter.pinned = pin;
+  waiter.woken = false;
   waiter.prev = nullptr;
   waiter.next = head;
   if (head != nullptr) head->prev = &waiter;
@@ -80,12 +91,32 @@ void WaiterRegistry::Unlink(Stripe& stripe, std::string_view key, Waiter& waiter
   }
 }
 
-bool WaiterRegistry::Fire(std::string_view key, Waiter& waiter) {
+bool WaiterRegistry::End(std::string_view key, Waiter& waiter) {
   Stripe& stripe = StripeFor(key);
   std::lock_guard lock(stripe.mu);
+  waiter.ended = true;
   if (!waiter.linked) return false;
   Unlink(stripe, key, waiter);
-  return true;
+  return !waiter.pinned;
+}
+
+WaiterRegistry::ReadOutcome WaiterRegistry::FinishRead(std::string_view key, Waiter& waiter,
+                                                       bool answers) {
+  {
+    Stripe& stripe = StripeFor(key);
+    std::lock_guard lock(stripe.mu);
+    waiter.pinned = false;
+    // After CloseAll nothing is queued any more (the waker stops): shutdown answers from this read.
+    if (waiter.ended || answers || closed_.load(std::memory_order_acquire)) {
+      if (waiter.linked) Unlink(stripe, key, waiter);
+      return ReadOutcome::kAnswer;
+    }
+    if (waiter.linked) return ReadOutcome::kParked;
+  }
+  // Woken during the read: the key may have changed after it; the waker reads it again.
+  std::deque<Waiter*> woken = {&waiter};
+  Queue(woken);
+  return ReadOutcome::kQueued;
 }
 
 void WaiterRegistry::OnChange(std::string_view key) {
@@ -99,18 +130,21 @@ void WaiterRegistry::OnChange(std::string_view key) {
     Waiter* w = it->second;
     stripe.heads.erase(it);
     size_t n = 0;
+    std::lock_guard clients(clients_mu_);
     while (w != nullptr) {
       Waiter* next = w->next;
       w->prev = w->next = nullptr;
       w->linked = false;
-      fired.push_back(w);
-      ++n;
-      w = next;
-    }
-    std::lock_guard clients(clients_mu_);
-    for (Waiter* f : fired) {
-      auto c = per_client_.find(f->client);
+      auto c = per_client_.find(w->client);
       if (c != per_client_.end() && --c->second == 0) per_client_.erase(c);
+      ++n;
+      // A pinned waiter's first read answers it (FinishRead), knowing it was woken.
+      if (w->pinned) {
+        w->woken = true;
+      } else {
+        fired.push_back(w);
+      }
+      w = next;
     }
     total_.fetch_sub(n, std::memory_order_relaxed);
   }
@@ -119,27 +153,37 @@ void WaiterRegistry::OnChange(std::string_view key) {
 
 void WaiterRegistry::CloseAll() {
   closed_.store(true, std::memory_order_release);
+  FireAll();
+}
+
+void WaiterRegistry::WakeAll() { FireAll(); }
+
+void WaiterRegistry::FireAll() {
   const size_t stripes = std::max<size_t>(options_.stripes, 1);
   for (size_t i = 0; i < stripes; ++i) {
     std::deque<Waiter*> fired;
     {
       std::lock_guard lock(stripes_[i].mu);
+      std::lock_guard clients(clients_mu_);
+      size_t n = 0;
       for (auto& [key, head] : stripes_[i].heads) {
         for (Waiter* w = head; w != nullptr;) {
           Waiter* next = w->next;
           w->prev = w->next = nullptr;
           w->linked = false;
-          fired.push_back(w);
+          auto c = per_client_.find(w->client);
+          if (c != per_client_.end() && --c->second == 0) per_client_.erase(c);
+          ++n;
+          if (w->pinned) {
+            w->woken = true;  // as in OnChange
+          } else {
+            fired.push_back(w);
+          }
           w = next;
         }
       }
       stripes_[i].heads.clear();
-      std::lock_guard clients(clients_mu_);
-      for (Waiter* f : fired) {
-        auto c = per_client_.find(f->client);
-        if (c != per_client_.end() && --c->second == 0) per_client_.erase(c);
-      }
-      total_.fetch_sub(fired.size(), std::memory_order_relaxed);
+      total_.fetch_sub(n, std::memory_order_relaxed);
     }
     Queue(fired);
   }

@@ -7,12 +7,14 @@
 // unlinks that key's list under its stripe lock and queues the waiters for the waker (never
 // calling the store from the listener, as kv/store.h requires). The waker (a thread of this
 // registry, or the test calling Drain) hands each one to the owner's `fired` callback, which reads
-// the key again and answers.
+// the key again and answers, or links the waiter again when nothing it waits for changed.
 //
-// One rule makes the lifetime safe: a waiter is "fired" exactly once, by whoever unlinks it under
-// its stripe lock (a write, the wait's end, the client leaving, shutdown, or the request that
-// registered it answering at once); only the one that fired it may complete the request. Bounds:
-// waiters per client (ratelimit::ClientKey) and in total, checked when a waiter is added.
+// One rule makes the lifetime safe: each time a waiter is linked it is "fired" exactly once, by
+// whoever unlinks it under its stripe lock (a write, the wait's end, the client leaving, shutdown,
+// or the request that registered it answering at once); only the one that fired it may complete
+// the request or link it again. The wait's end and the client leaving (End) also mark it ended, so
+// that a holder that would link it again answers instead. Bounds: waiters per client
+// (ratelimit::ClientKey) and in total, checked when a waiter is added.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -42,12 +44,19 @@ struct Waiter {
   Waiter* prev = nullptr;  // the key's list, guarded by the stripe lock
   Waiter* next = nullptr;
   bool linked = false;     // in its key's list; guarded by the stripe lock
+  // The wait is over (its end, or the client left): it may no longer be linked again. Guarded by
+  // the stripe lock once the waiter was first added.
+  bool ended = false;
+  // The request's first read is in flight: whoever unlinks the waiter meanwhile only records why
+  // (ended, woken) and leaves the answer to that read (FinishRead), which still uses the Response.
+  bool pinned = false;
+  bool woken = false;                // unlinked by a wake (or shutdown) while pinned
   std::array<uint8_t, 16> client{};  // whose per-client count it holds
 };
 
 class WaiterRegistry {
  public:
-  enum class AddResult : uint8_t { kAdded, kClientFull, kFull, kClosed };
+  enum class AddResult : uint8_t { kAdded, kClientFull, kFull, kClosed, kEnded };
   struct Options {
     size_t max_waiters = 10000;         // -maxWaiters
     size_t max_waiters_per_client = 32;
@@ -60,17 +69,33 @@ class WaiterRegistry {
   WaiterRegistry(const WaiterRegistry&) = delete;
   WaiterRegistry& operator=(const WaiterRegistry&) = delete;
 
-  // Links `waiter` under `key` (copied only when the key has no list yet).
-  [[nodiscard]] AddResult Add(std::string_view key, Waiter& waiter);
-  // Unlinks `waiter` if it is still linked under `key`: true when the caller fired it (and must
-  // complete the request), false when someone else did.
-  [[nodiscard]] bool Fire(std::string_view key, Waiter& waiter);
+  // Links `waiter` under `key` (copied only when the key has no list yet); kEnded, linking
+  // nothing, once End was called on it (the caller clears `ended` before a new request's first
+  // Add). `pin`: the caller reads the key next and must then call FinishRead.
+  [[nodiscard]] AddResult Add(std::string_view key, Waiter& waiter, bool pin = false);
+  // The end of the wait (or the client leaving): marks the waiter ended and unlinks it if it is
+  // linked. True when the caller fired it (and must complete the request); false when someone
+  // else holds it (a wake re-reading it, or its first read: they answer, seeing it ended).
+  [[nodiscard]] bool End(std::string_view key, Waiter& waiter);
+  // The pinned first read of `waiter` is done; `answers`: its result answers the request.
+  enum class ReadOutcome : uint8_t {
+    kAnswer,  // the caller answers now (the result answers, or the wait ended meanwhile)
+    kParked,  // linked: from here another party fires it; the caller touches nothing more
+    kQueued,  // a wake or shutdown came during the read: queued for the waker to read again
+  };
+  [[nodiscard]] ReadOutcome FinishRead(std::string_view key, Waiter& waiter, bool answers);
   // The change listener's part: fires every waiter of `key` and queues it for the waker.
   void OnChange(std::string_view key);
   // Shutdown: fires and queues every waiter; later Adds answer kClosed.
   void CloseAll();
+  // Fires and queues every waiter, as if each key had changed (the store may have missed
+  // changes): each reads its key again and answers. Later Adds are accepted.
+  void WakeAll();
   // Runs `fired` for every queued waiter, on the calling thread; returns how many.
   size_t Drain();
+  // Shutdown, after CloseAll and once no connection waits for an answer: the waker answers what
+  // is queued and stops, so that nothing calls the store after this returns. Idempotent.
+  void StopWaker();
 
   size_t size() const { return total_.load(std::memory_order_relaxed); }
 
@@ -79,6 +104,7 @@ class WaiterRegistry {
   Stripe& StripeFor(std::string_view key);
   void Unlink(Stripe& stripe, std::string_view key, Waiter& waiter);  // stripe lock held
   void Queue(std::deque<Waiter*>& fired);
+  void FireAll();
   void WakerLoop();
 
   const Options options_;

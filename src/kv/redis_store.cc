@@ -3,11 +3,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <future>
+#include <mutex>
 #include <optional>
+#include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -35,7 +38,7 @@ constexpr int kScriptCount = 4;
 // servers with skewed clocks charge one bucket alike. The bucket is one string, the theoretical
 // arrival time, that expires when the bucket is full again: an idle client leaves nothing behind.
 // Returns {charged, allowed, remaining tokens, us until full, us until retry}; a cost of 0
-// charges nothing.
+// charges nothing, and -1 reports the bucket as it stands without charging it.
 constexpr char kCharge[] = R"lua(
 local function charge(bucket, cost, t, burst)
   if cost == 0 then return {0, 1, 0, 0, 0} end
@@ -44,6 +47,7 @@ local function charge(bucket, cost, t, burst)
   local tat = tonumber(redis.call('GET', bucket)) or rnow
   if tat < rnow then tat = rnow end
   if tat > rnow + burst then tat = rnow + burst end
+  if cost < 0 then return {1, 1, math.floor((burst - (tat - rnow)) / t), tat - rnow, 0} end
   local new = tat + cost * t
   if cost * t > burst or new - rnow > burst then
     return {1, 0, math.floor((burst - (tat - rnow)) / t), tat - rnow, new - rnow - burst}
@@ -208,6 +212,9 @@ if ARGV[16] ~= '' then
   redis.call('SET', KEYS[7], version)
   keep_names(KEYS[6], KEYS[7])
 end
+-- Every server's waiters of this key wake (the subscriber, below); in the script, so that the
+-- message and the write are one step: no waiter can read the old value after hearing of the new.
+redis.call('PUBLISH', ARGV[12] .. 'changes', version .. ' ' .. ARGV[1])
 if live then return {'K', version, 0} end
 return {'K', version, 1}
 )lua"));
@@ -233,6 +240,7 @@ if ARGV[10] ~= '' then
   redis.call('SET', KEYS[5], string.format('%d', redis.call('INCR', KEYS[6])))
   keep_names(KEYS[4], KEYS[5])
 end
+redis.call('PUBLISH', ARGV[6] .. 'changes', '0 ' .. ARGV[1])
 return {'K'}
 )lua"));
   return script;
@@ -517,8 +525,14 @@ std::unique_ptr<RedisStore> RedisStore::Open(const RedisStoreOptions& options, s
   }
   secret::Key key;
   std::copy(stored.str.begin(), stored.str.end(), key.begin());
-  return std::unique_ptr<RedisStore>(
+  std::unique_ptr<RedisStore> store(
       new RedisStore(options, std::move(client), key, std::move(shas)));
+  if (!store->subscriber_->WaitSubscribed(options.open_timeout)) {
+    *error = absl::StrCat("cannot subscribe to ", options.prefix, "changes on redis at ", where,
+                          " (may this user SUBSCRIBE?)");
+    return nullptr;
+  }
+  return store;
 }
 
 RedisStore::RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
@@ -534,9 +548,23 @@ RedisStore::RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::
   emission_interval_us_ =
       std::max<int64_t>(1, absl::ToInt64Microseconds(options.refill_period) / capacity);
   burst_us_ = emission_interval_us_ * capacity;
+  reconnect_wait_ =
+      absl::ToChronoNanoseconds(options.client.backoff_max + options.client.connect_timeout);
+  redis::SubscriberOptions subscriber;
+  subscriber.client = options.client;
+  subscriber.client.connections = 1;
+  subscriber.channel = prefix_ + "changes";
+  // "<version> <key>": at most 20 digits, a space and a key.
+  subscriber.max_message_bytes = limits_.max_key_bytes + 21;
+  subscriber_ = std::make_unique<redis::Subscriber>(
+      std::move(subscriber), [this](std::string_view message) { OnChangeMessage(message); },
+      [this] { OnSubscribed(); });
 }
 
-RedisStore::~RedisStore() = default;
+RedisStore::~RedisStore() {
+  stopping_.store(true, std::memory_order_relaxed);
+  subscriber_.reset();  // joins its thread before the rest goes
+}
 
 void RedisStore::RunScript(int which, std::vector<std::string> args,
                            absl::AnyInvocable<void(CommandError, const Reply&)> done) {
@@ -608,7 +636,7 @@ void RedisStore::ChargedGet(std::string_view key, absl::Time now, const RateChar
         expires_us < 0 ? absl::InfiniteFuture() : absl::FromUnixMicros(expires_us);
     done(result);
   };
-  if (charge.cost_tokens == 0) {
+  if (charge.cost_tokens == 0 && !charge.report_only) {
     client_->Command({"HMGET", entry, "v", "n", "x"},
                      [answer = std::move(answer)](CommandError error, const Reply& reply) mutable {
                        answer(error, reply, 0);
@@ -628,7 +656,8 @@ std::string RedisStore::BucketKey(const RateCharge& charge) const {
 }
 
 void RedisStore::AppendRateArgs(const RateCharge& charge, std::vector<std::string>& args) const {
-  args.push_back(absl::StrCat(std::max<int64_t>(0, charge.cost_tokens)));
+  const int64_t cost = charge.cost_tokens > 0 ? charge.cost_tokens : charge.report_only ? -1 : 0;
+  args.push_back(absl::StrCat(cost));
   args.push_back(absl::StrCat(emission_interval_us_));
   args.push_back(absl::StrCat(burst_us_));
 }
@@ -674,8 +703,7 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
   AppendNameArgs(key, /*with_version_counter=*/false, args);
   const absl::Time expires_at = request.expires_at;
   RunScript(kPutScript, std::move(args),
-            [this, key = std::move(key), expires_at, done = std::move(done)](
-                CommandError error, const Reply& reply) mutable {
+            [expires_at, done = std::move(done)](CommandError error, const Reply& reply) mutable {
               WriteResult result;
               if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
                   reply.elements.size() != 7) {
@@ -707,7 +735,6 @@ void RedisStore::Put(const PutRequest& request, WriteCallback done) {
                 result.status = FailureStatus(CommandError::kOk, reply);
               }
               done(result);
-              if (result.status == Status::kOk && listener_) listener_(key, result.version);
             });
 }
 
@@ -744,8 +771,7 @@ void RedisStore::Delete(const DeleteRequest& request, WriteCallback done) {
   AppendRateArgs(request.charge, args);
   AppendNameArgs(key, /*with_version_counter=*/true, args);
   RunScript(kDeleteScript, std::move(args),
-            [this, key = std::move(key), done = std::move(done)](CommandError error,
-                                                                 const Reply& reply) mutable {
+            [done = std::move(done)](CommandError error, const Reply& reply) mutable {
               WriteResult result;
               if (error != CommandError::kOk || reply.type != Reply::Type::kArray ||
                   reply.elements.size() != 7) {
@@ -769,7 +795,6 @@ void RedisStore::Delete(const DeleteRequest& request, WriteCallback done) {
                 result.status = FailureStatus(CommandError::kOk, reply);
               }
               done(result);
-              if (result.status == Status::kOk && listener_) listener_(key, 0);
             });
 }
 
@@ -868,6 +893,44 @@ size_t RedisStore::Size() const {
              : 0;
 }
 
-void RedisStore::SetChangeListener(ChangeListener listener) { listener_ = std::move(listener); }
+void RedisStore::SetChangeListener(ChangeListener listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void RedisStore::SetChangesLostListener(absl::AnyInvocable<void()> listener) {
+  std::lock_guard lock(listener_mu_);
+  lost_listener_ = std::move(listener);
+}
+
+void RedisStore::OnChangeMessage(std::string_view message) {
+  // "<version> <key>", as the write scripts publish it; anything else (another program
+  // publishing on our channel) is ignored.
+  const size_t space = message.find(' ');
+  if (space == std::string_view::npos || space == 0 || space > 20) return;
+  uint64_t version = 0;
+  for (char c : message.substr(0, space)) {
+    if (c < '0' || c > '9') return;
+    version = version * 10 + static_cast<uint64_t>(c - '0');
+  }
+  const std::string_view key = message.substr(space + 1);
+  if (!ValidKey(key, limits_)) return;
+  std::lock_guard lock(listener_mu_);
+  if (listener_) listener_(key, version);
+}
+
+void RedisStore::OnSubscribed() {
+  // After Redis restarts, the subscriber may be back before the command connections are: the
+  // waiters woken now would read in vain (503). Wait for them, for at most a backoff and a
+  // connect, on this thread (messages meanwhile wait in Redis's bounded output buffer).
+  const auto deadline = std::chrono::steady_clock::now() + reconnect_wait_;
+  while (client_->ConnectedCount() < client_->connection_count() &&
+         !stopping_.load(std::memory_order_relaxed) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::lock_guard lock(listener_mu_);
+  if (lost_listener_) lost_listener_();
+}
 
 }  // namespace rendezvous::kv

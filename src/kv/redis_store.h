@@ -36,6 +36,15 @@
 //   <prefix>format        the layout's version ("1"). Open refuses a database that has keys
 //                         under the prefix but no such marker (another program's data), or a
 //                         marker of another version.
+//   <prefix>changes       pub/sub channel (no key): every committed Put and Delete publishes
+//                         "<version> <key>" (version 0: deleted) from inside its script.
+//
+// Change feed (SetChangeListener): each server keeps one more connection, subscribed to
+// <prefix>changes (redis/subscriber.h), and calls the listener for every message: its own writes
+// and every other server's, in commit order, exactly once each (its own writes are heard through
+// the channel too, never directly, so a waiter is not woken twice by one write). Redis does not
+// keep messages for an absent subscriber: after every (re)subscription the changes-lost listener
+// runs, so that each waiter reads its key again.
 //
 // Owner digests are compared with Lua string equality, which is not constant-time. That is safe
 // here: a digest is a keyed hash of the client's secret, so a client cannot steer its digest's
@@ -49,13 +58,17 @@
 #pragma once
 
 #include <array>
+#include <atomic>
+#include <chrono>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 #include "kv/store.h"
 #include "kv/write_plan.h"
 #include "redis/client.h"
+#include "redis/subscriber.h"
 #include "secret/hasher.h"
 
 namespace rendezvous::kv {
@@ -96,13 +109,18 @@ class RedisStore final : public Store {
   [[nodiscard]] Status Flush() override;
   // The capacity set's size. Blocking (one round trip); 0 when Redis does not answer.
   size_t Size() const override;
+  // The listeners run on the subscriber's thread, one call at a time.
   void SetChangeListener(ChangeListener listener) override;
   // One script: drops the name's expired members, counts the rest, samples with ZRANDMEMBER and
   // reads the sampled entries, after the charge.
   void List(const ListRequest& request, ListCallback done) override;
+  void SetChangesLostListener(absl::AnyInvocable<void()> listener) override;
 
   // Connections to Redis that serve now (metrics: 0 means Redis is unreachable).
   size_t connected_count() const { return client_->ConnectedCount(); }
+  // Whether the change feed's subscription is live (metrics: 0 means writes of other servers go
+  // unheard by this server's long polls until it is back).
+  bool subscribed() const { return subscriber_->subscribed(); }
 
  private:
   RedisStore(const RedisStoreOptions& options, std::unique_ptr<redis::Client> client,
@@ -116,6 +134,9 @@ class RedisStore final : public Store {
   void AppendNameArgs(std::string_view key, bool with_version_counter,
                       std::vector<std::string>& args) const;
   // Sends EVALSHA, falling back to EVAL once when Redis lost its script cache (a restart).
+  // The subscriber's callbacks.
+  void OnChangeMessage(std::string_view message);
+  void OnSubscribed();
   void RunScript(int which, std::vector<std::string> args,
                  absl::AnyInvocable<void(redis::CommandError, const redis::Reply&)> done);
 
@@ -128,7 +149,13 @@ class RedisStore final : public Store {
   const std::array<std::string, 4> script_sha_;
   int64_t emission_interval_us_ = 1;             // GCRA's T
   int64_t burst_us_ = 1;                         // capacity * T
-  ChangeListener listener_;
+  std::chrono::nanoseconds reconnect_wait_{0};  // OnSubscribed's wait for a command connection
+  std::atomic<bool> stopping_{false};
+  std::mutex listener_mu_;  // the listeners are set while the subscriber may call them
+  ChangeListener listener_;                    // guarded by listener_mu_
+  absl::AnyInvocable<void()> lost_listener_;   // guarded by listener_mu_
+  // Last: stopped (its thread joined) before the listeners and the client go.
+  std::unique_ptr<redis::Subscriber> subscriber_;
 };
 
 }  // namespace rendezvous::kv

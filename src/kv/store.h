@@ -62,6 +62,9 @@ enum class Status : uint8_t {
 struct RateCharge {
   std::array<uint8_t, 16> client{};  // ratelimit::ClientKey bytes
   int64_t cost_tokens = 0;
+  // With cost 0: report the client's bucket as it stands (GetResult::rate) without charging it,
+  // for an answer whose token was paid earlier (a long poll woken later). ChargedGet only.
+  bool report_only = false;
 };
 
 // A write condition, evaluated atomically with the write.
@@ -231,6 +234,12 @@ class Store {
 
   // Installs the single change listener (for long-poll/watch). Call before serving.
   virtual void SetChangeListener(ChangeListener listener) = 0;
+  // Installs the listener told that changes may have gone unreported: an engine that hears of
+  // other servers' writes (Redis pub/sub) calls it after it could not hear for a while (the
+  // subscription was lost and is back), so that every waiter reads its key again. Runs on an
+  // engine's thread; the same rules as ChangeListener. Engines that see every write themselves
+  // never call it.
+  virtual void SetChangesLostListener(absl::AnyInvocable<void()> listener) { (void)listener; }
 };
 
 }  // namespace rendezvous::kv

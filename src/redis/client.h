@@ -86,8 +86,9 @@ class Client {
   // Blocks until every connection serves, or `timeout` passed. For start-up and tests.
   [[nodiscard]] bool WaitConnected(absl::Duration timeout);
 
-  // How many connections serve now.
+  // How many connections serve now, of connection_count().
   size_t ConnectedCount() const;
+  size_t connection_count() const { return connections_.size(); }
 
  private:
   ClientOptions options_;

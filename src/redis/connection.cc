@@ -152,6 +152,10 @@ void ReplyThunk(redisAsyncContext* ac, void* reply, void* /*privdata*/) {
   auto* link = static_cast<Link*>(ac->ev.data);
   link->owner->OnReply(*link, static_cast<const redisReply*>(reply));
 }
+void PushThunk(redisAsyncContext* ac, void* reply, void* /*privdata*/) {
+  auto* link = static_cast<Link*>(ac->ev.data);
+  link->owner->OnPush(*link, static_cast<const redisReply*>(reply));
+}
 void ConnectThunk(const redisAsyncContext* ac, int status) {
   auto* link = static_cast<Link*>(ac->ev.data);
   link->owner->OnConnected(*link, status == REDIS_OK);
@@ -163,8 +167,9 @@ void DisconnectThunk(const redisAsyncContext* ac, int /*status*/) {
 
 }  // namespace
 
-Connection::Connection(const ClientOptions& options)
+Connection::Connection(const ClientOptions& options, Subscription* subscription)
     : options_(options),
+      subscription_(subscription),
       connect_timeout_(ToChrono(options.connect_timeout)),
       command_timeout_(ToChrono(options.command_timeout)),
       tick_period_(std::max<std::chrono::nanoseconds>(
@@ -256,6 +261,11 @@ void Connection::StartConnect() {
     ScheduleReconnect();
     return;
   }
+  // A subscriber sends nothing after SUBSCRIBE, so no command deadline would notice a peer that
+  // vanished without closing the socket; TCP keepalive does (hiredis: idle 15 s, then probes).
+  if (subscription_ != nullptr && endpoint.kind != Endpoint::Kind::kUnix) {
+    (void)redisEnableKeepAlive(&ac->c);
+  }
   ac->ev.data = link.get();
   ac->ev.addRead = HookAddRead;
   ac->ev.delRead = HookDelRead;
@@ -286,14 +296,13 @@ void Connection::StartHandshake(const std::shared_ptr<Link>& link) {
         return;
       }
       if (!last) return;
-      link->ready = true;
-      backoff_ = ToChrono(options_.backoff_min);
-      if (link == link_) ready_.store(true, std::memory_order_release);
-      if (!was_connected_) {
-        common::LogInfo(absl::StrCat("redis: connected to ", EndpointForLog(options_.endpoint)));
+      if (subscription_ == nullptr) return MarkReady(link);
+      // The confirmation (OnPush) marks the link ready; until then the connect deadline holds.
+      std::string subscribe = FormatCommand({"SUBSCRIBE", subscription_->channel});
+      if (redisAsyncFormattedCommand(link->ac, PushThunk, nullptr, subscribe.data(),
+                                     subscribe.size()) != REDIS_OK) {
+        LinkDied(*link, CommandError::kDisconnected, /*free_context=*/true);
       }
-      was_connected_ = true;
-      last_failure_.clear();
     };
   };
   const Endpoint& endpoint = options_.endpoint;
@@ -311,6 +320,44 @@ void Connection::StartHandshake(const std::shared_ptr<Link>& link) {
     }
   }
   (void)Enqueue(*link, FormatCommand({"PING"}), Pending{expect("PING", true), deadline});
+}
+
+void Connection::MarkReady(const std::shared_ptr<Link>& link) {
+  link->ready = true;
+  backoff_ = ToChrono(options_.backoff_min);
+  if (link == link_) ready_.store(true, std::memory_order_release);
+  if (!was_connected_) {
+    const std::string where = EndpointForLog(options_.endpoint);
+    common::LogInfo(subscription_ == nullptr
+                        ? absl::StrCat("redis: connected to ", where)
+                        : absl::StrCat("redis: subscribed to ", subscription_->channel, " on ",
+                                       where));
+  }
+  was_connected_ = true;
+  last_failure_.clear();
+}
+
+void Connection::OnPush(Link& link, const redisReply* reply) {
+  // Null: hiredis is freeing the context; OnDisconnected (or our own free) handles that.
+  if (link.dead || reply == nullptr || subscription_ == nullptr) return;
+  // RESP2 push replies: ["subscribe", channel, count] and ["message", channel, payload].
+  if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3 ||
+      reply->element[0]->type != REDIS_REPLY_STRING) {
+    return;
+  }
+  const std::string_view kind(reply->element[0]->str, reply->element[0]->len);
+  const redisReply* payload = reply->element[2];
+  if (kind == "message") {
+    if (!link.ready || payload->type != REDIS_REPLY_STRING ||
+        payload->len > subscription_->max_message_bytes) {
+      return;
+    }
+    subscription_->on_message(std::string_view(payload->str, payload->len));
+  } else if (kind == "subscribe" && !link.ready) {
+    // Told before connected() turns true, so that whoever waits for that sees its effects.
+    subscription_->on_subscribed();
+    MarkReady(link.shared_from_this());
+  }
 }
 
 void Connection::OnReply(Link& link, const redisReply* reply) {

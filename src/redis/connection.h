@@ -16,6 +16,11 @@
 // - replies arrive in command order, so the commands in flight are a FIFO whose front is the
 //   oldest: the one the deadline tick checks.
 //
+// A connection may instead serve one subscription (Subscriber): after the handshake it sends
+// SUBSCRIBE, counts as connected once Redis confirms it, and hands every message of the channel
+// to the subscription; it then takes no commands (hiredis 0.14 would pair a reply to a command
+// sent in subscribed mode with the next push message).
+//
 // Thread-safety: Send and connected() may be called from any thread; everything else runs on the
 // connection's own thread.
 #pragma once
@@ -25,6 +30,7 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -40,10 +46,22 @@ struct redisReply;
 
 namespace rendezvous::redis {
 
+// What a subscriber connection listens to, and whom it tells. The callbacks run on the
+// connection's thread, one at a time, and must be short.
+struct Subscription {
+  std::string channel;
+  size_t max_message_bytes = 0;  // longer messages are dropped
+  absl::AnyInvocable<void(std::string_view message)> on_message;
+  // After each successful SUBSCRIBE: the first and every one after a reconnect. Messages published
+  // while the connection was down are lost, which this tells.
+  absl::AnyInvocable<void()> on_subscribed;
+};
+
 class Connection {
  public:
-  // Starts the thread and the first connection attempt.
-  explicit Connection(const ClientOptions& options);
+  // Starts the thread and the first connection attempt. With a `subscription` (which must outlive
+  // the Connection) it is a subscriber connection and Send must not be called.
+  explicit Connection(const ClientOptions& options, Subscription* subscription = nullptr);
   // Fails what is in flight with kShutdown, frees the context, joins the thread.
   ~Connection();
   Connection(const Connection&) = delete;
@@ -65,10 +83,14 @@ class Connection {
   void OnReply(Link& link, const redisReply* reply);
   void OnConnected(Link& link, bool ok);
   void OnDisconnected(Link& link);
+  // A reply on the subscription: its confirmation, a message, or null while hiredis frees it.
+  void OnPush(Link& link, const redisReply* reply);
 
  private:
   void StartConnect();
   void StartHandshake(const std::shared_ptr<Link>& link);
+  // The link serves: user commands may be sent (or the subscription is live).
+  void MarkReady(const std::shared_ptr<Link>& link);
   // Fails the link's commands in flight and schedules a reconnect if it was the current link.
   // `free_context`: also free the hiredis context (from a posted task); false when hiredis is
   // freeing it already.
@@ -79,6 +101,7 @@ class Connection {
   void Stop();
 
   const ClientOptions options_;
+  Subscription* const subscription_;  // null for a command connection
   const std::chrono::nanoseconds connect_timeout_;
   const std::chrono::nanoseconds command_timeout_;
   const std::chrono::nanoseconds tick_period_;

@@ -298,6 +298,7 @@ class RedisReadinessTest(unittest.TestCase):
         self.addCleanup(admin.close)
         self.assertEqual(admin.request("GET", "/readyz").status, 200)
         self.assertGreater(samples(server.scrape().text)["rendezvous_redis_connections_up"], 0)
+        self.assertEqual(samples(server.scrape().text)["rendezvous_redis_subscribed"], 1)
         redis.kill()
 
         def not_ready():
@@ -306,6 +307,8 @@ class RedisReadinessTest(unittest.TestCase):
         wait_for(not_ready, 10.0, "/readyz to answer 503 with Redis down")
         self.assertEqual(admin.request("GET", "/healthz").status, 200)
         self.assertEqual(samples(server.scrape().text)["rendezvous_redis_connections_up"], 0)
+        wait_for(lambda: samples(server.scrape().text)["rendezvous_redis_subscribed"] == 0, 10.0,
+                 "the subscription gauge to fall to 0 with Redis down")
 
 
 class AdminFlagTest(unittest.TestCase):

@@ -5,16 +5,19 @@ by PID) and two rendezvous-server processes on it (-db redis://...). Skipped whe
 not installed.
 """
 
+import select
 import shutil
 import signal
 import socket
+import statistics
 import subprocess
 import tempfile
 import threading
 import time
 import unittest
 
-from harness import SLOWDOWN, Server, run_server_to_exit
+from harness import SLOWDOWN, Server, build_request, run_server_to_exit
+from test_pkarr import sign
 
 REDIS_SERVER = shutil.which("redis-server")
 REDIS_CLI = shutil.which("redis-cli")
@@ -289,6 +292,121 @@ class RedisFullTest(RedisCase):
             self.assertEqual(self.b.request("GET", "/fill-0").status, 200)
         finally:
             self.redis.cli("CONFIG", "SET", "maxmemory", "0")
+
+
+class CrossServerWaitTest(RedisCase):
+    """Long polls across servers: a write through one server wakes the waiters of the other."""
+
+    REDIS_CONFIG = ("--appendonly", "yes")
+
+    def send_wait(self, server, target, headers=(("Prefer", "wait=30"),)):
+        """Opens a connection to `server` and sends a waiting GET; returns the socket."""
+        sock = socket.create_connection((server.host, server.port))
+        sock.sendall(build_request("GET", target, None, headers, "1.1", server.authority))
+        self.addCleanup(sock.close)
+        return sock
+
+    @staticmethod
+    def answered(sock, timeout):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+
+    @staticmethod
+    def read_answer(sock, timeout=10.0):
+        sock.settimeout(timeout)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    def wake_once(self, key):
+        """A waiter on b, a POST on a: returns (seconds from the POST to the answer, answer)."""
+        sock = self.send_wait(self.b, key)
+        self.assertFalse(self.answered(sock, 0.1), "answered before any write")
+        started = time.monotonic()
+        self.assertEqual(self.a.request("POST", key, b"hello").status, 200)
+        self.assertTrue(self.answered(sock, 2.0 * SLOWDOWN), "not woken within 2 s")
+        elapsed = time.monotonic() - started
+        return elapsed, self.read_answer(sock)
+
+    def test_a_post_on_one_server_wakes_a_waiter_on_the_other(self):
+        elapsed, answer = self.wake_once(self.key())
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+        self.assertIn(b"Preference-Applied: wait=30\r\n", answer)
+        self.assertIn(b"hello", answer)
+        self.assertLess(elapsed, 2.0 * SLOWDOWN)
+        latencies = [self.wake_once(self.key("-%d" % i))[0] * 1000 for i in range(20)]
+        print("\ncross-server wake on Redis (POST on a -> answer on b), 20 runs: median %.2f ms, "
+              "max %.2f ms" % (statistics.median(latencies), max(latencies)))
+
+    def test_a_delete_on_one_server_is_404_on_the_other_and_the_end_is_304(self):
+        key = self.key()
+        etag = self.a.request("POST", key, b"v").header("ETag")
+        started = time.monotonic()
+        unchanged = self.b.request("GET", key + "?wait=1", headers=[("If-None-Match", etag)])
+        self.assertEqual(unchanged.status, 304, unchanged)
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)
+        sock = self.send_wait(self.b, key, [("Prefer", "wait=30"), ("If-None-Match", etag)])
+        self.assertFalse(self.answered(sock, 0.2))
+        self.assertEqual(self.a.request("DELETE", key).status, 204)
+        self.assertTrue(self.read_answer(sock).startswith(b"HTTP/1.1 404 "))
+
+    def test_a_waiter_is_answered_when_redis_dies_and_waiting_works_once_it_is_back(self):
+        key = self.key()
+        etag = self.a.request("POST", key, b"v").header("ETag")
+        unchanged = [("If-None-Match", etag)]
+        short = self.send_wait(self.b, key, [("Prefer", "wait=2")] + unchanged)
+        long = self.send_wait(self.b, key, [("Prefer", "wait=60")] + unchanged)
+        self.assertFalse(self.answered(long, 0.2))
+        self.redis.kill(signal.SIGKILL)
+        try:
+            # Redis is down at the end of the short wait: the key cannot be read (503).
+            answer = self.read_answer(short, timeout=10 * SLOWDOWN)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 503 "), answer)
+        finally:
+            self.redis.start()  # same port and directory: it replays the AOF
+        # The long waiter could not hear writes while the subscription was down: once it is back,
+        # every waiter reads its key again; this one finds it unchanged and parks again, and a
+        # write through the other server then wakes it.
+        deadline = time.monotonic() + 15 * SLOWDOWN
+        while time.monotonic() < deadline:
+            if self.a.request("GET", key).status == 200 and self.b.request("GET", key).status == 200:
+                break
+            time.sleep(0.1)
+        if self.answered(long, 0.5):
+            self.fail("answered after the outage: %r" % self.read_answer(long, 1))
+        started = time.monotonic()
+        self.assertEqual(self.a.request("POST", key, b"after the outage").status, 200)
+        answer = self.read_answer(long, timeout=10 * SLOWDOWN)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
+        self.assertIn(b"after the outage", answer)
+        self.assertLess(time.monotonic() - started, 2 * SLOWDOWN)
+
+class SharedPkLimitsTest(RedisCase):
+    """/pk/ writes charge the one bucket a client has across every server, as keys do."""
+
+    FLAGS = ("-maxRequests", "12", "-resetDuration", "1000h", "-maxNumKV", "1000")
+
+    def test_signed_record_writes_drain_one_bucket_across_both_servers(self):
+        records = sign(*[(7, 1741107004412159 + i, b"v%d" % i) for i in range(5)])
+        target = "/pk/" + records[0][0]
+        statuses = []
+        remaining = []
+        for i, (_, record) in enumerate(records):
+            response = (self.a if i % 2 else self.b).request("PUT", target, record)
+            statuses.append(response.status)
+            remaining.append(response.header("RateLimit-Remaining"))
+        # 12 tokens, 3 a write: four writes through alternating servers, then 429 (on a server
+        # whose own limiter has spent only 6).
+        self.assertEqual(statuses, [204, 204, 204, 204, 429], remaining)
+        self.assertEqual(remaining, ["9", "6", "3", "0", "0"])
+        read = self.b.request("GET", target)
+        self.assertEqual(read.status, 429)  # a read costs 1 of the same bucket, empty
+        self.assertEqual(self.a.request("GET", "/plain-key").status, 429)
 
 
 @unittest.skipUnless(REDIS_SERVER and REDIS_CLI, "redis-server is not installed")

@@ -4,17 +4,21 @@
 #include <optional>
 #include <string>
 
+#include "../pkarr/test_signer.h"
 #include "gtest/gtest.h"
 #include "handler_harness.h"
 #include "http/request_cost.h"
+#include "pkarr/zbase32.h"
 
 namespace rendezvous::http {
 namespace {
 
+using testing::Call;
 using testing::Get;
 using testing::Harness;
 using testing::HarnessOptions;
 using testing::Post;
+using testing::Put;
 
 // The MemoryStore behind a Limiter of its own: one bucket per client for every Handler using it.
 class ChargingStore final : public kv::Store {
@@ -57,13 +61,15 @@ class ChargingStore final : public kv::Store {
   size_t SweepExpired(absl::Time) override { return 0; }
   kv::Status Flush() override { return kv::Status::kOk; }
   size_t Size() const override { return backend_.Size(); }
-  void SetChangeListener(kv::ChangeListener) override {}
+  void SetChangeListener(kv::ChangeListener listener) override {
+    backend_.SetChangeListener(std::move(listener));
+  }
 
   int charged_writes() const { return charged_writes_; }
 
  private:
   std::optional<ratelimit::Decision> Charge(const kv::RateCharge& charge) {
-    if (charge.cost_tokens == 0) return std::nullopt;
+    if (charge.cost_tokens == 0 && !charge.report_only) return std::nullopt;
     return limiter_.Take(ratelimit::ClientKey{charge.client}, charge.cost_tokens, clock_.Now());
   }
   template <typename Run>
@@ -102,6 +108,64 @@ class StoreRateTest : public ::testing::Test {
   Harness b_{Options(), &store_};
 };
 
+// A parked long poll, answered later (the waker is the test calling Drain).
+struct Waiting {
+  Call call;
+  Response response;
+  int done = 0;
+};
+
+HarnessOptions ManualWaker() {
+  HarnessOptions options;
+  options.max_requests = 5;
+  options.reset = absl::Hours(1);
+  options.handler.waker_thread = false;
+  return options;
+}
+
+// On a shared engine (Redis) waits work as anywhere: the wait's first read pays its token in the
+// store's bucket, and the answer after the wake reports that bucket without charging again.
+TEST(StoreRateWaitTest, AWaitIsChargedOnceByTheStoreAndWokenByAWrite) {
+  kv::MemoryStore backend{kv::MemoryStore::Options{}};
+  common::ManualClock clock;
+  ChargingStore store{backend, clock, 5};
+  Harness harness{ManualWaker(), &store};
+  Waiting waiting{Get("/k"), {}, 0};
+  waiting.call.prefer = "wait=30";
+  harness.handler().Handle(waiting.call.ToRequest(), waiting.response,
+                           [&waiting] { ++waiting.done; });
+  ASSERT_EQ(waiting.done, 0);  // parked, not answered at once
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 1u);
+  ASSERT_EQ(harness.Send(Post("/k", "v").From("192.0.2.9")).status, 200);
+  EXPECT_EQ(harness.key_handler().waiters()->Drain(), 1u);
+  ASSERT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 200);
+  EXPECT_EQ(waiting.response.body, "v");
+  EXPECT_NE(waiting.response.extra_headers.find("Preference-Applied: wait=30\r\n"),
+            std::string::npos);
+  // 5 tokens, 1 paid by the wait's first read and none by its answer.
+  EXPECT_NE(waiting.response.extra_headers.find("RateLimit-Remaining: 4\r\n"), std::string::npos)
+      << waiting.response.extra_headers;
+  EXPECT_NE(harness.Send(Get("/k")).extra_headers.find("RateLimit-Remaining: 3\r\n"),
+            std::string::npos);
+}
+
+TEST(StoreRateWaitTest, AWaitRefusedByTheStoresChargeIs429AtOnceAndParksNothing) {
+  kv::MemoryStore backend{kv::MemoryStore::Options{}};
+  common::ManualClock clock;
+  ChargingStore store{backend, clock, 5};
+  Harness harness{ManualWaker(), &store};
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(harness.Send(Get("/x")).status, 404);
+  Waiting waiting{Get("/k"), {}, 0};
+  waiting.call.prefer = "wait=30";
+  harness.handler().Handle(waiting.call.ToRequest(), waiting.response,
+                           [&waiting] { ++waiting.done; });
+  ASSERT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 429);
+  EXPECT_NE(waiting.response.extra_headers.find("Retry-After: "), std::string::npos);
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 0u);
+}
+
 TEST_F(StoreRateTest, HandlersOnOneChargingStoreShareOneBucket) {
   EXPECT_EQ(a_.Send(Post("/k", "v")).status, 200);  // 3 tokens
   const Response second = b_.Send(Get("/k"));       // 1 token
@@ -122,6 +186,43 @@ TEST_F(StoreRateTest, AWriteRefusedByTheChargeChangesNothing) {
   EXPECT_EQ(b_.Send(Post("/k", "v")).status, 429);  // 1 token left, a POST costs 3
   EXPECT_EQ(store_.charged_writes(), 1);
   EXPECT_EQ(backend_.Size(), 0u);
+}
+
+// /pk/ on a shared engine: the store charges the one bucket, as for keys.
+TEST_F(StoreRateTest, SignedRecordsAreChargedToTheOneBucketAcrossHandlers) {
+  const pkarr::testing::TestSigner signer(21);
+  const std::string target = "/pk/" + pkarr::EncodePublicKey(signer.public_key());
+  constexpr uint64_t kTimestamp = 1741107004412159;
+  const Response stored = a_.Send(Put(target, signer.Record(kTimestamp, "a")));  // 3 tokens
+  EXPECT_EQ(stored.status, 204);
+  EXPECT_NE(stored.extra_headers.find("RateLimit-Remaining: 2\r\n"), std::string::npos)
+      << stored.extra_headers;
+  const Response read = b_.Send(Get(target));  // 1 token
+  EXPECT_EQ(read.status, 200);
+  EXPECT_NE(read.extra_headers.find("RateLimit-Remaining: 1\r\n"), std::string::npos)
+      << read.extra_headers;
+  // b's own limiter has all its tokens; the shared bucket has 1 and refuses a write (3).
+  const Response refused = b_.Send(Put(target, signer.Record(kTimestamp + 1, "b")));
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.extra_headers.find("Retry-After: "), std::string::npos);
+  EXPECT_NE(refused.extra_headers.find("RateLimit-Remaining: 1\r\n"), std::string::npos)
+      << refused.extra_headers;
+  EXPECT_EQ(a_.Send(Get(target)).body, signer.Record(kTimestamp, "a"));  // not replaced
+}
+
+// This server's own limiter still gates the verification of a write (the shared bucket decides
+// only after the signature was checked).
+TEST_F(StoreRateTest, AWriteThisServerCannotPayIsRefusedBeforeItsSignatureIsChecked) {
+  const pkarr::testing::TestSigner signer(22);
+  const std::string target = "/pk/" + pkarr::EncodePublicKey(signer.public_key());
+  constexpr uint64_t kTimestamp = 1741107004412159;
+  EXPECT_EQ(a_.Send(Put(target, signer.Record(kTimestamp, "a"))).status, 204);
+  EXPECT_EQ(a_.pk_handler().verifications(), 1u);
+  // a's limiter (5 tokens) holds 2 now, less than a write: refused before the verification.
+  const Response refused = a_.Send(Put(target, signer.Record(kTimestamp + 1, "b")));
+  EXPECT_EQ(refused.status, 429);
+  EXPECT_NE(refused.extra_headers.find("Retry-After: "), std::string::npos);
+  EXPECT_EQ(a_.pk_handler().verifications(), 1u);
 }
 
 }  // namespace

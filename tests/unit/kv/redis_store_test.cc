@@ -1,9 +1,14 @@
 // The Redis engine: the store contract against a real redis-server, plus what only Redis has.
 #include "kv/redis_store.h"
 
+#include <chrono>
+#include <condition_variable>
 #include <future>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "../redis/redis_server_process.h"
 #include "gtest/gtest.h"
@@ -213,6 +218,134 @@ TEST(RedisStoreTest, AClientHasOneTokenBucketAcrossStoresChargedInsideTheOperati
   const redis::Reply ttl = Call({"PTTL", options.prefix + "rl:" + std::string(30, '0') + "08"});
   EXPECT_GT(ttl.integer, 0);
   EXPECT_LE(ttl.integer, 12 * 60 * 1000);
+}
+
+// What a store's change feed told, from the subscriber's thread.
+class Feed {
+ public:
+  using Change = std::pair<std::string, uint64_t>;
+  void Listen(Store& store) {
+    store.SetChangeListener([this](std::string_view key, uint64_t version) {
+      std::lock_guard lock(mu_);
+      changes_.emplace_back(std::string(key), version);
+      cv_.notify_all();
+    });
+    store.SetChangesLostListener([this] {
+      std::lock_guard lock(mu_);
+      ++lost_;
+      cv_.notify_all();
+    });
+  }
+  // Waits (bounded) until `n` changes were heard; returns all of them.
+  std::vector<Change> WaitForChanges(size_t n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(20), [&] { return changes_.size() >= n; });
+    return changes_;
+  }
+  // Waits (bounded) until the changes-lost listener ran `n` times; returns the count.
+  int WaitForLost(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(20), [&] { return lost_ >= n; });
+    return lost_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<Change> changes_;
+  int lost_ = 0;
+};
+
+// Long polls across servers: a write through one server wakes the waiters of every server.
+TEST(RedisStoreTest, AWriteThroughOneStoreIsHeardOnceByEveryStoreOnThePrefix) {
+  ASSERT_NE(RedisEnvironment::server_, nullptr);
+  RedisStoreOptions options = OptionsFor(10);
+  std::string error;
+  auto a = RedisStore::Open(options, &error);
+  ASSERT_NE(a, nullptr) << error;
+  auto b = RedisStore::Open(options, &error);
+  ASSERT_NE(b, nullptr) << error;
+  Feed heard_by_a;
+  Feed heard_by_b;
+  heard_by_a.Listen(*a);
+  heard_by_b.Listen(*b);
+  // Another program publishing on the channel is not a change.
+  (void)Call({"PUBLISH", options.prefix + "changes", "not a change"});
+  (void)Call({"PUBLISH", options.prefix + "changes", "12x k"});
+
+  const absl::Time now = absl::Now();
+  PutRequest put;
+  put.key = "key with spaces";
+  put.value = "v";
+  put.now = now;
+  put.expires_at = now + absl::Hours(1);
+  const WriteResult written = SyncPut(*a, put);
+  ASSERT_EQ(written.status, Status::kOk);
+  DeleteRequest del;
+  del.key = put.key;
+  del.now = now;
+  std::promise<WriteResult> deleted;
+  b->Delete(del, [&deleted](const WriteResult& r) { deleted.set_value(r); });
+  ASSERT_EQ(deleted.get_future().get().status, Status::kOk);
+  put.key = "fence";
+  const WriteResult fence = SyncPut(*b, put);
+  ASSERT_EQ(fence.status, Status::kOk);
+
+  const std::vector<Feed::Change> expected = {
+      {"key with spaces", written.version}, {"key with spaces", 0}, {"fence", fence.version}};
+  EXPECT_EQ(heard_by_b.WaitForChanges(expected.size()), expected);
+  // The writer hears its own writes once, through the channel like everyone else.
+  EXPECT_EQ(heard_by_a.WaitForChanges(expected.size()), expected);
+}
+
+TEST(RedisStoreTest, ALostSubscriptionIsRestoredAndTellsTheChangesLostListener) {
+  ASSERT_NE(RedisEnvironment::server_, nullptr);
+  RedisStoreOptions options = OptionsFor(10);
+  options.client.backoff_min = absl::Milliseconds(10);
+  std::string error;
+  auto a = RedisStore::Open(options, &error);
+  ASSERT_NE(a, nullptr) << error;
+  Feed feed;
+  feed.Listen(*a);
+  // Redis drops every subscriber connection (as when it restarts or evicts a slow subscriber).
+  const redis::Reply killed = Call({"CLIENT", "KILL", "TYPE", "pubsub"});
+  ASSERT_GE(killed.integer, 1);
+  EXPECT_EQ(feed.WaitForLost(1), 1);
+
+  PutRequest put;
+  put.key = "after";
+  put.value = "v";
+  put.now = absl::Now();
+  put.expires_at = put.now + absl::Hours(1);
+  const WriteResult written = SyncPut(*a, put);
+  ASSERT_EQ(written.status, Status::kOk);
+  EXPECT_EQ(feed.WaitForChanges(1), (std::vector<Feed::Change>{{"after", written.version}}));
+}
+
+// A long poll's answer after a wake reports the bucket its first read charged, charging nothing.
+TEST(RedisStoreTest, AReportOnlyChargeReportsTheBucketWithoutChargingIt) {
+  ASSERT_NE(RedisEnvironment::server_, nullptr);
+  RedisStoreOptions options = OptionsFor(10);
+  options.capacity_tokens = 5;
+  options.refill_period = absl::Hours(1);
+  std::string error;
+  auto a = RedisStore::Open(options, &error);
+  ASSERT_NE(a, nullptr) << error;
+  RateCharge charge;
+  charge.client[15] = 9;
+  charge.cost_tokens = 1;
+  ASSERT_EQ(SyncChargedGet(*a, "k", charge).rate->remaining_tokens, 4);
+  RateCharge report;
+  report.client = charge.client;
+  report.report_only = true;
+  for (int i = 0; i < 3; ++i) {
+    const GetResult reported = SyncChargedGet(*a, "k", report);
+    EXPECT_EQ(reported.status, Status::kNotFound);
+    ASSERT_TRUE(reported.rate.has_value());
+    EXPECT_TRUE(reported.rate->allowed);
+    EXPECT_EQ(reported.rate->remaining_tokens, 4);
+  }
+  EXPECT_EQ(SyncChargedGet(*a, "k", charge).rate->remaining_tokens, 3);
 }
 
 }  // namespace
