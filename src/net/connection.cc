@@ -312,7 +312,9 @@ void Connection::Dispatch(bool body_too_large, int64_t now_ms) {
     const absl::Duration wait = call.response.in_flight.wait;
     if (wait > absl::ZeroDuration()) {
       parked_ = true;
-      SetDeadline(now_ms, wait);
+      // The owner's now_ms may be up to a tick old; a wait measured from it would end early. The
+      // host's own reading (0 when it has none) makes the wait at least the time asked for.
+      SetDeadline(std::max(now_ms, host_.MonotonicNanos() / 1'000'000), wait);
     }
     return;
   }

@@ -40,7 +40,9 @@ class FakeHost final : public ConnectionHost {
  public:
   void PostCompletion() override { ++posts; }
   std::string_view CurrentDate() override { return kDate; }
+  int64_t MonotonicNanos() override { return monotonic_nanos; }
   int posts = 0;
+  int64_t monotonic_nanos = 0;  // 0: not measured
 };
 
 // Answers inline with "<method> <target> v<version> [<body>]", or, when `defer` is set, keeps the
@@ -464,6 +466,22 @@ TEST_F(ConnectionTest, ALongPollOutlivesTheStoreDeadlineAndItsExpireAnswersAtThe
   connection_->OnHandlerDone(now_ms_);
   EXPECT_THAT(Written(), HasSubstr("expired"));
   EXPECT_EQ(connection_->state(), State::kIdle);
+}
+
+// The owner's time (now_ms) is refreshed on its tick, so it may be up to a tick old when a request
+// parks; the wait runs from the host's own reading, never less than the time asked for.
+TEST_F(ConnectionTest, ALongPollWaitsItsWholeTimeWhenTheOwnersTimeIsBehind) {
+  handler_.defer = true;
+  handler_.wait = absl::Seconds(1);
+  const int64_t stale_ms = now_ms_;
+  host_.monotonic_nanos = (stale_ms + 900) * 1'000'000;  // the real time is 0.9 s later
+  Feed("GET /watch HTTP/1.1\r\nHost: h\r\n\r\n");
+  Tick(stale_ms + 1'000);  // the next tick: only 0.1 s of the wait have passed
+  EXPECT_EQ(handler_.expires, 0);
+  Tick(stale_ms + 1'900);
+  EXPECT_EQ(handler_.expires, 1);
+  connection_->OnHandlerDone(now_ms_);
+  EXPECT_THAT(Written(), HasSubstr("expired"));
 }
 
 TEST_F(ConnectionTest, ALongPollReadsOnAndAClientThatLeavesCancelsItAtOnce) {
