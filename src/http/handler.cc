@@ -69,8 +69,9 @@ Handler::Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Lim
                               .max_waiters_per_client = options.max_waiters_per_client,
                               .start_waker_thread = options.waker_thread},
       [this](Waiter& waiter) { AnswerFired(*waiter.response); });
-  store_.SetChangeListener(
-      [registry = waiters_.get()](std::string_view key, uint64_t) { registry->OnChange(key); });
+  store_.SetChangeListener([registry = waiters_.get()](std::string_view key, uint64_t) {
+    registry->OnStoreChange(key);  // the key's waiters, and its name's listing's
+  });
 }
 
 void Handler::Finish(Response& response) {

@@ -2,6 +2,7 @@
 // the client leaves or the server shuts down. See docs/ARCHITECTURE.md, "Long poll".
 #include "http/etag.h"
 #include "http/handler.h"
+#include "http/long_poll.h"
 
 namespace rendezvous::http {
 namespace {
@@ -18,25 +19,14 @@ bool AnswersAtOnce(const kv::GetResult& result, const std::string& if_none_match
 }  // namespace
 
 void Handler::HandleWaitingGet(const Request& request, absl::Duration wait, Response& response) {
-  Waiter& waiter = response.in_flight.waiter;
-  waiter.response = &response;
-  waiter.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
-  // Read only by the connection, after Handle returned (both on its thread, while it owns the
-  // Response; see connection.h).
-  response.in_flight.wait = wait;
-  response.in_flight.expire = [this, &response] {
-    if (waiters_->Fire(response.in_flight.key, response.in_flight.waiter)) AnswerFired(response);
-  };
-  response.in_flight.cancel = [this, &response] {
-    if (waiters_->Fire(response.in_flight.key, response.in_flight.waiter)) Finish(response);
-  };
   const std::string_view key = response.in_flight.key;  // not modified until the answer
   const absl::Time now = response.in_flight.now;
   // Linked before the read: a write that lands between the read and the link would otherwise
   // be missed. Whoever fires the waiter first (this read, a write, the end of the wait, the
   // client leaving, shutdown) answers; from the link on, a write may fire it on the waker, so
   // this thread writes nothing more into `response` unless it fired the waiter itself.
-  switch (waiters_->Add(response.in_flight.key, waiter)) {
+  const auto client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
+  switch (Park(*waiters_, WaitOn::kKey, /*answerer=*/nullptr, client, wait, response)) {
     case WaiterRegistry::AddResult::kAdded:
       break;
     case WaiterRegistry::AddResult::kClientFull:

@@ -2,16 +2,22 @@
 #include "http/waiters.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "kv/announcement.h"
 
 namespace rendezvous::http {
 
 struct alignas(64) WaiterRegistry::Stripe {
   std::mutex mu;
-  absl::flat_hash_map<std::string, Waiter*> heads;  // key -> first waiter; guarded by mu
+  // One map per WaitOn: key -> first waiter; guarded by mu.
+  std::array<absl::flat_hash_map<std::string, Waiter*>, 2> heads;
+  absl::flat_hash_map<std::string, Waiter*>& For(WaitOn on) {
+    return heads[static_cast<size_t>(on)];
+  }
 };
 
 WaiterRegistry::WaiterRegistry(const Options& options, absl::AnyInvocable<void(Waiter&)> fired)
@@ -32,10 +38,11 @@ WaiterRegistry::~WaiterRegistry() {
 
 WaiterRegistry::Stripe& WaiterRegistry::StripeFor(std::string_view key) {
   const size_t h = absl::Hash<absl::string_view>{}(absl::string_view(key.data(), key.size()));
-  return stripes_[(h >> 7) % std::max<size_t>(options_.stripes, 1)];
+  return stripes_[(h >> 7) % stripe_count()];
 }
 
-WaiterRegistry::AddResult WaiterRegistry::Add(std::string_view key, Waiter& waiter) {
+WaiterRegistry::AddResult WaiterRegistry::Add(std::string_view key, Waiter& waiter, WaitOn on,
+                                              WaitAnswerer* answerer) {
   if (closed_.load(std::memory_order_acquire)) return AddResult::kClosed;
   {
     std::lock_guard lock(clients_mu_);
@@ -50,7 +57,9 @@ WaiterRegistry::AddResult WaiterRegistry::Add(std::string_view key, Waiter& wait
   }
   Stripe& stripe = StripeFor(key);
   std::lock_guard lock(stripe.mu);
-  Waiter*& head = stripe.heads[absl::string_view(key.data(), key.size())];
+  Waiter*& head = stripe.For(on)[absl::string_view(key.data(), key.size())];
+  waiter.on = on;
+  waiter.answerer = answerer;
   waiter.prev = nullptr;
   waiter.next = head;
   if (head != nullptr) head->prev = &waiter;
@@ -63,10 +72,11 @@ void WaiterRegistry::Unlink(Stripe& stripe, std::string_view key, Waiter& waiter
   if (waiter.prev != nullptr) {
     waiter.prev->next = waiter.next;
   } else {
-    auto it = stripe.heads.find(absl::string_view(key.data(), key.size()));
-    if (it != stripe.heads.end()) {
+    auto& heads = stripe.For(waiter.on);
+    auto it = heads.find(absl::string_view(key.data(), key.size()));
+    if (it != heads.end()) {
       it->second = waiter.next;
-      if (it->second == nullptr) stripe.heads.erase(it);
+      if (it->second == nullptr) heads.erase(it);
     }
   }
   if (waiter.next != nullptr) waiter.next->prev = waiter.prev;
@@ -88,16 +98,33 @@ bool WaiterRegistry::Fire(std::string_view key, Waiter& waiter) {
   return true;
 }
 
-void WaiterRegistry::OnChange(std::string_view key) {
+void WaiterRegistry::Answer(Waiter& waiter) {
+  if (waiter.answerer != nullptr) {
+    waiter.answerer->AnswerFired(*waiter.response);
+  } else {
+    fired_(waiter);
+  }
+}
+
+void WaiterRegistry::OnStoreChange(std::string_view key) {
+  if (total_.load(std::memory_order_relaxed) == 0) return;  // the common case: nobody waits
+  OnChange(key, WaitOn::kKey);
+  if (const std::optional<kv::Announcement> announcement = kv::ParseAnnouncement(key)) {
+    OnChange(announcement->name, WaitOn::kListing);
+  }
+}
+
+void WaiterRegistry::OnChange(std::string_view key, WaitOn on) {
   if (total_.load(std::memory_order_relaxed) == 0) return;  // the common case: nobody waits
   std::deque<Waiter*> fired;
   Stripe& stripe = StripeFor(key);
   {
     std::lock_guard lock(stripe.mu);
-    auto it = stripe.heads.find(absl::string_view(key.data(), key.size()));
-    if (it == stripe.heads.end()) return;
+    auto& heads = stripe.For(on);
+    auto it = heads.find(absl::string_view(key.data(), key.size()));
+    if (it == heads.end()) return;
     Waiter* w = it->second;
-    stripe.heads.erase(it);
+    heads.erase(it);
     size_t n = 0;
     while (w != nullptr) {
       Waiter* next = w->next;
@@ -119,21 +146,22 @@ void WaiterRegistry::OnChange(std::string_view key) {
 
 void WaiterRegistry::CloseAll() {
   closed_.store(true, std::memory_order_release);
-  const size_t stripes = std::max<size_t>(options_.stripes, 1);
-  for (size_t i = 0; i < stripes; ++i) {
+  for (size_t i = 0; i < stripe_count(); ++i) {
     std::deque<Waiter*> fired;
     {
       std::lock_guard lock(stripes_[i].mu);
-      for (auto& [key, head] : stripes_[i].heads) {
-        for (Waiter* w = head; w != nullptr;) {
-          Waiter* next = w->next;
-          w->prev = w->next = nullptr;
-          w->linked = false;
-          fired.push_back(w);
-          w = next;
+      for (auto& heads : stripes_[i].heads) {
+        for (auto& [key, head] : heads) {
+          for (Waiter* w = head; w != nullptr;) {
+            Waiter* next = w->next;
+            w->prev = w->next = nullptr;
+            w->linked = false;
+            fired.push_back(w);
+            w = next;
+          }
         }
+        heads.clear();
       }
-      stripes_[i].heads.clear();
       std::lock_guard clients(clients_mu_);
       for (Waiter* f : fired) {
         auto c = per_client_.find(f->client);
@@ -160,7 +188,7 @@ size_t WaiterRegistry::Drain() {
     std::lock_guard lock(queue_mu_);
     batch.swap(queue_);
   }
-  for (Waiter* w : batch) fired_(*w);
+  for (Waiter* w : batch) Answer(*w);
   return batch.size();
 }
 
@@ -172,7 +200,7 @@ void WaiterRegistry::WakerLoop() {
     std::deque<Waiter*> batch;
     batch.swap(queue_);
     lock.unlock();
-    for (Waiter* w : batch) fired_(*w);
+    for (Waiter* w : batch) Answer(*w);
     lock.lock();
   }
 }
