@@ -72,7 +72,8 @@ class WaiterRegistry {
     size_t stripes = 64;
     bool start_waker_thread = true;     // false: the test calls Drain
   };
-  // `fired` answers a waiter that a write or shutdown fired; it runs on the waker.
+  // `fired` answers a waiter that a write or shutdown fired and that names no WaitAnswerer (Add
+  // with a null answerer); it runs on the waker.
   WaiterRegistry(const Options& options, absl::AnyInvocable<void(Waiter&)> fired);
   ~WaiterRegistry();  // stops the waker after it has answered what was queued
   WaiterRegistry(const WaiterRegistry&) = delete;
