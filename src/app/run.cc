@@ -345,6 +345,9 @@ int Run(const Config& config) {
   }
   sweeper.Stop();
   const kv::Status flushed = store->Flush();
+  // The long polls' waker reads the store: joined first, so that its last reads happen before
+  // the store goes (every waiter was answered at CloseAll).
+  if (key_handler.waiters() != nullptr) key_handler.waiters()->StopWaker();
   // The store goes before the server: an engine that completes writes on its own thread may
   // still post completions to the (stopped) workers while it drains.
   store.reset();

@@ -27,7 +27,9 @@ WaiterRegistry::WaiterRegistry(const Options& options, absl::AnyInvocable<void(W
   if (options_.start_waker_thread) waker_ = std::thread([this] { WakerLoop(); });
 }
 
-WaiterRegistry::~WaiterRegistry() {
+WaiterRegistry::~WaiterRegistry() { StopWaker(); }
+
+void WaiterRegistry::StopWaker() {
   {
     std::lock_guard lock(queue_mu_);
     stopping_ = true;

@@ -97,6 +97,10 @@ class WaiterRegistry {
   void CloseAll();
   // Runs `fired` for every queued waiter, on the calling thread; returns how many.
   size_t Drain();
+  // Stops the waker thread after it has answered what was queued, and joins it (idempotent; the
+  // destructor calls it). The server calls it after its shutdown, before it destroys the store:
+  // the waker's last reads of the store then happen before the store goes.
+  void StopWaker();
 
   size_t size() const { return total_.load(std::memory_order_relaxed); }
 
