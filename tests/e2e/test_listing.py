@@ -11,7 +11,7 @@ import tempfile
 import time
 import unittest
 
-from harness import SLOWDOWN, Server, ServerTestCase, build_request
+from harness import SLOWDOWN, PerTestServerCase, Server, ServerTestCase, build_request
 from test_redis import REDIS_CLI, REDIS_SERVER, RedisProcess
 
 NO_RATE_LIMIT = ("-maxRequests", "1000000")
@@ -152,6 +152,30 @@ class ListingWaitChecks:
         # The server measures waits on its one-second tick: a wait may end up to a second early.
         self.assertGreaterEqual(time.monotonic() - started, 0.9)
         self.assertIn(("ETag: " + etag + "\r\n").encode(), answer)
+
+
+class ListingWaitShutdownTest(ListingWaitChecks, PerTestServerCase):
+    """Shutdown answers a waiting listing at once instead of holding the grace period."""
+
+    def setUp(self):
+        self.reader = self.start(*NO_RATE_LIMIT)
+
+    def test_shutdown_answers_a_waiting_listing_at_once(self):
+        etag = self.reader.request("GET", "/ip/*/quiet").header("ETag")
+        socks = [self.send_wait("/ip/*/quiet", etag) for _ in range(3)]
+        self.assertFalse(self.answered(socks[0], 0.3))
+        started = time.monotonic()
+        self.reader.stop()
+        self.assertLess(time.monotonic() - started, 3.0)
+        for sock in socks:
+            answer = self.read_answer(sock)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 304 "), answer)
+            sock.settimeout(3.0)
+            self.assertEqual(sock.recv(1), b"")  # then the server closes the connection
+
+    # The wake and end-of-wait checks run in the classes below, on a server shared by the class.
+    test_a_listing_waiter_is_woken_by_an_announcement_of_its_name = None
+    test_an_unchanged_listing_is_304_at_the_waits_end = None
 
 
 class MemoryListingTest(ListingChecks, ListingWaitChecks, ServerTestCase):
