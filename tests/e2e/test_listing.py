@@ -77,8 +77,9 @@ class ListingChecks:
 
 
 class ListingWaitChecks:
-    """A listing that waits (Prefer: wait=N with the listing's ETag in If-None-Match), on one
-    server: self.writer announces, a waiter on its own connection is woken."""
+    """A listing that waits (Prefer: wait=N with the listing's ETag in If-None-Match): self.writer
+    announces, a waiter on self.reader, on its own connection, is woken (one server, or two on
+    one Redis: then the announcement goes through A and wakes the waiter on B)."""
 
     def send_wait(self, target, etag, wait=30):
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -202,8 +203,9 @@ class LmdbListingTest(ListingChecks, ListingWaitChecks, unittest.TestCase):
 
 
 @unittest.skipUnless(REDIS_SERVER and REDIS_CLI, "redis-server is not installed")
-class RedisListingTest(ListingChecks, unittest.TestCase):
-    """Announced on one server, listed on the other."""
+class RedisListingTest(ListingChecks, ListingWaitChecks, unittest.TestCase):
+    """Announced on one server, listed on the other; a listing waiting on B is woken by an
+    announcement through A."""
 
     @classmethod
     def setUpClass(cls):
@@ -226,7 +228,6 @@ class RedisListingTest(ListingChecks, unittest.TestCase):
 
     def setUp(self):
         self.writer, self.reader = self.a, self.b
-
 
 
 if __name__ == "__main__":

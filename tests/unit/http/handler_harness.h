@@ -263,6 +263,14 @@ class DeferredStore final : public kv::Store {
       backend_.Delete(copy, std::move(done));
     });
   }
+  void List(const kv::ListRequest& request, kv::ListCallback done) override {
+    pending_.push_back([this, name = std::string(request.name), request,
+                        done = std::move(done)]() mutable {
+      kv::ListRequest copy = request;
+      copy.name = name;
+      backend_.List(copy, std::move(done));
+    });
+  }
   size_t SweepExpired(absl::Time now) override { return 0; }
   kv::Status Flush() override { return kv::Status::kOk; }
   size_t Size() const override { return backend_.Size(); }

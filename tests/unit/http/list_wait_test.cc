@@ -5,6 +5,7 @@
 
 #include "gtest/gtest.h"
 #include "handler_harness.h"
+#include "kv/memory_store.h"
 
 namespace rendezvous::http {
 namespace {
@@ -243,6 +244,85 @@ TEST(ListWaitTest, ShutdownAnswersListingWaitersAndLaterWaitsAnswerAtOnce) {
   ASSERT_EQ(waiting.done, 1);
   EXPECT_EQ(waiting.response.status, 304);
   EXPECT_EQ(harness.Send(WaitList("n", etag)).status, 304);
+}
+
+// A wake is a hint (a late Redis message, a wake of every waiter after a lost subscription): the
+// listing is read again and the waiter parks again while its ETag is unchanged.
+TEST(ListWaitTest, AWakeThatFindsTheListingUnchangedParksAgain) {
+  Harness harness(Manual());
+  Announce(harness, "10.0.0.1", "chat", "a");
+  Pending waiting(WaitList("chat", ListETag(harness, "chat")));
+  Start(harness, waiting);
+  Waiters(harness).OnChange("chat", WaitOn::kListing);  // the late message of a write it saw
+  EXPECT_EQ(Waiters(harness).Drain(), 1u);
+  EXPECT_EQ(waiting.done, 0);
+  EXPECT_EQ(Waiters(harness).size(), 1u);
+  Waiters(harness).WakeAll();  // covers listing waiters too
+  EXPECT_EQ(Waiters(harness).Drain(), 1u);
+  EXPECT_EQ(waiting.done, 0);
+  EXPECT_EQ(Waiters(harness).size(), 1u);
+  Announce(harness, "10.0.0.2", "chat", "b");
+  EXPECT_EQ(Waiters(harness).Drain(), 1u);
+  ASSERT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 200);
+  EXPECT_NE(waiting.response.body.find("\"total\":2"), std::string::npos);
+  EXPECT_EQ(Waiters(harness).size(), 0u);
+}
+
+TEST(ListWaitTest, TheWaitEndingWhileAWakeHoldsTheListingIsAnsweredOnceByTheWake) {
+  Harness harness(Manual());
+  Pending waiting(WaitList("n", ListETag(harness, "n")));
+  Start(harness, waiting);
+  Waiters(harness).OnChange("n", WaitOn::kListing);
+  waiting.response.in_flight.expire();  // the registry holds it: nothing to do here
+  EXPECT_EQ(waiting.done, 0);
+  EXPECT_EQ(Waiters(harness).Drain(), 1u);
+  ASSERT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 304);
+  EXPECT_EQ(Waiters(harness).size(), 0u);
+}
+
+// On an engine that answers later (Redis) the first list is in flight while the waiter is
+// linked: whoever fires it meanwhile leaves the Response to that list.
+struct DeferredListHarness {
+  kv::MemoryStore backend{kv::MemoryStore::Options{}};
+  testing::DeferredStore store{backend};
+  Harness harness{Manual(), &store};
+};
+
+TEST(ListWaitTest, AWakeDuringTheFirstListMakesTheWakerListAgain) {
+  std::string empty_etag;
+  {
+    Harness plain(Manual());
+    empty_etag = ListETag(plain, "n");  // an empty listing's ETag is the same everywhere
+  }
+  DeferredListHarness h;
+  Pending waiting(WaitList("n", empty_etag));
+  Start(h.harness, waiting);
+  ASSERT_EQ(h.store.pending(), 1u);
+  Waiters(h.harness).OnChange("n", WaitOn::kListing);
+  waiting.response.in_flight.cancel();  // recorded only: the list still uses the Response
+  EXPECT_EQ(Waiters(h.harness).Drain(), 0u);
+  EXPECT_EQ(waiting.done, 0);
+  h.store.RunAll();  // unchanged, but the wait is over: that list answers
+  ASSERT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 304);
+  EXPECT_EQ(Waiters(h.harness).size(), 0u);
+
+  Pending woken(WaitList("n", empty_etag));
+  Start(h.harness, woken);
+  Waiters(h.harness).OnChange("n", WaitOn::kListing);
+  h.store.RunAll();  // unchanged but woken: queued, not parked
+  EXPECT_EQ(woken.done, 0);
+  EXPECT_EQ(Waiters(h.harness).Drain(), 1u);
+  h.store.RunAll();  // listed again: still unchanged, parked again
+  EXPECT_EQ(woken.done, 0);
+  EXPECT_EQ(Waiters(h.harness).size(), 1u);
+  Waiters(h.harness).CloseAll();
+  EXPECT_EQ(Waiters(h.harness).Drain(), 1u);
+  h.store.RunAll();
+  ASSERT_EQ(woken.done, 1);
+  EXPECT_EQ(woken.response.status, 304);
 }
 
 }  // namespace
