@@ -25,6 +25,8 @@
 #                            post-memory post-lmdb mixed-memory mixed-lmdb limited list100 scaling restart
 #                            memory micro tls-get tls-handshake tls-idle
 #                            pk redis (bench/redis.sh: the Redis engine's rows, its own section)
+#                            wake (bench/wake_cost.py: CPU per long-poll wake-up, its own section)
+#   BENCH_WAKE_WAITERS=128   waiting connections of the wake workload
 #   BENCH_MAX_REQUESTS=1000000000  the server's -maxRequests in the workloads whose requests pass
 #   BENCH_MICRO_MIN_TIME=0.2 --benchmark_min_time of the microbenchmarks
 #   BENCH_NICE=              e.g. -10: run servers and wrk under `nice -n` (a busy shared machine)
@@ -41,7 +43,7 @@ ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP_SECONDS=${BENCH_WARMUP:-2}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 ALL_WORKLOADS="get get-lmdb close pipeline pipeline-lmdb post-memory post-lmdb mixed-memory mixed-lmdb limited
-list100 scaling restart memory micro tls-get tls-handshake tls-idle pk redis"
+list100 scaling restart memory micro tls-get tls-handshake tls-idle pk redis wake"
 WORKLOADS=${BENCH_WORKLOADS:-$ALL_WORKLOADS}
 WORKLOADS=${WORKLOADS//,/ }
 MAX_REQUESTS=${BENCH_MAX_REQUESTS:-1000000000}
@@ -740,6 +742,71 @@ pk() {
   fi
 }
 
+# --- long-poll wake-ups --------------------------------------------------------------------------
+# wake: server CPU per wake-up of a long poll (bench/wake_cost.py, its docstring says how), BENCH_ROUNDS
+# rounds, each a fresh server: K connections each parked on one key with If-None-Match, woken by
+# one writer's POST and parked again; against K connections each keeping a plain GET in flight
+# (the same client and concurrency), and against the wrk `get` row of this run when it ran.
+wake() {
+  set_pinned
+  log "workload wake"
+  local waiters=${BENCH_WAKE_WAITERS:-128} r line
+  local cmd=("${WRK_TASKSET[@]}" python3 "$ROOT/bench/wake_cost.py" --seconds "$ROUND_SECONDS"
+             --waiters "$waiters" -- "${OUR_TASKSET[@]}" "$BIN" -l 127.0.0.1 -port 0
+             -disableLocalIPWaring -threads 1 -db "" -maxRequests "$MAX_REQUESTS")
+  : >"$WORK/wake.txt"
+  for ((r = 1; r <= ROUNDS; r++)); do
+    record_command "${cmd[@]}"
+    if ! "${cmd[@]}" >"$WORK/wake.out" 2>"$WORK/wake.err"; then
+      note wake "skipped: $(tail -n 1 "$WORK/wake.err")"
+      return 0
+    fi
+    sed -n "s/^BENCH_WAKE /round=$r /p" "$WORK/wake.out" >>"$WORK/wake.txt"
+    log "wake round $r: $(grep -o 'phase=[a-z]*.*us=[0-9.]*' "$WORK/wake.out" | tr '\n' ' ')"
+  done
+  python3 - "$WORK/wake.txt" "$WORK/rounds.txt" "$(getconf CLK_TCK)" "$CONNECTIONS" \
+    >"$WORK/wake.md" <<'PY'
+import statistics, sys
+def records(path):
+    try:
+        with open(path) as f:
+            return [dict(kv.split("=", 1) for kv in line.split()) for line in f if line.strip()]
+    except FileNotFoundError:
+        return []
+wake = records(sys.argv[1])
+clk = int(sys.argv[3])
+def us(phase):
+    return [float(r["us"]) for r in wake if r["phase"] == phase]
+def cell(values):
+    return "%.2f µs (%.2f–%.2f)" % (statistics.median(values), min(values), max(values))
+gets, wakes = us("get"), us("wake")
+k = wake[0]["connections"]
+pairs = [float(w["us"]) / float(g["us"]) for g, w in zip(
+    [r for r in wake if r["phase"] == "get"], [r for r in wake if r["phase"] == "wake"])]
+wrk = [int(r["cpu_ticks"]) / clk * 1e6 / int(r["requests"]) for r in records(sys.argv[2])
+       if r.get("workload") == "get" and r.get("server") == "ours" and r.get("requests")]
+print("\n## Long-poll wake-ups against GET\n")
+print("%d rounds, a fresh server each (one I/O thread, memory engine), %s connections from their"
+      " own addresses. Server CPU (utime + stime) over the phase ÷ answers. A wake-up's cost holds"
+      " the answer, the request that parks again and 1/%s of the POST that woke it. Median"
+      " (min–max) over rounds.\n" % (len(gets), k, k))
+print("| row | server CPU per answer | answers per round |")
+print("|---|---|---|")
+print("| GET, one in flight per connection (same client) | %s | %s |"
+      % (cell(gets), ", ".join(r["answers"] for r in wake if r["phase"] == "get")))
+print("| wake-up of a parked GET (If-None-Match, Prefer: wait=60) | %s | %s |"
+      % (cell(wakes), ", ".join(r["wakeups"] for r in wake if r["phase"] == "wake")))
+print("\nWake-up ÷ GET (same client, per round): %.2f (%.2f–%.2f)."
+      % (statistics.median(pairs), min(pairs), max(pairs)))
+if wrk:
+    print("Wake-up ÷ the `get` row of this run (wrk, %s keep-alive connections, %.2f µs per"
+          " request): %.2f." % (sys.argv[4], statistics.median(wrk),
+                                statistics.median(wakes) / statistics.median(wrk)))
+else:
+    print("(The `get` workload did not run: no ratio to its row.)")
+PY
+}
+
 # --- main ----------------------------------------------------------------------------------------
 
 log "building $BUILD_DIR"
@@ -787,6 +854,7 @@ for word in $WORKLOADS; do
            fi ;;
     # ---- end of the redis workload ----
     pk) pk ;;
+    wake) wake ;;
     *) workload "$word" ;;
   esac
 done
@@ -799,6 +867,7 @@ python3 "$ROOT/bench/report.py" "$WORK" >"$WORK/report.md"
 [[ -s "$WORK/redis.md" ]] && { echo; cat "$WORK/redis.md"; } >>"$WORK/report.md"
 # ---- end of the redis workload ----
 [[ -f "$WORK/pk.md" ]] && cat "$WORK/pk.md" >>"$WORK/report.md"  # the signed-keys block
+[[ -s "$WORK/wake.md" ]] && cat "$WORK/wake.md" >>"$WORK/report.md"  # the wake-up block
 cp "$WORK/report.md" "$RESULT_FILE"
 cat "$WORK/report.md"
 log "written to $RESULT_FILE"

@@ -262,7 +262,9 @@ int Run(const Config& config) {
   http::ListHandlerOptions list_options;
   list_options.max_key_bytes = config.max_key_bytes;
   list_options.ipv6_prefix_bits = config.ipv6_prefix_bits;
-  http::ListHandler list_handler(list_options, *store, limiter, clock);
+  list_options.max_wait = config.max_wait;
+  // Listing waits share the key API's registry: one -maxWaiters budget, one change listener.
+  http::ListHandler list_handler(list_options, *store, limiter, clock, key_handler.waiters());
   http::RequestStats request_stats(stats);
   http::Router router(http::PublicRoutes(index_handler, &pk_handler, &list_handler), key_handler,
                       clock, &request_stats, access_log.get());
@@ -341,8 +343,8 @@ int Run(const Config& config) {
   if (admin_server && !admin_server->Shutdown(absl::Seconds(1))) {
     common::LogWarning("admin connections still busy after a second were closed");
   }
-  // The waiter registry's waker reads the store for the waiters CloseAll fired: it must be done
-  // before the store goes.
+  // The waiter registry's waker reads the store for the waiters CloseAll fired (keys and
+  // listings): it must be done before the store goes.
   if (key_handler.waiters() != nullptr) key_handler.waiters()->StopWaker();
   sweeper.Stop();
   const kv::Status flushed = store->Flush();

@@ -67,10 +67,12 @@ Handler::Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Lim
   waiters_ = std::make_unique<WaiterRegistry>(
       WaiterRegistry::Options{.max_waiters = options.max_waiters,
                               .max_waiters_per_client = options.max_waiters_per_client,
-                              .start_waker_thread = options.waker_thread},
-      [this](Waiter& waiter) { RecheckWoken(*waiter.response); });
-  store_.SetChangeListener(
-      [registry = waiters_.get()](std::string_view key, uint64_t) { registry->OnChange(key); });
+                              .start_waker_thread = options.waker_thread});
+  // Waiters of keys and of listings (the listing shares this registry): the key's, and its
+  // name's listing's when the key is an announcement.
+  store_.SetChangeListener([registry = waiters_.get()](std::string_view key, uint64_t) {
+    registry->OnStoreChange(key);
+  });
   store_.SetChangesLostListener([registry = waiters_.get()] { registry->WakeAll(); });
 }
 

@@ -69,7 +69,7 @@ struct HandlerOptions {
   common::StatsRegistry* stats = nullptr;
 };
 
-class Handler final : public RouteHandler {
+class Handler final : public RouteHandler, private WaitAnswerer {
  public:
   // All references must outlive the Handler.
   Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Limiter& limiter,
@@ -134,14 +134,11 @@ class Handler final : public RouteHandler {
   // answers it at once.
   void HandleWaitingGet(const Request& request, absl::Duration wait,
                         const kv::RateCharge& charge, Response& response);
-  // A parked request whose wait ended: read again and answer.
-  void AnswerFired(Response& response);
-  // A parked request fired by the registry (a write's wake, a wake of all, shutdown): read again
-  // and answer if that answers it, else park again.
-  void RecheckWoken(Response& response);
-  // The charge of a read that answers a parked request: nothing, but a store that
-  // ChargesRateLimit reports the client's bucket for the headers.
-  kv::RateCharge ReportCharge(const Response& response) const;
+  // WaitAnswerer: a parked request whose wait ended: read again and answer.
+  void AnswerFired(Response& response) override;
+  // WaitAnswerer: a parked request fired by the registry (a write's wake, a wake of all,
+  // shutdown): read again and answer if that answers it, else park again.
+  void RecheckWoken(Response& response) override;
   // Called in a store completion: reads the clock once, keeps the reading for the Router
   // (in_flight.store_answered_nanos) and returns the nanoseconds since store_started_nanos.
   int64_t StoreElapsedNanos(Response& response) const {

@@ -2,6 +2,7 @@
 // the client leaves or the server shuts down. See docs/ARCHITECTURE.md, "Long poll".
 #include "http/etag.h"
 #include "http/handler.h"
+#include "http/long_poll.h"
 
 namespace rendezvous::http {
 namespace {
@@ -19,21 +20,6 @@ bool AnswersAtOnce(const kv::GetResult& result, const std::string& if_none_match
 
 void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
                                const kv::RateCharge& charge, Response& response) {
-  Waiter& waiter = response.in_flight.waiter;
-  waiter.response = &response;
-  waiter.ended = false;  // nobody else holds the waiter before Add
-  waiter.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
-  // Read only by the connection, after Handle returned (both on its thread, while it owns the
-  // Response; see connection.h).
-  response.in_flight.wait = wait;
-  // If a wake holds the waiter (fired, re-reading) when the wait ends or the client leaves, End
-  // marks it so that the wake answers instead of parking it again.
-  response.in_flight.expire = [this, &response] {
-    if (waiters_->End(response.in_flight.key, response.in_flight.waiter)) AnswerFired(response);
-  };
-  response.in_flight.cancel = [this, &response] {
-    if (waiters_->End(response.in_flight.key, response.in_flight.waiter)) Finish(response);
-  };
   const std::string_view key = response.in_flight.key;  // not modified until the answer
   const absl::Time now = response.in_flight.now;
   // Linked before the read: a write that lands between the read and the link would otherwise
@@ -41,7 +27,8 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
   // record themselves, and the read's completion decides (FinishRead); on an engine that answers
   // later on its own thread (Redis) that completion still needs the Response. From FinishRead's
   // kParked on, whoever fires the waiter answers, and this request touches nothing more.
-  switch (waiters_->Add(response.in_flight.key, waiter, /*pin=*/true)) {
+  const auto client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
+  switch (Park(*waiters_, WaitOn::kKey, *this, client, wait, response)) {
     case WaiterRegistry::AddResult::kAdded:
       break;
     case WaiterRegistry::AddResult::kClientFull:
@@ -74,19 +61,10 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
       });
 }
 
-kv::RateCharge Handler::ReportCharge(const Response& response) const {
-  kv::RateCharge report;
-  if (store_.ChargesRateLimit()) {
-    report.client = response.in_flight.waiter.client;
-    report.report_only = true;
-  }
-  return report;
-}
-
 void Handler::AnswerFired(Response& response) {
   // The state now decides: a changed value is 200, a missing key 404, an unchanged one 304.
   response.in_flight.now = clock_.Now();
-  HandleGet(ReportCharge(response), response);
+  HandleGet(ReportCharge(store_, response), response);
 }
 
 void Handler::RecheckWoken(Response& response) {
@@ -98,7 +76,10 @@ void Handler::RecheckWoken(Response& response) {
   switch (waiters_->Add(response.in_flight.key, response.in_flight.waiter, /*pin=*/true)) {
     case WaiterRegistry::AddResult::kAdded:
       break;
-    default:
+    case WaiterRegistry::AddResult::kClientFull:
+    case WaiterRegistry::AddResult::kFull:
+    case WaiterRegistry::AddResult::kClosed:
+    case WaiterRegistry::AddResult::kEnded:
       // The wait ended or the client left while the wake held it, shutdown, or the caps are
       // full now: answered from the state (304 or 404 when unchanged).
       return AnswerFired(response);
@@ -106,7 +87,7 @@ void Handler::RecheckWoken(Response& response) {
   response.in_flight.now = clock_.Now();
   response.in_flight.store_started_nanos = clock_.MonotonicNanos();
   store_.ChargedGet(
-      response.in_flight.key, response.in_flight.now, ReportCharge(response),
+      response.in_flight.key, response.in_flight.now, ReportCharge(store_, response),
       [this, &response](const kv::GetResult& result) {
         stats_.RecordStoreOp(KeyStats::Op::kGet, result.status, StoreElapsedNanos(response));
         const bool answers = AnswersAtOnce(result, response.in_flight.if_none_match);

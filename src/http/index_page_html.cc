@@ -106,7 +106,9 @@ written or deleted, for one token.</p>
 (<code>value_base64</code> for a value that is not UTF-8), for one token. <code>?limit=N</code>
 (0 to 1000, default 100) caps the peers; past it they are a random sample and
 <code>total</code> stays exact. The listing has its own ETag: <code>If-None-Match</code> with it
-answers 304 while nobody came, went or changed their value.</p>
+answers 304 while nobody came, went or changed their value, and with a wait
+(<code>-H 'Prefer: wait=30'</code>) it answers when someone announces, changes or deletes the
+name (an announcer that expires shows only at the wait's end).</p>
 
 <h2>Signed keys</h2>
 <p><code>/pk/KEY</code>, where KEY is an ed25519 public key in z-base-32, holds a record signed by

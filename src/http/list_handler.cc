@@ -9,8 +9,10 @@
 #include "http/etag.h"
 #include "http/json.h"
 #include "http/key_headers.h"
+#include "http/long_poll.h"
 #include "http/request_cost.h"
 #include "http/target.h"
+#include "http/wait.h"
 
 namespace rendezvous::http {
 namespace {
@@ -110,17 +112,20 @@ std::optional<uint32_t> ParseListLimit(std::string_view target) {
 }
 
 ListHandler::ListHandler(const ListHandlerOptions& options, kv::Store& store,
-                         ratelimit::Limiter& limiter, const common::Clock& clock)
+                         ratelimit::Limiter& limiter, const common::Clock& clock,
+                         WaiterRegistry* waiters)
     : options_(options),
       store_(store),
       limiter_(limiter),
       clock_(clock),
+      waiters_(waiters),
       next_seed_(options.first_seed ? *options.first_seed : RandomSeed()) {}
 
 void ListHandler::Handle(const Request& request, std::string_view path, Response& response,
                          Done done) {
   response.in_flight.done = std::move(done);
-  // The name is decoded as a key is; in_flight.key holds it while the store works.
+  // The name is decoded as a key is; in_flight.key holds it while the store works (and names the
+  // listing's waiters while it waits).
   std::string& name = response.in_flight.key;
   const std::string_view raw = path.substr(std::min(path.size(), kListPrefix.size() - 1));
   if (std::optional<Error> error = DecodeKey(raw, name)) return Fail(*error, response);
@@ -130,6 +135,9 @@ void ListHandler::Handle(const Request& request, std::string_view path, Response
   const std::optional<uint32_t> limit = ParseListLimit(request.target);
   if (!limit) return Fail(Error::kBadListLimit, response);
   if (!IsValidIfNoneMatch(request.if_none_match)) return Fail(Error::kBadPrecondition, response);
+  const bool is_read = request.method == Method::kGet || request.method == Method::kHead;
+  const WaitAsked wait = is_read ? ParseWait(request.prefer, request.target) : WaitAsked{};
+  if (wait.malformed) return Fail(Error::kBadWait, response);
 
   if (request.method == Method::kOptions) {  // a preflight changes nothing and costs nothing
     response.status = 204;
@@ -139,47 +147,132 @@ void ListHandler::Handle(const Request& request, std::string_view path, Response
 
   const absl::Time now = clock_.Now();
   response.in_flight.now = now;
-  kv::ListRequest list;
-  list.charge.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
-  list.charge.cost_tokens = kOtherCostTokens;
+  kv::RateCharge charge;
+  charge.client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
+  charge.cost_tokens = kOtherCostTokens;
   if (!store_.ChargesRateLimit()) {
     const ratelimit::Decision decision =
-        limiter_.Take(ratelimit::ClientKey{list.charge.client}, list.charge.cost_tokens, now);
+        limiter_.Take(ratelimit::ClientKey{charge.client}, charge.cost_tokens, now);
     AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
     if (!decision.allowed) return Fail(Error::kRateLimited, response);
-    list.charge.cost_tokens = 0;  // taken
+    charge.cost_tokens = 0;  // taken
   }
-  if (request.method != Method::kGet && request.method != Method::kHead) {
+  if (!is_read) {
     // Refused before the store: a charging store never sees it, so it costs nothing there.
     response.extra_headers.append("Allow: ").append(kListMethods).append("\r\n");
     return Fail(Error::kMethodNotAllowed, response);
   }
 
   response.in_flight.if_none_match.assign(request.if_none_match);  // `request` may be gone later
-  list.name = name;
-  list.now = now;
-  list.limit = *limit;
+  response.in_flight.list_limit = *limit;
+  // Waits work on every engine, as on keys: on one shared by many servers (Redis) the store's
+  // change feed brings the writes of every server.
+  if (wait.asked && waiters_ != nullptr) {
+    const absl::Duration applied = std::min(wait.duration, options_.max_wait);
+    absl::StrAppend(&response.extra_headers,
+                    "Preference-Applied: wait=", absl::ToInt64Seconds(applied), "\r\n");
+    // Without If-None-Match there is no "unchanged" to wait on: the listing answers at once.
+    if (applied > absl::ZeroDuration() && !request.if_none_match.empty()) {
+      return HandleWaitingList(request, applied, charge, response);
+    }
+  }
+  ListAndAnswer(charge, response);
+}
+
+kv::ListRequest ListHandler::ListRequestFor(const Response& response) {
+  kv::ListRequest list;
+  list.name = response.in_flight.key;
+  list.now = response.in_flight.now;
+  list.limit = response.in_flight.list_limit;
   list.seed = next_seed_.fetch_add(1, std::memory_order_relaxed);
+  return list;
+}
+
+void ListHandler::ListAndAnswer(const kv::RateCharge& charge, Response& response) {
+  kv::ListRequest list = ListRequestFor(response);
+  list.charge = charge;
+  store_.List(list, [this, &response](const kv::ListResult& result) { Answer(result, response); });
+}
+
+void ListHandler::Answer(const kv::ListResult& result, Response& response) {
+  if (result.rate) {
+    AppendRateLimitHeaders(*result.rate, limiter_.capacity_tokens(), response.extra_headers);
+  }
+  if (result.status != kv::Status::kOk) return Fail(ErrorFor(result.status), response);
+  const uint64_t tag = ListETagVersion(result.fingerprint, result.total);
+  std::string& headers = response.extra_headers;
+  headers.append("ETag: ");
+  AppendETag(tag, headers);
+  headers.append("\r\nCache-Control: no-store\r\n");
+  const std::string& if_none_match = response.in_flight.if_none_match;
+  if (!if_none_match.empty() && IfNoneMatchMatches(if_none_match, tag)) {
+    response.status = 304;
+    return Finish(response);
+  }
+  response.status = 200;
+  response.content_type = ContentType::kJson;
+  AppendListing(response.in_flight.key, result, response.in_flight.now, response.body);
+  Finish(response);
+}
+
+void ListHandler::HandleWaitingList(const Request& request, absl::Duration wait,
+                                    const kv::RateCharge& charge, Response& response) {
+  // Linked (pinned) before the listing is read, as a key waiter is: a write between the read and
+  // the link would otherwise be missed; the read's FinishRead decides who answers.
+  const auto client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
+  switch (Park(*waiters_, WaitOn::kListing, *this, client, wait, response)) {
+    case WaiterRegistry::AddResult::kAdded:
+      break;
+    case WaiterRegistry::AddResult::kClientFull:
+      return Fail(Error::kTooManyWaitsClient, response);
+    case WaiterRegistry::AddResult::kFull:
+      return Fail(Error::kTooManyWaits, response);
+    case WaiterRegistry::AddResult::kClosed:
+    case WaiterRegistry::AddResult::kEnded:    // not before the first Add; answered as closed
+      return ListAndAnswer(charge, response);  // shutting down: at once, charged as any listing
+  }
+  // On a store that ChargesRateLimit this list pays the wait's token (a refusal is answered at
+  // once); a re-list after a wake only reports the bucket (ReportCharge).
+  ListPinned(charge, response);
+}
+
+void ListHandler::ListPinned(const kv::RateCharge& charge, Response& response) {
+  kv::ListRequest list = ListRequestFor(response);
+  list.charge = charge;
   store_.List(list, [this, &response](const kv::ListResult& result) {
-    if (result.rate) {
-      AppendRateLimitHeaders(*result.rate, limiter_.capacity_tokens(), response.extra_headers);
+    const bool answers = result.status != kv::Status::kOk ||
+                         !IfNoneMatchMatches(response.in_flight.if_none_match,
+                                             ListETagVersion(result.fingerprint, result.total));
+    if (waiters_->FinishRead(response.in_flight.key, response.in_flight.waiter, answers) !=
+        WaiterRegistry::ReadOutcome::kAnswer) {
+      return;  // parked (unchanged), or queued for the waker to list again
     }
-    if (result.status != kv::Status::kOk) return Fail(ErrorFor(result.status), response);
-    const uint64_t tag = ListETagVersion(result.fingerprint, result.total);
-    std::string& headers = response.extra_headers;
-    headers.append("ETag: ");
-    AppendETag(tag, headers);
-    headers.append("\r\nCache-Control: no-store\r\n");
-    const std::string& if_none_match = response.in_flight.if_none_match;
-    if (!if_none_match.empty() && IfNoneMatchMatches(if_none_match, tag)) {
-      response.status = 304;
-      return Finish(response);
-    }
-    response.status = 200;
-    response.content_type = ContentType::kJson;
-    AppendListing(response.in_flight.key, result, response.in_flight.now, response.body);
-    Finish(response);
+    Answer(result, response);
   });
+}
+
+void ListHandler::RecheckWoken(Response& response) {
+  // A wake says that an announcement of the name may have changed (a late Redis message, a wake
+  // of every waiter): list again, and answer only when the ETag changed; else stay parked.
+  switch (waiters_->Add(response.in_flight.key, response.in_flight.waiter, /*pin=*/true)) {
+    case WaiterRegistry::AddResult::kAdded:
+      break;
+    case WaiterRegistry::AddResult::kClientFull:
+    case WaiterRegistry::AddResult::kFull:
+    case WaiterRegistry::AddResult::kClosed:
+    case WaiterRegistry::AddResult::kEnded:
+      // The wait ended or the client left while the wake held it, shutdown, or the caps are
+      // full now: answered from the state (304 when unchanged).
+      return AnswerFired(response);
+  }
+  response.in_flight.now = clock_.Now();
+  ListPinned(ReportCharge(store_, response), response);
+}
+
+void ListHandler::AnswerFired(Response& response) {
+  // The state now decides: a changed listing is 200, an unchanged one 304.
+  response.in_flight.now = clock_.Now();
+  ListAndAnswer(ReportCharge(store_, response), response);
 }
 
 }  // namespace rendezvous::http

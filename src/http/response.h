@@ -40,6 +40,7 @@ struct Response {
   struct InFlight {
     std::string key;             // the decoded (and /ip/-rewritten) key
     std::string if_none_match;   // GET/HEAD: a copy of If-None-Match ("" when absent)
+    uint32_t list_limit = 0;     // GET /ip/*/NAME: its ?limit (read again when a waiter fires)
     absl::Time now;              // the request's time
     Done done;                   // the handler's completion, run once the response is complete
     // Set by a handler whose store operation can be cancelled (a long-poll waiter). net/ clears

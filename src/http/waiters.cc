@@ -2,21 +2,26 @@
 #include "http/waiters.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
 #include "absl/hash/hash.h"
 #include "absl/strings/string_view.h"
+#include "kv/announcement.h"
 
 namespace rendezvous::http {
 
 struct alignas(64) WaiterRegistry::Stripe {
   std::mutex mu;
-  absl::flat_hash_map<std::string, Waiter*> heads;  // key -> first waiter; guarded by mu
+  // One map per WaitOn: key -> first waiter; guarded by mu.
+  std::array<absl::flat_hash_map<std::string, Waiter*>, 2> heads;
+  absl::flat_hash_map<std::string, Waiter*>& For(WaitOn on) {
+    return heads[static_cast<size_t>(on)];
+  }
 };
 
-WaiterRegistry::WaiterRegistry(const Options& options, absl::AnyInvocable<void(Waiter&)> fired)
+WaiterRegistry::WaiterRegistry(const Options& options)
     : options_(options),
-      fired_(std::move(fired)),
       stripes_(std::make_unique<Stripe[]>(std::max<size_t>(options.stripes, 1))) {
   if (options_.start_waker_thread) waker_ = std::thread([this] { WakerLoop(); });
 }
@@ -59,7 +64,7 @@ WaiterRegistry::AddResult WaiterRegistry::Add(std::string_view key, Waiter& wait
     total_.fetch_sub(1, std::memory_order_relaxed);
     return AddResult::kEnded;
   }
-  Waiter*& head = stripe.heads[absl::string_view(key.data(), key.size())];
+  Waiter*& head = stripe.For(waiter.on)[absl::string_view(key.data(), key.size())];
   waiter.pinned = pin;
   waiter.woken = false;
   waiter.prev = nullptr;
@@ -74,10 +79,11 @@ void WaiterRegistry::Unlink(Stripe& stripe, std::string_view key, Waiter& waiter
   if (waiter.prev != nullptr) {
     waiter.prev->next = waiter.next;
   } else {
-    auto it = stripe.heads.find(absl::string_view(key.data(), key.size()));
-    if (it != stripe.heads.end()) {
+    auto& heads = stripe.For(waiter.on);
+    auto it = heads.find(absl::string_view(key.data(), key.size()));
+    if (it != heads.end()) {
       it->second = waiter.next;
-      if (it->second == nullptr) stripe.heads.erase(it);
+      if (it->second == nullptr) heads.erase(it);
     }
   }
   if (waiter.next != nullptr) waiter.next->prev = waiter.prev;
@@ -119,36 +125,49 @@ WaiterRegistry::ReadOutcome WaiterRegistry::FinishRead(std::string_view key, Wai
   return ReadOutcome::kQueued;
 }
 
-void WaiterRegistry::OnChange(std::string_view key) {
+void WaiterRegistry::OnStoreChange(std::string_view key) {
+  if (total_.load(std::memory_order_relaxed) == 0) return;  // the common case: nobody waits
+  OnChange(key, WaitOn::kKey);
+  if (const std::optional<kv::Announcement> announcement = kv::ParseAnnouncement(key)) {
+    OnChange(announcement->name, WaitOn::kListing);
+  }
+}
+
+void WaiterRegistry::OnChange(std::string_view key, WaitOn on) {
   if (total_.load(std::memory_order_relaxed) == 0) return;  // the common case: nobody waits
   std::deque<Waiter*> fired;
   Stripe& stripe = StripeFor(key);
   {
     std::lock_guard lock(stripe.mu);
-    auto it = stripe.heads.find(absl::string_view(key.data(), key.size()));
-    if (it == stripe.heads.end()) return;
-    Waiter* w = it->second;
-    stripe.heads.erase(it);
-    size_t n = 0;
-    std::lock_guard clients(clients_mu_);
-    while (w != nullptr) {
-      Waiter* next = w->next;
-      w->prev = w->next = nullptr;
-      w->linked = false;
-      auto c = per_client_.find(w->client);
-      if (c != per_client_.end() && --c->second == 0) per_client_.erase(c);
-      ++n;
-      // A pinned waiter's first read answers it (FinishRead), knowing it was woken.
-      if (w->pinned) {
-        w->woken = true;
-      } else {
-        fired.push_back(w);
-      }
-      w = next;
-    }
-    total_.fetch_sub(n, std::memory_order_relaxed);
+    auto& heads = stripe.For(on);
+    auto it = heads.find(absl::string_view(key.data(), key.size()));
+    if (it == heads.end()) return;
+    Waiter* head = it->second;
+    heads.erase(it);
+    FireList(head, fired);
   }
   Queue(fired);
+}
+
+void WaiterRegistry::FireList(Waiter* w, std::deque<Waiter*>& fired) {
+  size_t n = 0;
+  std::lock_guard clients(clients_mu_);
+  while (w != nullptr) {
+    Waiter* next = w->next;
+    w->prev = w->next = nullptr;
+    w->linked = false;
+    auto c = per_client_.find(w->client);
+    if (c != per_client_.end() && --c->second == 0) per_client_.erase(c);
+    ++n;
+    // A pinned waiter's first read answers it (FinishRead), knowing it was woken.
+    if (w->pinned) {
+      w->woken = true;
+    } else {
+      fired.push_back(w);
+    }
+    w = next;
+  }
+  total_.fetch_sub(n, std::memory_order_relaxed);
 }
 
 void WaiterRegistry::CloseAll() {
@@ -164,26 +183,10 @@ void WaiterRegistry::FireAll() {
     std::deque<Waiter*> fired;
     {
       std::lock_guard lock(stripes_[i].mu);
-      std::lock_guard clients(clients_mu_);
-      size_t n = 0;
-      for (auto& [key, head] : stripes_[i].heads) {
-        for (Waiter* w = head; w != nullptr;) {
-          Waiter* next = w->next;
-          w->prev = w->next = nullptr;
-          w->linked = false;
-          auto c = per_client_.find(w->client);
-          if (c != per_client_.end() && --c->second == 0) per_client_.erase(c);
-          ++n;
-          if (w->pinned) {
-            w->woken = true;  // as in OnChange
-          } else {
-            fired.push_back(w);
-          }
-          w = next;
-        }
+      for (auto& heads : stripes_[i].heads) {  // keys and listings
+        for (auto& [key, head] : heads) FireList(head, fired);
+        heads.clear();
       }
-      stripes_[i].heads.clear();
-      total_.fetch_sub(n, std::memory_order_relaxed);
     }
     Queue(fired);
   }
@@ -204,7 +207,7 @@ size_t WaiterRegistry::Drain() {
     std::lock_guard lock(queue_mu_);
     batch.swap(queue_);
   }
-  for (Waiter* w : batch) fired_(*w);
+  for (Waiter* w : batch) w->answerer->RecheckWoken(*w->response);
   return batch.size();
 }
 
@@ -216,7 +219,7 @@ void WaiterRegistry::WakerLoop() {
     std::deque<Waiter*> batch;
     batch.swap(queue_);
     lock.unlock();
-    for (Waiter* w : batch) fired_(*w);
+    for (Waiter* w : batch) w->answerer->RecheckWoken(*w->response);
     lock.lock();
   }
 }

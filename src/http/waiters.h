@@ -3,11 +3,14 @@
 // A waiter is a small fixed-size record (Waiter) that lives in the request's Response block (the
 // connection's heap block, which stays alive until the request's completion runs) and is linked
 // into an intrusive list per key, in a map key -> list split over lock stripes by the key's hash.
-// A write wakes only the waiters of its key: the store's change listener calls OnChange, which
-// unlinks that key's list under its stripe lock and queues the waiters for the waker (never
-// calling the store from the listener, as kv/store.h requires). The waker (a thread of this
-// registry, or the test calling Drain) hands each one to the owner's `fired` callback, which reads
-// the key again and answers, or links the waiter again when nothing it waits for changed.
+// There are two such maps, one per WaitOn: waiters of a store key (GET /KEY) and waiters of a
+// listing (GET /ip/*/NAME, keyed by NAME), so that a key and a name that happen to be equal never
+// wake each other's waiters. A write wakes only the waiters of its key and, when the key is an
+// announcement (kv/announcement.h), those of its name's listing: the store's change listener
+// calls OnStoreChange, which unlinks those lists under their stripe locks and queues the waiters
+// for the waker (never calling the store from the listener, as kv/store.h requires). The waker (a
+// thread of this registry, or the test calling Drain) hands each one to its WaitAnswerer, which
+// reads the state again and answers, or links the waiter again when nothing it waits for changed.
 //
 // One rule makes the lifetime safe: each time a waiter is linked it is "fired" exactly once, by
 // whoever unlinks it under its stripe lock (a write, the wait's end, the client leaving, shutdown,
@@ -32,18 +35,37 @@
 #include <thread>
 
 #include "absl/container/flat_hash_map.h"
-#include "absl/functional/any_invocable.h"
 
 namespace rendezvous::http {
 
 struct Response;
+
+// What a waiter waits on: a store key, or the listing of a name (the announcements of it).
+enum class WaitOn : uint8_t { kKey, kListing };
+
+// The owner of a kind of wait (the key API, the listing): it re-checks a waiter the registry
+// fired and answers the request. Both methods run on the waker, or on the connection's thread
+// (the wait's end), and complete the request exactly once unless they link it again.
+class WaitAnswerer {
+ public:
+  // Fired by a wake (a write, a wake of all) or shutdown; a wake is a hint, not a change: read
+  // again (Add pinned, then FinishRead) and answer only when that answers the request, else
+  // leave it parked for the rest of its wait. Add refuses (kEnded, kClosed) once the wait ended
+  // or the server shuts down: then answer from the state.
+  virtual void RecheckWoken(Response& response) = 0;
+  // The wait ended (End returned true): read once more and answer (304 when unchanged).
+  virtual void AnswerFired(Response& response) = 0;
+
+ protected:
+  ~WaitAnswerer() = default;
+};
 
 // One parked request. Fixed size; owned by the Response it belongs to (InFlight::waiter).
 struct Waiter {
   Response* response = nullptr;
   Waiter* prev = nullptr;  // the key's list, guarded by the stripe lock
   Waiter* next = nullptr;
-  bool linked = false;     // in its key's list; guarded by the stripe lock
+  bool linked = false;  // in its key's list; guarded by the stripe lock
   // The wait is over (its end, or the client left): it may no longer be linked again. Guarded by
   // the stripe lock once the waiter was first added.
   bool ended = false;
@@ -51,6 +73,8 @@ struct Waiter {
   // (ended, woken) and leaves the answer to that read (FinishRead), which still uses the Response.
   bool pinned = false;
   bool woken = false;                // unlinked by a wake (or shutdown) while pinned
+  WaitOn on = WaitOn::kKey;          // which map its list is in; set before the first Add
+  WaitAnswerer* answerer = nullptr;  // who re-checks it when fired; set before the first Add
   std::array<uint8_t, 16> client{};  // whose per-client count it holds
 };
 
@@ -58,20 +82,20 @@ class WaiterRegistry {
  public:
   enum class AddResult : uint8_t { kAdded, kClientFull, kFull, kClosed, kEnded };
   struct Options {
-    size_t max_waiters = 10000;         // -maxWaiters
+    size_t max_waiters = 10000;  // -maxWaiters
     size_t max_waiters_per_client = 32;
     size_t stripes = 64;
-    bool start_waker_thread = true;     // false: the test calls Drain
+    bool start_waker_thread = true;  // false: the test calls Drain
   };
-  // `fired` answers a waiter that a write or shutdown fired; it runs on the waker.
-  WaiterRegistry(const Options& options, absl::AnyInvocable<void(Waiter&)> fired);
+  explicit WaiterRegistry(const Options& options);
   ~WaiterRegistry();  // stops the waker after it has answered what was queued
   WaiterRegistry(const WaiterRegistry&) = delete;
   WaiterRegistry& operator=(const WaiterRegistry&) = delete;
 
-  // Links `waiter` under `key` (copied only when the key has no list yet); kEnded, linking
-  // nothing, once End was called on it (the caller clears `ended` before a new request's first
-  // Add). `pin`: the caller reads the key next and must then call FinishRead.
+  // Links `waiter` under `key` in the map of waiter.on (the key is copied only when it has no
+  // list yet); kEnded, linking nothing, once End was called on it (the caller clears `ended`
+  // before a new request's first Add). waiter.answerer must be set. `pin`: the caller reads the
+  // state next and must then call FinishRead.
   [[nodiscard]] AddResult Add(std::string_view key, Waiter& waiter, bool pin = false);
   // The end of the wait (or the client leaving): marks the waiter ended and unlinks it if it is
   // linked. True when the caller fired it (and must complete the request); false when someone
@@ -84,14 +108,18 @@ class WaiterRegistry {
     kQueued,  // a wake or shutdown came during the read: queued for the waker to read again
   };
   [[nodiscard]] ReadOutcome FinishRead(std::string_view key, Waiter& waiter, bool answers);
-  // The change listener's part: fires every waiter of `key` and queues it for the waker.
-  void OnChange(std::string_view key);
-  // Shutdown: fires and queues every waiter; later Adds answer kClosed.
+  // Fires every waiter of `key` in the map of `on` and queues it for the waker.
+  void OnChange(std::string_view key, WaitOn on = WaitOn::kKey);
+  // The store's change listener: the waiters of the written key, and those of the listing of
+  // its name when it is an announcement.
+  void OnStoreChange(std::string_view key);
+  // Shutdown: fires and queues every waiter of both maps; later Adds answer kClosed.
   void CloseAll();
-  // Fires and queues every waiter, as if each key had changed (the store may have missed
-  // changes): each reads its key again and answers. Later Adds are accepted.
+  // Fires and queues every waiter of both maps, as if everything had changed (the store may have
+  // missed changes): each reads its state again. Later Adds are accepted.
   void WakeAll();
-  // Runs `fired` for every queued waiter, on the calling thread; returns how many.
+  // Re-checks every queued waiter (its answerer's RecheckWoken), on the calling thread; returns
+  // how many.
   size_t Drain();
   // Shutdown, after CloseAll and once no connection waits for an answer: the waker answers what
   // is queued and stops, so that nothing calls the store after this returns. Idempotent.
@@ -103,12 +131,13 @@ class WaiterRegistry {
   struct Stripe;
   Stripe& StripeFor(std::string_view key);
   void Unlink(Stripe& stripe, std::string_view key, Waiter& waiter);  // stripe lock held
+  // Unlinks a whole list (its head's map entry already erased); pinned ones are only marked.
+  void FireList(Waiter* head, std::deque<Waiter*>& fired);  // stripe lock held
   void Queue(std::deque<Waiter*>& fired);
   void FireAll();
   void WakerLoop();
 
   const Options options_;
-  absl::AnyInvocable<void(Waiter&)> fired_;
   std::unique_ptr<Stripe[]> stripes_;
   std::atomic<size_t> total_{0};
   std::atomic<bool> closed_{false};

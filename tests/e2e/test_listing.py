@@ -4,11 +4,14 @@ On the memory engine, on LMDB, and across two servers on a real redis-server."""
 
 import json
 import os
+import select
 import shutil
+import socket
 import tempfile
+import time
 import unittest
 
-from harness import Server, ServerTestCase
+from harness import SLOWDOWN, PerTestServerCase, Server, ServerTestCase, build_request
 from test_redis import REDIS_CLI, REDIS_SERVER, RedisProcess
 
 NO_RATE_LIMIT = ("-maxRequests", "1000000")
@@ -73,7 +76,110 @@ class ListingChecks:
         self.assertEqual(response.body, b"Invalid limit: a whole number from 0 to 1000\n")
 
 
-class MemoryListingTest(ListingChecks, ServerTestCase):
+class ListingWaitChecks:
+    """A listing that waits (Prefer: wait=N with the listing's ETag in If-None-Match): self.writer
+    announces, a waiter on self.reader, on its own connection, is woken (one server, or two on
+    one Redis: then the announcement goes through A and wakes the waiter on B)."""
+
+    def send_wait(self, target, etag, wait=30):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.addCleanup(sock.close)
+        sock.connect((self.reader.host, self.reader.port))
+        headers = [("Prefer", "wait=%d" % wait), ("If-None-Match", etag),
+                   ("X-Forwarded-For", "198.51.100.9")]
+        sock.sendall(build_request("GET", target, None, headers, "1.1", self.reader.authority))
+        return sock
+
+    @staticmethod
+    def answered(sock, timeout):
+        poller = select.poll()
+        poller.register(sock, select.POLLIN)
+        return bool(poller.poll(timeout * 1000))
+
+    @staticmethod
+    def read_answer(sock, timeout=5.0):
+        """Head and body of one answer (its Content-Length), as bytes."""
+        sock.settimeout(timeout)
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return data
+            data += chunk
+        head, _, body = data.partition(b"\r\n\r\n")
+        length = 0
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        while len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+        return head + b"\r\n\r\n" + body
+
+    def test_a_listing_waiter_is_woken_by_an_announcement_of_its_name(self):
+        name = "wait-" + self.id().rsplit("_", 1)[-1]
+        self.announce(name, PEERS[0], b"first")
+        etag = self.listing("/ip/*/" + name).header("ETag")
+        sock = self.send_wait("/ip/*/" + name, etag)
+        self.assertFalse(self.answered(sock, 0.3))  # parked
+        self.announce("other-" + name, PEERS[1], b"x")  # another name wakes nobody
+        self.assertFalse(self.answered(sock, 0.2))
+        started = time.monotonic()
+        self.announce(name, PEERS[1], b"second")
+        self.assertTrue(self.answered(sock, 1.0 * SLOWDOWN))
+        woke_ms = (time.monotonic() - started) * 1000
+        answer = self.read_answer(sock)
+        print("\n  listing waiter woken %.1f ms after the announcement's POST was sent" % woke_ms)
+        head, _, body = answer.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
+        self.assertIn(b"Preference-Applied: wait=30\r\n", head)
+        self.assertNotIn(("ETag: " + etag + "\r\n").encode(), head + b"\r\n")
+        document = json.loads(body)
+        self.assertEqual(document["total"], 2)
+        self.assertEqual({p["address"] for p in document["peers"]}, set(PEERS[:2]))
+        self.assertLess(woke_ms, 1000 * SLOWDOWN)
+
+    def test_an_unchanged_listing_is_304_at_the_waits_end(self):
+        name = "still-" + self.id().rsplit("_", 1)[-1]
+        self.announce(name, PEERS[0], b"v")
+        etag = self.listing("/ip/*/" + name).header("ETag")
+        started = time.monotonic()
+        sock = self.send_wait("/ip/*/" + name, etag, wait=2)
+        answer = self.read_answer(sock, timeout=6.0 * SLOWDOWN)
+        self.assertTrue(answer.startswith(b"HTTP/1.1 304 "), answer)
+        # The server measures waits on its one-second tick: a wait may end up to a second early.
+        self.assertGreaterEqual(time.monotonic() - started, 0.9)
+        self.assertIn(("ETag: " + etag + "\r\n").encode(), answer)
+
+
+class ListingWaitShutdownTest(ListingWaitChecks, PerTestServerCase):
+    """Shutdown answers a waiting listing at once instead of holding the grace period."""
+
+    def setUp(self):
+        self.reader = self.start(*NO_RATE_LIMIT)
+
+    def test_shutdown_answers_a_waiting_listing_at_once(self):
+        etag = self.reader.request("GET", "/ip/*/quiet").header("ETag")
+        socks = [self.send_wait("/ip/*/quiet", etag) for _ in range(3)]
+        self.assertFalse(self.answered(socks[0], 0.3))
+        started = time.monotonic()
+        self.reader.stop()
+        self.assertLess(time.monotonic() - started, 3.0)
+        for sock in socks:
+            answer = self.read_answer(sock)
+            self.assertTrue(answer.startswith(b"HTTP/1.1 304 "), answer)
+            sock.settimeout(3.0)
+            self.assertEqual(sock.recv(1), b"")  # then the server closes the connection
+
+    # The wake and end-of-wait checks run in the classes below, on a server shared by the class.
+    test_a_listing_waiter_is_woken_by_an_announcement_of_its_name = None
+    test_an_unchanged_listing_is_304_at_the_waits_end = None
+
+
+class MemoryListingTest(ListingChecks, ListingWaitChecks, ServerTestCase):
     SERVER_FLAGS = NO_RATE_LIMIT
 
     def setUp(self):
@@ -81,7 +187,7 @@ class MemoryListingTest(ListingChecks, ServerTestCase):
         self.writer = self.reader = self.server
 
 
-class LmdbListingTest(ListingChecks, unittest.TestCase):
+class LmdbListingTest(ListingChecks, ListingWaitChecks, unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.dir = tempfile.mkdtemp(prefix="rdv-listing-")
@@ -97,8 +203,9 @@ class LmdbListingTest(ListingChecks, unittest.TestCase):
 
 
 @unittest.skipUnless(REDIS_SERVER and REDIS_CLI, "redis-server is not installed")
-class RedisListingTest(ListingChecks, unittest.TestCase):
-    """Announced on one server, listed on the other."""
+class RedisListingTest(ListingChecks, ListingWaitChecks, unittest.TestCase):
+    """Announced on one server, listed on the other; a listing waiting on B is woken by an
+    announcement through A."""
 
     @classmethod
     def setUpClass(cls):
@@ -121,7 +228,6 @@ class RedisListingTest(ListingChecks, unittest.TestCase):
 
     def setUp(self):
         self.writer, self.reader = self.a, self.b
-
 
 
 if __name__ == "__main__":

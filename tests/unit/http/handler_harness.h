@@ -180,8 +180,10 @@ class Harness {
                     store != nullptr ? *store : memory_store_, limiter_, clock_),
         list_handler_(ListHandlerOptions{.max_key_bytes = options.handler.max_key_bytes,
                                          .ipv6_prefix_bits = options.handler.ipv6_prefix_bits,
+                                         .max_wait = options.handler.max_wait,
                                          .first_seed = 1},
-                      store != nullptr ? *store : memory_store_, limiter_, clock_),
+                      store != nullptr ? *store : memory_store_, limiter_, clock_,
+                      handler_.waiters()),
         request_stats_(stats_),
         router_(PublicRoutes(index_handler_, &pk_handler_, &list_handler_), handler_, clock_,
                 &request_stats_) {}
@@ -259,6 +261,14 @@ class DeferredStore final : public kv::Store {
       copy.key = key;
       copy.secret = secret;
       backend_.Delete(copy, std::move(done));
+    });
+  }
+  void List(const kv::ListRequest& request, kv::ListCallback done) override {
+    pending_.push_back([this, name = std::string(request.name), request,
+                        done = std::move(done)]() mutable {
+      kv::ListRequest copy = request;
+      copy.name = name;
+      backend_.List(copy, std::move(done));
     });
   }
   size_t SweepExpired(absl::Time now) override { return 0; }

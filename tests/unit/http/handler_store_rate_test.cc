@@ -49,6 +49,20 @@ class ChargingStore final : public kv::Store {
       done(with_rate);
     });
   }
+  void List(const kv::ListRequest& request, kv::ListCallback done) override {
+    const std::optional<ratelimit::Decision> rate = Charge(request.charge);
+    if (rate && !rate->allowed) {
+      kv::ListResult refused;
+      refused.status = kv::Status::kRateLimited;
+      refused.rate = rate;
+      return done(refused);
+    }
+    backend_.List(request, [rate, done = std::move(done)](const kv::ListResult& result) mutable {
+      kv::ListResult with_rate = result;
+      with_rate.rate = rate;
+      done(with_rate);
+    });
+  }
   void Put(const kv::PutRequest& request, kv::WriteCallback done) override {
     ++charged_writes_;
     Write(Charge(request.charge), std::move(done),
@@ -163,6 +177,54 @@ TEST(StoreRateWaitTest, AWaitRefusedByTheStoresChargeIs429AtOnceAndParksNothing)
   ASSERT_EQ(waiting.done, 1);
   EXPECT_EQ(waiting.response.status, 429);
   EXPECT_NE(waiting.response.extra_headers.find("Retry-After: "), std::string::npos);
+  EXPECT_EQ(harness.key_handler().waiters()->size(), 0u);
+}
+
+// Listing waits too: the first list pays the wait's token in the store's bucket; a wake that finds
+// the listing unchanged (a wake of all) and the answer after an announcement only report it.
+TEST(StoreRateWaitTest, AListingWaitIsChargedOnceByTheStoreAndWokenByAnAnnouncement) {
+  kv::MemoryStore backend{kv::MemoryStore::Options{}};
+  common::ManualClock clock;
+  ChargingStore store{backend, clock, 5};
+  Harness harness{ManualWaker(), &store};
+  ASSERT_EQ(harness.Send(Post("/ip/chat", "a").From("10.0.0.1")).status, 200);
+  const Response listed = harness.Send(Get("/ip/*/chat").From("192.0.2.50"));
+  const std::string etag = testing::HeaderValue(listed, "ETag");
+  ASSERT_FALSE(etag.empty());
+  Waiting waiting{Get("/ip/*/chat"), {}, 0};
+  waiting.call.prefer = "wait=30";
+  waiting.call.IfNoneMatch(etag);
+  harness.handler().Handle(waiting.call.ToRequest(), waiting.response,
+                           [&waiting] { ++waiting.done; });
+  ASSERT_EQ(waiting.done, 0);  // parked, not answered at once
+  harness.key_handler().waiters()->WakeAll();
+  EXPECT_EQ(harness.key_handler().waiters()->Drain(), 1u);
+  EXPECT_EQ(waiting.done, 0);  // listed again, unchanged: parked again
+  ASSERT_EQ(harness.Send(Post("/ip/chat", "b").From("10.0.0.2")).status, 200);
+  EXPECT_EQ(harness.key_handler().waiters()->Drain(), 1u);
+  ASSERT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 200);
+  EXPECT_NE(waiting.response.body.find("\"total\":2"), std::string::npos);
+  // 5 tokens, 1 paid by the wait's first list and none by the re-list or the answer.
+  EXPECT_NE(waiting.response.extra_headers.find("RateLimit-Remaining: 4\r\n"), std::string::npos)
+      << waiting.response.extra_headers;
+  EXPECT_NE(harness.Send(Get("/ip/*/chat")).extra_headers.find("RateLimit-Remaining: 3\r\n"),
+            std::string::npos);
+}
+
+TEST(StoreRateWaitTest, AListingWaitRefusedByTheStoresChargeIs429AtOnce) {
+  kv::MemoryStore backend{kv::MemoryStore::Options{}};
+  common::ManualClock clock;
+  ChargingStore store{backend, clock, 5};
+  Harness harness{ManualWaker(), &store};
+  for (int i = 0; i < 5; ++i) ASSERT_EQ(harness.Send(Get("/x")).status, 404);
+  Waiting waiting{Get("/ip/*/chat"), {}, 0};
+  waiting.call.prefer = "wait=30";
+  waiting.call.IfNoneMatch("\"1\"");
+  harness.handler().Handle(waiting.call.ToRequest(), waiting.response,
+                           [&waiting] { ++waiting.done; });
+  ASSERT_EQ(waiting.done, 1);
+  EXPECT_EQ(waiting.response.status, 429);
   EXPECT_EQ(harness.key_handler().waiters()->size(), 0u);
 }
 
