@@ -2,6 +2,10 @@
 #include "app/process_metrics.h"
 
 #include <dirent.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <cstdio>
 
 #include <string>
 
@@ -24,6 +28,26 @@ double OpenFileDescriptors() {
   return entries - 3;
 }
 
+// User plus system CPU time of every thread so far, in seconds.
+double CpuSeconds() {
+  rusage usage{};
+  if (getrusage(RUSAGE_SELF, &usage) != 0) return -1;
+  const auto seconds = [](const timeval& t) { return t.tv_sec + t.tv_usec / 1e6; };
+  return seconds(usage.ru_utime) + seconds(usage.ru_stime);
+}
+
+// Resident set size from /proc/self/statm (its second field, in pages); -1 without /proc.
+double ResidentBytes() {
+  FILE* file = std::fopen("/proc/self/statm", "r");
+  if (file == nullptr) return -1;
+  unsigned long size_pages = 0;
+  unsigned long resident_pages = 0;
+  const int read = std::fscanf(file, "%lu %lu", &size_pages, &resident_pages);
+  std::fclose(file);
+  if (read != 2) return -1;
+  return static_cast<double>(resident_pages) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
 }  // namespace
 
 void RegisterProcessMetrics(common::StatsRegistry& stats, const kv::Store& store) {
@@ -39,6 +63,12 @@ void RegisterProcessMetrics(common::StatsRegistry& stats, const kv::Store& store
   stats.AddCallback(common::MetricType::kGauge, "process_open_fds",
                     "Open file descriptors (connections, listeners, the store).",
                     [] { return OpenFileDescriptors(); });
+  stats.AddCallback(common::MetricType::kCounter, "process_cpu_seconds_total",
+                    "User and system CPU time spent by the process, in seconds.",
+                    [] { return CpuSeconds(); });
+  stats.AddCallback(common::MetricType::kGauge, "process_resident_memory_bytes",
+                    "Resident memory size of the process, in bytes.",
+                    [] { return ResidentBytes(); });
 
   if (const auto* redis = dynamic_cast<const kv::RedisStore*>(&store)) {
     stats.AddCallback(common::MetricType::kGauge, "rendezvous_redis_connections_up",

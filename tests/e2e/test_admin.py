@@ -38,6 +38,8 @@ REQUIRED_FAMILIES = {
     "rendezvous_build_info": "gauge",
     "process_start_time_seconds": "gauge",
     "process_open_fds": "gauge",
+    "process_cpu_seconds_total": "counter",
+    "process_resident_memory_bytes": "gauge",
 }
 LMDB_FAMILIES = ("rendezvous_lmdb_map_bytes", "rendezvous_lmdb_map_limit_bytes",
                  "rendezvous_lmdb_commits_total", "rendezvous_lmdb_committed_operations_total")
@@ -121,6 +123,13 @@ class MetricsTest(unittest.TestCase):
         self.assertEqual(len(build_info), 1, build_info)
         self.assertEqual(values[build_info[0]], 1)
         self.assertAlmostEqual(values["process_start_time_seconds"], time.time(), delta=60)
+        # Against the kernel's own figures for the server's process.
+        with open("/proc/%d/status" % self.server.proc.pid) as status:
+            rss_kib = int(next(l for l in status if l.startswith("VmRSS:")).split()[1])
+        self.assertLess(abs(values["process_resident_memory_bytes"] / 1024 - rss_kib),
+                        max(4096, rss_kib // 4))
+        self.assertGreater(values["process_cpu_seconds_total"], 0)
+        self.assertLess(values["process_cpu_seconds_total"], 60)
 
     def test_request_counts_follow_the_public_api_and_scrapes_are_not_counted(self):
         get_404 = 'rendezvous_requests_total{method="GET",code="404"}'
