@@ -28,17 +28,10 @@ void Handler::HandleWaitingGet(const Request& request, absl::Duration wait,
   // later on its own thread (Redis) that completion still needs the Response. From FinishRead's
   // kParked on, whoever fires the waiter answers, and this request touches nothing more.
   const auto client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
-  switch (Park(*waiters_, WaitOn::kKey, *this, client, wait, response)) {
-    case WaiterRegistry::AddResult::kAdded:
-      break;
-    case WaiterRegistry::AddResult::kClientFull:
-      return Fail(Error::kTooManyWaitsClient, response);
-    case WaiterRegistry::AddResult::kFull:
-      return Fail(Error::kTooManyWaits, response);
-    case WaiterRegistry::AddResult::kClosed:
-    case WaiterRegistry::AddResult::kEnded:  // not before the first Add; answered as closed
-      // Shutting down: answer at once, charged as any GET.
-      return HandleGet(charge, response);
+  const auto added = Park(*waiters_, WaitOn::kKey, *this, client, wait, response);
+  if (added != WaiterRegistry::AddResult::kAdded) {
+    if (const std::optional<Error> error = WaitCapError(added)) return Fail(*error, response);
+    return HandleGet(charge, response);  // shutting down: at once, charged as any GET
   }
   // On a store that ChargesRateLimit this read pays the wait's token (a refusal is answered at
   // once); a parked request's answer reports the bucket as it stands then (ReportCharge).
@@ -73,17 +66,9 @@ void Handler::RecheckWoken(Response& response) {
   // waiter's read), or a wake of every waiter after the store could not hear for a while. So the
   // key is read again and the request answered only when that answers it; otherwise it stays
   // parked with the rest of its wait. Linked (pinned) before that read, as the first read is.
-  switch (waiters_->Add(response.in_flight.key, response.in_flight.waiter, /*pin=*/true)) {
-    case WaiterRegistry::AddResult::kAdded:
-      break;
-    case WaiterRegistry::AddResult::kClientFull:
-    case WaiterRegistry::AddResult::kFull:
-    case WaiterRegistry::AddResult::kClosed:
-    case WaiterRegistry::AddResult::kEnded:
-      // The wait ended or the client left while the wake held it, shutdown, or the caps are
-      // full now: answered from the state (304 or 404 when unchanged).
-      return AnswerFired(response);
-  }
+  // Not linked again (the wait is over, shutdown, the caps are full now): answered from the
+  // state (304 or 404 when unchanged).
+  if (!ParkAgain(*waiters_, response)) return AnswerFired(response);
   response.in_flight.now = clock_.Now();
   response.in_flight.store_started_nanos = clock_.MonotonicNanos();
   store_.ChargedGet(

@@ -220,16 +220,10 @@ void ListHandler::HandleWaitingList(const Request& request, absl::Duration wait,
   // Linked (pinned) before the listing is read, as a key waiter is: a write between the read and
   // the link would otherwise be missed; the read's FinishRead decides who answers.
   const auto client = ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits).bytes;
-  switch (Park(*waiters_, WaitOn::kListing, *this, client, wait, response)) {
-    case WaiterRegistry::AddResult::kAdded:
-      break;
-    case WaiterRegistry::AddResult::kClientFull:
-      return Fail(Error::kTooManyWaitsClient, response);
-    case WaiterRegistry::AddResult::kFull:
-      return Fail(Error::kTooManyWaits, response);
-    case WaiterRegistry::AddResult::kClosed:
-    case WaiterRegistry::AddResult::kEnded:    // not before the first Add; answered as closed
-      return ListAndAnswer(charge, response);  // shutting down: at once, charged as any listing
+  const auto added = Park(*waiters_, WaitOn::kListing, *this, client, wait, response);
+  if (added != WaiterRegistry::AddResult::kAdded) {
+    if (const std::optional<Error> error = WaitCapError(added)) return Fail(*error, response);
+    return ListAndAnswer(charge, response);  // shutting down: at once, charged as any listing
   }
   // On a store that ChargesRateLimit this list pays the wait's token (a refusal is answered at
   // once); a re-list after a wake only reports the bucket (ReportCharge).
@@ -254,17 +248,9 @@ void ListHandler::ListPinned(const kv::RateCharge& charge, Response& response) {
 void ListHandler::RecheckWoken(Response& response) {
   // A wake says that an announcement of the name may have changed (a late Redis message, a wake
   // of every waiter): list again, and answer only when the ETag changed; else stay parked.
-  switch (waiters_->Add(response.in_flight.key, response.in_flight.waiter, /*pin=*/true)) {
-    case WaiterRegistry::AddResult::kAdded:
-      break;
-    case WaiterRegistry::AddResult::kClientFull:
-    case WaiterRegistry::AddResult::kFull:
-    case WaiterRegistry::AddResult::kClosed:
-    case WaiterRegistry::AddResult::kEnded:
-      // The wait ended or the client left while the wake held it, shutdown, or the caps are
-      // full now: answered from the state (304 when unchanged).
-      return AnswerFired(response);
-  }
+  // Not linked again (the wait is over, shutdown, the caps are full now): answered from the
+  // state (304 when unchanged).
+  if (!ParkAgain(*waiters_, response)) return AnswerFired(response);
   response.in_flight.now = clock_.Now();
   ListPinned(ReportCharge(store_, response), response);
 }

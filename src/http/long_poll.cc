@@ -41,4 +41,23 @@ kv::RateCharge ReportCharge(const kv::Store& store, const Response& response) {
   return report;
 }
 
+std::optional<Error> WaitCapError(WaiterRegistry::AddResult result) {
+  switch (result) {
+    case WaiterRegistry::AddResult::kClientFull:
+      return Error::kTooManyWaitsClient;
+    case WaiterRegistry::AddResult::kFull:
+      return Error::kTooManyWaits;
+    case WaiterRegistry::AddResult::kAdded:
+    case WaiterRegistry::AddResult::kClosed:
+    case WaiterRegistry::AddResult::kEnded:
+      break;
+  }
+  return std::nullopt;
+}
+
+bool ParkAgain(WaiterRegistry& registry, Response& response) {
+  return registry.Add(response.in_flight.key, response.in_flight.waiter, /*pin=*/true) ==
+         WaiterRegistry::AddResult::kAdded;
+}
+
 }  // namespace rendezvous::http

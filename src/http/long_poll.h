@@ -11,8 +11,10 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 
 #include "absl/time/time.h"
+#include "http/errors.h"
 #include "http/response.h"
 #include "http/waiters.h"
 #include "kv/store.h"
@@ -30,6 +32,16 @@ namespace rendezvous::http {
                                              WaitAnswerer& answerer,
                                              const std::array<uint8_t, 16>& client,
                                              absl::Duration wait, Response& response);
+
+// The 429 for a Park refused by a cap (per client or in total); nullopt for any other result
+// (kAdded, or kClosed/kEnded: shutting down, answered at once as an ordinary read).
+std::optional<Error> WaitCapError(WaiterRegistry::AddResult result);
+
+// Links a woken waiter again, pinned, before the read that re-checks it (WaitAnswerer::
+// RecheckWoken). False when it may not wait any longer (its wait ended or the client left while
+// the wake held it, shutdown, or the caps are full now): the caller then answers from the state
+// as at the wait's end (AnswerFired).
+[[nodiscard]] bool ParkAgain(WaiterRegistry& registry, Response& response);
 
 // The charge of a read that answers or re-checks a parked request: nothing (its first read paid
 // the wait's token), but a store that ChargesRateLimit reports the client's bucket for the
