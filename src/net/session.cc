@@ -180,7 +180,6 @@ void Session<Stream>::MaybeDestroy() {
   }
 }
 
-template class Session<boost::asio::ip::tcp::socket>;
 template class Session<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>>;
 
 }  // namespace rendezvous::net

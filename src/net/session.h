@@ -116,10 +116,8 @@ class Session final : public SessionBase, private ConnectionHost {
   bool closed_ = false;
 };
 
-using PlainSession = Session<boost::asio::ip::tcp::socket>;
 using TlsSession = Session<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>>;
 
-extern template class Session<boost::asio::ip::tcp::socket>;
 extern template class Session<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>>;
 
 }  // namespace rendezvous::net
