@@ -2,6 +2,9 @@
 // connections.
 #include "redis/client.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
@@ -23,6 +26,16 @@ struct WorkerSlot {
 thread_local WorkerSlot worker_slot;
 
 std::atomic<uint64_t> next_attachment{1};
+
+// Whether connecting needs no DNS query: hiredis resolves a host name with a blocking
+// getaddrinfo on every attempt, which on a worker's thread would hold up every request of that
+// worker while a resolver is slow or down ("localhost" comes from /etc/hosts).
+bool ConnectsWithoutDns(const Endpoint& endpoint) {
+  if (endpoint.kind == Endpoint::Kind::kUnix || endpoint.host == "localhost") return true;
+  unsigned char address[sizeof(in6_addr)];
+  return inet_pton(AF_INET, endpoint.host.c_str(), address) == 1 ||
+         inet_pton(AF_INET6, endpoint.host.c_str(), address) == 1;
+}
 
 }  // namespace
 
@@ -86,6 +99,7 @@ void Client::SendShared(std::string command, ReplyCallback done) {
 
 void Client::AttachWorkers(absl::Span<boost::asio::io_context* const> io_contexts) {
   DetachWorkers();
+  if (!ConnectsWithoutDns(options_.endpoint)) return;  // the shared connections carry everything
   const uint64_t attachment = next_attachment.fetch_add(1, std::memory_order_relaxed);
   workers_.reserve(io_contexts.size());
   for (boost::asio::io_context* io : io_contexts) {

@@ -13,7 +13,8 @@
 // parses the reply and runs the callback, with no other thread woken (a hand-off costs two thread
 // switches per batch, which measured as a third of the server's CPU per request). Commands issued
 // on any other thread (start-up, sweeps, long-poll wake-ups), or on a worker's thread while its
-// connection is connecting or draining, use the shared connections.
+// connection is connecting or draining, use the shared connections. (Not for an endpoint given
+// by a host name: see AttachWorkers.)
 //
 // Every command completes exactly once:
 // - with CommandError::kOk and the reply (which may be a Redis error reply, Reply::kError);
@@ -113,7 +114,9 @@ class Client {
   // Starts one worker connection on each io_context, each of which exactly one thread runs. A
   // thread's commands use its connection from the first time it runs its io_context after this
   // (until then, and whenever the connection does not serve, the shared ones). At most one
-  // attachment at a time; a thread serves at most one client's worker connection.
+  // attachment at a time; a thread serves at most one client's worker connection. Attaches
+  // nothing when the endpoint is a host name other than localhost: hiredis resolves it with a
+  // blocking DNS query at every connection attempt, which must not stall a worker.
   void AttachWorkers(absl::Span<boost::asio::io_context* const> io_contexts);
   // Starts closing the worker connections: they take no new command (those go to the shared
   // connections) and close once the commands in flight on them completed, so that the io_contexts

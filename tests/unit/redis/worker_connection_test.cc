@@ -262,5 +262,15 @@ TEST_F(RedisWorkerConnectionTest, DetachingBeforeTheIoContextRanLeavesNothingBeh
   io.reset();
 }
 
+TEST(RedisWorkerConnectionDnsTest, AHostNameEndpointGetsNoWorkerConnections) {
+  // Its connection attempts would block the worker's thread on DNS.
+  asio::io_context io(1);
+  Client client(Options("redis://redis.example.invalid:6379"));
+  asio::io_context* ios[] = {&io};
+  client.AttachWorkers(ios);
+  EXPECT_EQ(client.worker_connection_count(), 0u);
+  EXPECT_EQ(io.poll(), 0u);  // nothing was posted to the worker either
+}
+
 }  // namespace
 }  // namespace rendezvous::redis
