@@ -375,7 +375,8 @@ Status FailureStatus(CommandError error, const Reply& reply) {
 Reply CallSync(redis::Client& client, std::vector<std::string_view> args, CommandError* error) {
   std::promise<std::pair<CommandError, Reply>> promise;
   auto future = promise.get_future();
-  client.SharedCommand(args, [&promise](CommandError e, const Reply& r) { promise.set_value({e, r}); });
+  client.SharedCommand(args,
+                       [&promise](CommandError e, const Reply& r) { promise.set_value({e, r}); });
   auto [e, reply] = future.get();
   *error = e;
   return reply;

@@ -11,10 +11,10 @@
 // (the HTTP server's workers), each run by one thread. A command issued on such a thread while its
 // connection serves goes there with no hand-off: that thread formats and writes it, reads and
 // parses the reply and runs the callback, with no other thread woken (a hand-off costs two thread
-// switches per batch, which measured as a third of the server's CPU per request). Commands issued
-// on any other thread (start-up, sweeps, long-poll wake-ups), or on a worker's thread while its
-// connection is connecting or draining, use the shared connections. (Not for an endpoint given
-// by a host name: see AttachWorkers.)
+// switches per batch: a third of the server's CPU per GET, measured in docs/scaling.md).
+// Commands issued on any other thread (start-up, sweeps, long-poll wake-ups), or on a worker's
+// thread while its connection is connecting or draining, use the shared connections. (Not for an
+// endpoint given by a host name: see AttachWorkers.)
 //
 // Every command completes exactly once:
 // - with CommandError::kOk and the reply (which may be a Redis error reply, Reply::kError);
