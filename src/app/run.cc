@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "app/process_metrics.h"
 #include "app/sweeper.h"
 #include "app/systemd_notify.h"
@@ -34,6 +35,7 @@
 #include "net/server.h"
 #include "net/tls_context.h"
 #include "ratelimit/limiter.h"
+#include "redis/client.h"
 
 namespace rendezvous::app {
 namespace {
@@ -57,8 +59,10 @@ std::unique_ptr<kv::Store> OpenStore(const Config& config, std::string* error) {
   if (config.redis) {
     kv::RedisStoreOptions options;
     options.client.endpoint = *config.redis;
-    // A few pipelined connections carry every request; more would only add Redis-side work.
-    options.client.connections = static_cast<size_t>(std::min(WorkerThreads(config), 4));
+    // Requests go through each I/O worker's own connection (attached in Run once the workers
+    // exist); one shared connection carries the rest (start-up, sweeps, long-poll wake-ups, a
+    // worker whose connection is reconnecting).
+    options.client.connections = 1;
     options.max_entries = config.max_entries;
     options.limits = {config.max_key_bytes, config.max_value_bytes};
     options.capacity_tokens = config.max_requests;
@@ -282,6 +286,18 @@ int Run(const Config& config) {
     return 1;
   }
   redirect.set_tls_port(server.tls_port());  // the kernel's choice when -tlsPort is 0
+  // On Redis, each worker gets a connection of its own on its io_context: a request's commands are
+  // written and their replies read on its worker's thread, with no hand-off to another thread.
+  // They must be closed while the workers' io_contexts exist and no thread runs them: on every
+  // return, the server has stopped its threads by then and is destroyed after this guard.
+  redis::Client* redis_client = nullptr;
+  if (auto* redis_store = dynamic_cast<kv::RedisStore*>(store.get())) {
+    redis_client = &redis_store->client();
+    redis_client->AttachWorkers(server.worker_io_contexts());
+  }
+  absl::Cleanup detach_redis_workers = [&store, redis_client] {
+    if (store != nullptr && redis_client != nullptr) redis_client->DetachWorkers();
+  };
   // The admin listener answers from the same registry with a Router of its own, without
   // RequestStats (scrapes are not API requests); it starts after the public one, so that a
   // /readyz that answers 200 means the public port accepts.
@@ -335,6 +351,9 @@ int Run(const Config& config) {
 
   // Long polls are answered now (304/404 as at the end of their wait), not held for the grace.
   if (key_handler.waiters() != nullptr) key_handler.waiters()->CloseAll();
+  // The workers' Redis connections close once their commands completed (later requests use the
+  // shared connection), so that the workers run out of work when their sessions are done.
+  if (redis_client != nullptr) redis_client->DrainWorkers();
   if (!server.Shutdown(kShutdownGrace)) {
     common::LogWarning("connections still busy after the grace period were closed");
   }

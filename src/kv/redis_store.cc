@@ -370,11 +370,13 @@ Status FailureStatus(CommandError error, const Reply& reply) {
   return Status::kUnavailable;
 }
 
-// One command, waited for. Start-up, sweeps and Size only: never on the request path.
+// One command, waited for. Start-up, sweeps and Size only: never on the request path. Always on
+// a shared connection: a worker's thread that waits here could not read its own connection.
 Reply CallSync(redis::Client& client, std::vector<std::string_view> args, CommandError* error) {
   std::promise<std::pair<CommandError, Reply>> promise;
   auto future = promise.get_future();
-  client.Command(args, [&promise](CommandError e, const Reply& r) { promise.set_value({e, r}); });
+  client.SharedCommand(args,
+                       [&promise](CommandError e, const Reply& r) { promise.set_value({e, r}); });
   auto [e, reply] = future.get();
   *error = e;
   return reply;

@@ -50,7 +50,9 @@
 // here: a digest is a keyed hash of the client's secret, so a client cannot steer its digest's
 // bytes to learn a stored digest byte by byte.
 //
-// Completion: callbacks run on the Redis client's threads. Redis down, stalled or overloaded:
+// Completion: callbacks run on the thread that issued the operation when it is one of the HTTP
+// workers the client is attached to (redis::Client::AttachWorkers: that worker's own Redis
+// connection), else on the Redis client's threads. Redis down, stalled or overloaded:
 // kUnavailable at once or within the client's command timeout; Redis out of memory (maxmemory with
 // noeviction): kStorageFull.
 //
@@ -116,7 +118,9 @@ class RedisStore final : public Store {
   void List(const ListRequest& request, ListCallback done) override;
   void SetChangesLostListener(absl::AnyInvocable<void()> listener) override;
 
-  // Connections to Redis that serve now (metrics: 0 means Redis is unreachable).
+  // For the wiring (app/): the client, to attach it to the HTTP workers' io_contexts.
+  redis::Client& client() { return *client_; }
+  // Shared connections to Redis that serve now (metrics: 0 means Redis is unreachable).
   size_t connected_count() const { return client_->ConnectedCount(); }
   // Whether the change feed's subscription is live (metrics: 0 means writes of other servers go
   // unheard by this server's long polls until it is back).

@@ -127,6 +127,12 @@ bool Server::Start(std::string* error) {
   return true;
 }
 
+std::vector<boost::asio::io_context*> Server::worker_io_contexts() {
+  std::vector<boost::asio::io_context*> out;
+  for (auto& worker : workers_) out.push_back(&worker->io_context());
+  return out;
+}
+
 bool Server::Shutdown(absl::Duration grace) {
   for (auto& worker : workers_) worker->BeginShutdown();
   // Wait for the workers to drain, up to `grace`; then cut the rest off.

@@ -53,6 +53,9 @@ class Server {
   // The bound port (the real one when options.port was 0).
   uint16_t port() const { return port_; }
   uint16_t tls_port() const { return tls_port_; }
+  // The workers' io_contexts (after Start; they live as long as the Server), for a component that
+  // runs work of its own on the worker threads (the Redis client's worker connections).
+  std::vector<boost::asio::io_context*> worker_io_contexts();
 
   // Stops accepting, lets requests in progress finish (up to `grace`), then stops the threads.
   // Returns false if the grace period ran out with connections still busy.

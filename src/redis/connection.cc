@@ -16,6 +16,11 @@ namespace rendezvous::redis {
 
 struct Connection::Link : std::enable_shared_from_this<Link> {
   Link(Connection* owner, boost::asio::io_context& io) : owner(owner), fd(io) {}
+  // Only a dead link whose free was posted to a worker's io_context, and destroyed unrun with
+  // it, still has a context here (the thunks below ignore a dead link: its owner may be gone).
+  ~Link() {
+    if (ac != nullptr) redisAsyncFree(ac);
+  }
 
   Connection* const owner;
   redisAsyncContext* ac = nullptr;  // null once hiredis has freed (or is freeing) the context
@@ -150,18 +155,22 @@ void HookCleanup(void* data) {
 
 void ReplyThunk(redisAsyncContext* ac, void* reply, void* /*privdata*/) {
   auto* link = static_cast<Link*>(ac->ev.data);
+  if (link->dead) return;
   link->owner->OnReply(*link, static_cast<const redisReply*>(reply));
 }
 void PushThunk(redisAsyncContext* ac, void* reply, void* /*privdata*/) {
   auto* link = static_cast<Link*>(ac->ev.data);
+  if (link->dead) return;
   link->owner->OnPush(*link, static_cast<const redisReply*>(reply));
 }
 void ConnectThunk(const redisAsyncContext* ac, int status) {
   auto* link = static_cast<Link*>(ac->ev.data);
+  if (link->dead) return;
   link->owner->OnConnected(*link, status == REDIS_OK);
 }
 void DisconnectThunk(const redisAsyncContext* ac, int /*status*/) {
   auto* link = static_cast<Link*>(ac->ev.data);
+  if (link->dead) return;
   link->owner->OnDisconnected(*link);
 }
 
@@ -174,6 +183,8 @@ Connection::Connection(const ClientOptions& options, Subscription* subscription)
       command_timeout_(ToChrono(options.command_timeout)),
       tick_period_(std::max<std::chrono::nanoseconds>(
           std::chrono::milliseconds(1), std::min(connect_timeout_, command_timeout_) / 4)),
+      own_io_(std::make_unique<boost::asio::io_context>(1)),
+      io_(*own_io_),
       work_(io_.get_executor()),
       tick_timer_(io_),
       backoff_timer_(io_),
@@ -185,20 +196,53 @@ Connection::Connection(const ClientOptions& options, Subscription* subscription)
   thread_ = std::thread([this] { io_.run(); });
 }
 
+Connection::Connection(const ClientOptions& options, boost::asio::io_context& io)
+    : options_(options),
+      subscription_(nullptr),
+      connect_timeout_(ToChrono(options.connect_timeout)),
+      command_timeout_(ToChrono(options.command_timeout)),
+      tick_period_(std::max<std::chrono::nanoseconds>(
+          std::chrono::milliseconds(1), std::min(connect_timeout_, command_timeout_) / 4)),
+      io_(io),
+      tick_timer_(io_),
+      backoff_timer_(io_),
+      backoff_(ToChrono(options.backoff_min)) {
+  Post([this] {
+    StartConnect();
+    Tick();
+  });
+}
+
 Connection::~Connection() {
-  boost::asio::post(io_, [this] { Stop(); });
-  thread_.join();
+  if (own_io_ != nullptr) {
+    boost::asio::post(io_, [this] { Stop(); });
+    thread_.join();
+    return;
+  }
+  // A worker connection: no thread runs the io_context now, so this thread may act for it. Its
+  // tasks still queued there (and the cancelled waits of the timers and the socket) find the
+  // Connection gone when they run or are destroyed with the io_context.
+  Stop();
+  alive_.reset();
+}
+
+void Connection::Post(absl::AnyInvocable<void()> task) {
+  boost::asio::post(io_, [alive = std::weak_ptr<char>(alive_), task = std::move(task)]() mutable {
+    if (!alive.expired()) task();
+  });
 }
 
 void Connection::Stop() {
-  stopping_ = true;
-  tick_timer_.cancel();
-  backoff_timer_.cancel();
-  if (std::shared_ptr<Link> link = link_) {
-    LinkDied(*link, CommandError::kShutdown, /*free_context=*/false);
-    if (link->ac != nullptr) redisAsyncFree(link->ac);  // not inside a hiredis callback here
+  if (!stopping_) {
+    stopping_ = true;
+    tick_timer_.cancel();
+    backoff_timer_.cancel();
+    if (std::shared_ptr<Link> link = link_) {
+      LinkDied(*link, CommandError::kShutdown, /*free_context=*/false);
+      if (link->ac != nullptr) redisAsyncFree(link->ac);  // not inside a hiredis callback here
+    }
   }
-  work_.reset();  // run() returns once the cancelled handlers have run
+  if (work_) work_->reset();  // run() returns once the cancelled handlers have run
 }
 
 void Connection::Send(std::string command, ReplyCallback done) {
@@ -228,7 +272,37 @@ void Connection::Send(std::string command, ReplyCallback done) {
       });
 }
 
-bool Connection::Enqueue(Link& link, const std::string& command, Pending pending) {
+bool Connection::ServesHere() const {
+  return link_ != nullptr && link_->ready && !draining_ && !stopping_;
+}
+
+void Connection::SendHere(std::string_view command, ReplyCallback done) {
+  // The commands in flight are the link's FIFO, touched only on this thread: no counter to share.
+  if (link_->pending.size() >= options_.max_pending) {
+    done(CommandError::kOverloaded, Reply{});
+    return;
+  }
+  Pending pending{[done = std::move(done)](CommandError error, const redisReply* reply) mutable {
+                    done(error, error == CommandError::kOk ? ConvertReply(*reply) : Reply{});
+                  },
+                  std::chrono::steady_clock::now() + command_timeout_};
+  (void)Enqueue(*link_, command, std::move(pending));
+}
+
+void Connection::Drain() {
+  Post([this] {
+    draining_ = true;
+    MaybeFinishDrain();
+  });
+}
+
+void Connection::MaybeFinishDrain() {
+  if (!draining_ || stopping_) return;
+  if (link_ != nullptr && !link_->pending.empty()) return;  // OnReply or the deadline comes back
+  Post([this] { Stop(); });
+}
+
+bool Connection::Enqueue(Link& link, std::string_view command, Pending pending) {
   link.pending.push_back(std::move(pending));
   if (redisAsyncFormattedCommand(link.ac, ReplyThunk, nullptr, command.data(), command.size()) !=
       REDIS_OK) {
@@ -366,6 +440,7 @@ void Connection::OnReply(Link& link, const redisReply* reply) {
   link.pending.pop_front();
   // A null reply: hiredis is freeing the context with this command unanswered.
   pending.done(reply != nullptr ? CommandError::kOk : CommandError::kDisconnected, reply);
+  if (draining_) MaybeFinishDrain();
 }
 
 void Connection::OnConnected(Link& link, bool ok) {
@@ -396,12 +471,15 @@ void Connection::LinkDied(Link& link, CommandError error, bool free_context) {
         nullptr);
   }
   if (free_context) {
-    // Never inside a hiredis callback: the free runs from the io_context.
+    // Never inside a hiredis callback: the free runs from the io_context (a Link outlives its
+    // Connection there, so this needs no Post).
     boost::asio::post(io_, [keep] {
       if (keep->ac != nullptr) redisAsyncFree(keep->ac);
     });
   }
-  if (current && !stopping_) {
+  if (current && draining_) {
+    MaybeFinishDrain();  // a draining connection does not come back
+  } else if (current && !stopping_) {
     if (was_connected_) {
       common::LogWarning(absl::StrCat(
           "redis: lost the connection to ", EndpointForLog(options_.endpoint),

@@ -1,4 +1,5 @@
-// Connection: one Redis connection, its thread, and the Asio adapter that drives hiredis.
+// Connection: one Redis connection, the io_context it runs on, and the Asio adapter that drives
+// hiredis.
 //
 // Internal to the redis library (Client is the interface; this header includes Asio, so nothing
 // outside src/redis/ and its tests includes it).
@@ -21,14 +22,22 @@
 // to the subscription; it then takes no commands (hiredis 0.14 would pair a reply to a command
 // sent in subscribed mode with the next push message).
 //
-// Thread-safety: Send and connected() may be called from any thread; everything else runs on the
-// connection's own thread.
+// A connection either owns its io_context and a thread that runs it (Client's shared connections,
+// the subscriber), or runs on an io_context that one other thread runs (a worker connection,
+// Client::AttachWorkers): then commands are sent with SendHere on that thread, with no hand-off,
+// and their callbacks run there too.
+//
+// Thread-safety: Send, Drain and connected() may be called from any thread; SendHere and
+// ServesHere only on the thread that runs a worker connection's io_context; everything else runs
+// on the connection's io_context. A worker connection is destroyed while no thread runs its
+// io_context (which must outlive it).
 #pragma once
 
 #include <atomic>
 #include <chrono>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -62,13 +71,24 @@ class Connection {
   // Starts the thread and the first connection attempt. With a `subscription` (which must outlive
   // the Connection) it is a subscriber connection and Send must not be called.
   explicit Connection(const ClientOptions& options, Subscription* subscription = nullptr);
-  // Fails what is in flight with kShutdown, frees the context, joins the thread.
+  // A worker connection on `io`, which one thread runs; the first connection attempt starts when
+  // it runs.
+  Connection(const ClientOptions& options, boost::asio::io_context& io);
+  // Fails what is in flight with kShutdown, frees the context, joins the thread (if its own).
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Sends one RESP-formatted command (FormatCommand). See Client for the completion rules.
   void Send(std::string command, ReplyCallback done);
+
+  // Worker connections, on the io_context's thread: whether SendHere may be called (connected and
+  // not draining), and sending one command with no hand-off (kOverloaded inline at max_pending).
+  bool ServesHere() const;
+  void SendHere(std::string_view command, ReplyCallback done);
+  // Worker connections: stops taking commands, and closes once the ones in flight completed (or
+  // timed out), so that nothing of it keeps the io_context busy. Any thread.
+  void Drain();
 
   bool connected() const { return ready_.load(std::memory_order_acquire); }
 
@@ -97,16 +117,25 @@ class Connection {
   void LinkDied(Link& link, CommandError error, bool free_context);
   void ScheduleReconnect();
   void Tick();
-  [[nodiscard]] bool Enqueue(Link& link, const std::string& command, Pending pending);
+  [[nodiscard]] bool Enqueue(Link& link, std::string_view command, Pending pending);
   void Stop();
+  // Draining and nothing in flight: stop (from a posted task, never inside a hiredis callback).
+  void MaybeFinishDrain();
+  // Posts `task` to the io_context; it does nothing once the Connection is gone (a worker
+  // connection's io_context may outlive it with tasks still queued).
+  void Post(absl::AnyInvocable<void()> task);
 
   const ClientOptions options_;
   Subscription* const subscription_;  // null for a command connection
   const std::chrono::nanoseconds connect_timeout_;
   const std::chrono::nanoseconds command_timeout_;
   const std::chrono::nanoseconds tick_period_;
-  boost::asio::io_context io_;
-  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  // Set for a connection with its own thread; null for a worker connection.
+  const std::unique_ptr<boost::asio::io_context> own_io_;
+  boost::asio::io_context& io_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_;
+  // Expires with the Connection: tasks posted by Post check it.
+  std::shared_ptr<char> alive_ = std::make_shared<char>();
   boost::asio::steady_timer tick_timer_;
   boost::asio::steady_timer backoff_timer_;
   std::shared_ptr<Link> link_;  // the current attempt or connection; null while backing off
@@ -114,6 +143,7 @@ class Connection {
   bool was_connected_ = false;  // for logging transitions, not every failed attempt
   std::string last_failure_;   // the last handshake failure logged
   bool stopping_ = false;
+  bool draining_ = false;  // worker connections: Drain was called
   std::atomic<bool> ready_{false};
   std::atomic<size_t> in_flight_{0};  // user commands between Send and their callback
   std::thread thread_;
