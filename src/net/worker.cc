@@ -15,7 +15,6 @@
 
 #include "common/http_date.h"
 #include "common/log.h"
-#include "net/plain_session.h"
 #include "net/session.h"
 
 namespace rendezvous::net {
@@ -250,18 +249,8 @@ void Worker::OnAccepted(const Listener& listener, int fd, const tcp::endpoint& r
   }
   SessionBase* session;
   if (listener.tls) {
-    tcp::socket socket(io_context_);
-    boost::system::error_code ec;
-    socket.assign(remote.protocol(), fd, ec);
-    if (ec) {
-      ::close(fd);
-      connections_.Release(peer, exempt);
-      return;
-    }
     // The context of the moment: a reload swaps it for new handshakes only.
-    std::shared_ptr<asio::ssl::context> context = tls_.contexts->Current();
-    TlsSession::StreamType stream(std::move(socket), *context);
-    session = new TlsSession(*this, handler_, std::move(stream), peer, exempt, std::move(context));
+    session = new TlsSession(*this, handler_, fd, peer, exempt, tls_.contexts->Current());
   } else {
     http::RequestHandler& handler = tls_.plain_handler != nullptr ? *tls_.plain_handler : handler_;
     session = new PlainSession(*this, handler, fd, peer, exempt);

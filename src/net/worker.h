@@ -9,9 +9,9 @@
 // itself can still join: that is what the option means, and the kernel offers no way to close a
 // group to newcomers.)
 //
-// Plain connections and the listening sockets wait on the worker's Poller (edge-triggered epoll of
-// its own; accept4 takes a batch of new connections, already non-blocking, with their addresses);
-// TLS connections run on Asio's ssl::stream.
+// Connections (plain and TLS) and the listening sockets wait on the worker's Poller (edge-triggered
+// epoll of its own; accept4 takes a batch of new connections, already non-blocking, with their
+// addresses).
 //
 // No strand and no lock on the request path: everything a worker owns is touched only from its
 // thread. The tick refreshes the cached Date header and enforces every session deadline, so no

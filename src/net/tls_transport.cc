@@ -1,0 +1,172 @@
+#include "net/tls_transport.h"
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+
+#include <algorithm>
+#include <utility>
+
+#include <boost/asio/ssl/error.hpp>
+
+namespace rendezvous::net {
+
+namespace {
+
+boost::system::error_code LastSslError() {
+  const unsigned long error = ERR_peek_last_error();
+  if (error == 0) return boost::asio::ssl::error::stream_truncated;
+  return {static_cast<int>(error), boost::asio::error::get_ssl_category()};
+}
+
+}  // namespace
+
+TlsTransport::TlsTransport(int fd, std::shared_ptr<boost::asio::ssl::context> context)
+    : fd_(fd), context_(std::move(context)) {
+  ssl_ = SSL_new(context_->native_handle());
+  if (ssl_ == nullptr) return;
+  input_ = BIO_new(BIO_s_mem());
+  output_ = BIO_new(BIO_s_mem());
+  if (input_ == nullptr || output_ == nullptr) {
+    BIO_free(input_);
+    BIO_free(output_);
+    SSL_free(ssl_);
+    ssl_ = nullptr;
+    return;
+  }
+  // An empty memory BIO means "not yet", not end of stream.
+  BIO_set_mem_eof_return(input_, -1);
+  BIO_set_mem_eof_return(output_, -1);
+  SSL_set_bio(ssl_, input_, output_);
+  SSL_set_accept_state(ssl_);
+}
+
+TlsTransport::~TlsTransport() {
+  if (ssl_ != nullptr) SSL_free(ssl_);  // frees both BIOs
+}
+
+IoResult TlsTransport::Fill(bool& readable) {
+  if (!readable) return {IoResult::kWouldBlock};
+  char raw[kChunk + 1024];  // a whole record with its header and tag, and some of the next
+  ssize_t n;
+  do {
+    n = ::recv(fd_, raw, sizeof raw, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n > 0) {
+    if (static_cast<size_t>(n) < sizeof raw) readable = false;  // drained
+    BIO_write(input_, raw, static_cast<int>(n));
+    return {IoResult::kDone, static_cast<size_t>(n)};
+  }
+  readable = false;
+  if (n == 0) return {IoResult::kEof};
+  return {errno == EAGAIN || errno == EWOULDBLOCK ? IoResult::kWouldBlock : IoResult::kError};
+}
+
+void TlsTransport::TakeOutput() {
+  const size_t pending = BIO_ctrl_pending(output_);
+  if (pending == 0) return;
+  if (out_sent_ == out_.size()) {
+    out_.clear();
+    out_sent_ = 0;
+  }
+  const size_t old_size = out_.size();
+  out_.resize(old_size + pending);
+  const int n = BIO_read(output_, out_.data() + old_size, static_cast<int>(pending));
+  out_.resize(old_size + static_cast<size_t>(std::max(n, 0)));
+}
+
+IoResult TlsTransport::Flush(bool& writable) {
+  while (out_sent_ < out_.size()) {
+    if (!writable) return {IoResult::kWouldBlock};
+    ssize_t n;
+    do {
+      n = ::send(fd_, out_.data() + out_sent_, out_.size() - out_sent_, MSG_NOSIGNAL);
+    } while (n < 0 && errno == EINTR);
+    if (n >= 0) {
+      out_sent_ += static_cast<size_t>(n);
+    } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
+      writable = false;
+      return {IoResult::kWouldBlock};
+    } else {
+      return {IoResult::kError};
+    }
+  }
+  // All sent. A buffer grown by a large answer is given back; a small one is kept for the next.
+  if (out_.capacity() > 4 * kChunk) {
+    std::string().swap(out_);
+  } else {
+    out_.clear();
+  }
+  out_sent_ = 0;
+  return {IoResult::kDone};
+}
+
+IoResult TlsTransport::Handshake(bool& readable, bool& writable) {
+  if (ssl_ == nullptr) return {IoResult::kError};
+  for (;;) {
+    ERR_clear_error();
+    const int ret = SSL_do_handshake(ssl_);
+    TakeOutput();  // the server's flight, or an alert
+    const IoResult flushed = Flush(writable);
+    if (ret == 1) {
+      // What the socket did not take yet goes with the first answer.
+      return {flushed.status == IoResult::kError ? IoResult::kError : IoResult::kDone};
+    }
+    if (SSL_get_error(ssl_, ret) != SSL_ERROR_WANT_READ) {
+      error_ = LastSslError();
+      return {IoResult::kError};
+    }
+    if (flushed.status == IoResult::kError) return flushed;
+    const IoResult filled = Fill(readable);
+    if (filled.status == IoResult::kDone) continue;
+    if (filled.status == IoResult::kEof) {
+      error_ = boost::asio::ssl::error::stream_truncated;
+      return {IoResult::kError};
+    }
+    return filled;
+  }
+}
+
+IoResult TlsTransport::Read(char* buffer, size_t size, bool& readable) {
+  for (;;) {
+    ERR_clear_error();
+    const int n = SSL_read(ssl_, buffer, static_cast<int>(std::min<size_t>(size, 1 << 30)));
+    TakeOutput();  // TLS 1.3 may answer a record (a key update) with one of its own
+    if (n > 0) return {IoResult::kDone, static_cast<size_t>(n)};
+    switch (SSL_get_error(ssl_, n)) {
+      case SSL_ERROR_WANT_READ: {
+        const IoResult filled = Fill(readable);
+        if (filled.status == IoResult::kDone) continue;
+        return filled;  // would block, EOF without close_notify, or a socket error
+      }
+      case SSL_ERROR_ZERO_RETURN:
+        return {IoResult::kEof};  // the client's close_notify
+      default:
+        error_ = LastSslError();
+        return {IoResult::kError};
+    }
+  }
+}
+
+IoResult TlsTransport::Write(const char* data, size_t size, bool& writable) {
+  // Hold back no more than one chunk's records: the next chunk waits for the socket.
+  const IoResult flushed = Flush(writable);
+  if (flushed.status != IoResult::kDone) return flushed;
+  ERR_clear_error();
+  const int n = SSL_write(ssl_, data, static_cast<int>(std::min(size, kChunk)));
+  if (n <= 0) {
+    error_ = LastSslError();
+    return {IoResult::kError};
+  }
+  TakeOutput();
+  if (Flush(writable).status == IoResult::kError) return {IoResult::kError};
+  return {IoResult::kDone, static_cast<size_t>(n)};
+}
+
+void TlsTransport::ShutdownSend(bool& writable) {
+  ERR_clear_error();
+  SSL_shutdown(ssl_);  // queues close_notify; the client's comes through Read
+  TakeOutput();
+  Flush(writable);
+}
+
+}  // namespace rendezvous::net
