@@ -18,14 +18,21 @@ boost::system::error_code LastSslError() {
   return {static_cast<int>(error), boost::asio::error::get_ssl_category()};
 }
 
+// An empty memory BIO, where empty means "not yet", not end of stream.
+BIO* NewMemoryBio() {
+  BIO* bio = BIO_new(BIO_s_mem());
+  if (bio != nullptr) BIO_set_mem_eof_return(bio, -1);
+  return bio;
+}
+
 }  // namespace
 
 TlsTransport::TlsTransport(int fd, std::shared_ptr<boost::asio::ssl::context> context)
     : fd_(fd), context_(std::move(context)) {
   ssl_ = SSL_new(context_->native_handle());
   if (ssl_ == nullptr) return;
-  input_ = BIO_new(BIO_s_mem());
-  output_ = BIO_new(BIO_s_mem());
+  input_ = NewMemoryBio();
+  output_ = NewMemoryBio();
   if (input_ == nullptr || output_ == nullptr) {
     BIO_free(input_);
     BIO_free(output_);
@@ -33,9 +40,6 @@ TlsTransport::TlsTransport(int fd, std::shared_ptr<boost::asio::ssl::context> co
     ssl_ = nullptr;
     return;
   }
-  // An empty memory BIO means "not yet", not end of stream.
-  BIO_set_mem_eof_return(input_, -1);
-  BIO_set_mem_eof_return(output_, -1);
   SSL_set_bio(ssl_, input_, output_);
   SSL_set_accept_state(ssl_);
 }
@@ -54,6 +58,7 @@ IoResult TlsTransport::Fill(bool& readable) {
   if (n > 0) {
     if (static_cast<size_t>(n) < sizeof raw) readable = false;  // drained
     BIO_write(input_, raw, static_cast<int>(n));
+    if (static_cast<size_t>(n) > kKeptBuffer) input_grown_ = true;
     return {IoResult::kDone, static_cast<size_t>(n)};
   }
   readable = false;
@@ -68,6 +73,7 @@ void TlsTransport::TakeOutput() {
     out_.clear();
     out_sent_ = 0;
   }
+  if (pending > kKeptBuffer) output_grown_ = true;
   const size_t old_size = out_.size();
   out_.resize(old_size + pending);
   const int n = BIO_read(output_, out_.data() + old_size, static_cast<int>(pending));
@@ -90,14 +96,32 @@ IoResult TlsTransport::Flush(bool& writable) {
       return {IoResult::kError};
     }
   }
-  // All sent. A buffer grown by a large answer is given back; a small one is kept for the next.
-  if (out_.capacity() > 4 * kChunk) {
+  // All sent. Buffers grown by a large answer are given back (a memory BIO never shrinks, so it
+  // is replaced), so that an idle connection holds little; small ones are kept for the next.
+  if (out_.capacity() > kKeptBuffer) {
     std::string().swap(out_);
   } else {
     out_.clear();
   }
   out_sent_ = 0;
+  if (output_grown_ && BIO_ctrl_pending(output_) == 0) {
+    if (BIO* fresh = NewMemoryBio()) {
+      SSL_set0_wbio(ssl_, fresh);  // frees the old one
+      output_ = fresh;
+      output_grown_ = false;
+    }
+  }
   return {IoResult::kDone};
+}
+
+void TlsTransport::ReleaseInput() {
+  // OpenSSL took every byte (a partial record is in its own buffer, not the BIO's).
+  if (!input_grown_ || BIO_ctrl_pending(input_) != 0) return;
+  if (BIO* fresh = NewMemoryBio()) {
+    SSL_set0_rbio(ssl_, fresh);  // frees the old one
+    input_ = fresh;
+    input_grown_ = false;
+  }
 }
 
 IoResult TlsTransport::Handshake(bool& readable, bool& writable) {
@@ -136,6 +160,7 @@ IoResult TlsTransport::Read(char* buffer, size_t size, bool& readable) {
       case SSL_ERROR_WANT_READ: {
         const IoResult filled = Fill(readable);
         if (filled.status == IoResult::kDone) continue;
+        if (filled.status == IoResult::kWouldBlock) ReleaseInput();
         return filled;  // would block, EOF without close_notify, or a socket error
       }
       case SSL_ERROR_ZERO_RETURN:

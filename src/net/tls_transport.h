@@ -50,13 +50,14 @@ class TlsTransport {
   boost::system::error_code error() const { return error_; }
 
  private:
-  static constexpr size_t kChunk = 16384;  // one TLS record of plaintext
+  static constexpr size_t kChunk = 16384;      // one TLS record of plaintext
+  static constexpr size_t kKeptBuffer = 4096;  // larger buffers are freed once empty
   // Reads what the socket has into OpenSSL's input; kDone when bytes arrived.
   IoResult Fill(bool& readable);
   // Moves OpenSSL's output into out_.
   void TakeOutput();
-  // After an OpenSSL call returned `ret` <= 0: which of the results it means.
-  IoResult Failed(int ret, bool& readable, bool& writable, bool* retry);
+  // Replaces an input BIO grown by a large read once it is empty.
+  void ReleaseInput();
 
   int fd_;
   std::shared_ptr<boost::asio::ssl::context> context_;
@@ -65,6 +66,8 @@ class TlsTransport {
   BIO* output_ = nullptr;  // owned by ssl_
   std::string out_;        // encrypted bytes not yet sent
   size_t out_sent_ = 0;    // of out_
+  bool input_grown_ = false;   // input_ held more than kKeptBuffer at once
+  bool output_grown_ = false;  // output_ did
   boost::system::error_code error_;
 };
 
