@@ -278,7 +278,8 @@ void Connection::Dispatch(bool body_too_large, int64_t now_ms) {
   fields_.FillRequest(request_);
   request_.body_too_large = body_too_large;
   request_.received_nanos = read_nanos_;
-  request_.keep_alive = parser_->keep_alive() && !shutting_down_ && !body_too_large;
+  request_closes_ = !parser_->keep_alive();
+  request_.keep_alive = !request_closes_ && !shutting_down_ && !body_too_large;
   const std::string_view forwarded = fields_.forwarded_for;
   const ClientResolution client = ResolveClient(
       peer_, absl::MakeConstSpan(&forwarded, forwarded.empty() ? 0 : 1), options_.proxies);
@@ -382,6 +383,7 @@ void Connection::FinishResponse(int64_t now_ms) {
   parser_.reset();
   if (!keep_alive) {
     state_ = State::kClosing;
+    client_sends_no_more_ = request_closes_ && !request_.body_too_large && in_.size() == 0;
     return;
   }
   // A pipelined request already buffered moves to kReadingHeader in ProcessInput (unless it is
@@ -400,6 +402,7 @@ void Connection::AnswerError(http::Error error) {
                        parser_ ? fields_.version : 11, out_);
   parser_.reset();
   state_ = State::kClosing;
+  client_sends_no_more_ = false;
 }
 
 void Connection::OnTick(int64_t now_ms) {

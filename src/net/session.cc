@@ -62,6 +62,12 @@ void Session<Transport>::Pump() {
     bool progress = TryWrite();
     if (closed_) return;
     if (connection_->WantsShutdownSend()) {
+      // Plain TCP: a client that said it sends nothing more is closed at once, without the
+      // half-close and the linger (two syscalls and a wake-up fewer per such connection). TLS
+      // keeps its close_notify, which clients may expect before the end of the stream.
+      if constexpr (!Transport::kTls) {
+        if (connection_->ClientSendsNoMore()) return Close();
+      }
       transport_.ShutdownSend(writable_);
       connection_->OnShutdownSend();
     }

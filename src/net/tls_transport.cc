@@ -173,18 +173,25 @@ IoResult TlsTransport::Read(char* buffer, size_t size, bool& readable) {
 }
 
 IoResult TlsTransport::Write(const char* data, size_t size, bool& writable) {
-  // Hold back no more than one chunk's records: the next chunk waits for the socket.
+  // One chunk is encrypted at a time, and reported written only once its records are all in the
+  // kernel: so the caller's "written" means sent, and no more than one chunk is held here.
+  if (pending_plain_ == 0) {
+    const IoResult flushed = Flush(writable);  // a handshake's or a ticket's leftovers first
+    if (flushed.status != IoResult::kDone) return flushed;
+    ERR_clear_error();
+    const int n = SSL_write(ssl_, data, static_cast<int>(std::min(size, kChunk)));
+    if (n <= 0) {
+      error_ = LastSslError();
+      return {IoResult::kError};
+    }
+    TakeOutput();
+    pending_plain_ = static_cast<size_t>(n);
+  }
   const IoResult flushed = Flush(writable);
   if (flushed.status != IoResult::kDone) return flushed;
-  ERR_clear_error();
-  const int n = SSL_write(ssl_, data, static_cast<int>(std::min(size, kChunk)));
-  if (n <= 0) {
-    error_ = LastSslError();
-    return {IoResult::kError};
-  }
-  TakeOutput();
-  if (Flush(writable).status == IoResult::kError) return {IoResult::kError};
-  return {IoResult::kDone, static_cast<size_t>(n)};
+  const size_t written = pending_plain_;
+  pending_plain_ = 0;
+  return {IoResult::kDone, written};
 }
 
 void TlsTransport::ShutdownSend(bool& writable) {

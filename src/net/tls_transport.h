@@ -5,9 +5,10 @@
 // batch of records that arrived together, no recv that only finds EAGAIN). Asio's ssl::stream,
 // which this replaced, added a speculative read and two handler allocations per operation.
 //
-// Encrypted output that the socket did not take yet is held here (at most one write's records:
-// Write encrypts at most kChunk bytes at a time and takes no more until it is flushed), so the
-// Connection's write deadline still applies to a client that stops reading.
+// Encrypted output that the socket did not take yet is held here: at most one chunk's records (Write
+// encrypts at most kChunk bytes at a time and reports them written only once they are all in the
+// kernel, so the Connection's write deadline still applies to a client that stops reading), and
+// the records OpenSSL makes on its own (the handshake's, session tickets, close_notify).
 //
 // The half-close is close_notify; the client's close_notify (or its EOF) ends the lingering read.
 //
@@ -43,7 +44,7 @@ class TlsTransport {
   IoResult Write(const char* data, size_t size, bool& writable);
   // Sends the encrypted bytes held back: kDone when none are left.
   IoResult Flush(bool& writable);
-  // Queues close_notify (sent by the next Flush).
+  // Queues close_notify and sends what the socket takes (the rest goes with the next Flush).
   void ShutdownSend(bool& writable);
 
   // Why the handshake or a read failed (OpenSSL's reason), for the log.
@@ -66,6 +67,7 @@ class TlsTransport {
   BIO* output_ = nullptr;  // owned by ssl_
   std::string out_;        // encrypted bytes not yet sent
   size_t out_sent_ = 0;    // of out_
+  size_t pending_plain_ = 0;  // plaintext bytes of the last Write whose records are not all sent
   bool input_grown_ = false;   // input_ held more than kKeptBuffer at once
   bool output_grown_ = false;  // output_ did
   boost::system::error_code error_;

@@ -160,6 +160,26 @@ TEST_F(PlainSessionTest, AClientThatHalfClosesAfterItsRequestGetsTheAnswerAndACl
   EXPECT_TRUE(client.SeesEof());
 }
 
+TEST_F(PlainSessionTest, ACloseRequestGetsItsAnswerThenTheConnectionCloses) {
+  Client client(server_->port());
+  client.Send("GET /k HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+  const std::string got = client.ReadUntil(1);
+  EXPECT_EQ(Count(got, "200 OK"), 1u);
+  EXPECT_NE(got.find("\r\n\r\nok"), std::string::npos);
+  EXPECT_TRUE(client.SeesEof());
+}
+
+TEST_F(PlainSessionTest, BytesAfterACloseRequestDoNotCostTheAnswer) {
+  // The server lingers (half-close, drain) instead of closing under unread bytes, which would
+  // reset the connection and could destroy the answer.
+  Client client(server_->port());
+  client.Send(std::string("GET /k HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n") +
+              std::string(100000, 'x'));
+  const std::string got = client.ReadUntil(1);
+  EXPECT_EQ(Count(got, "200 OK"), 1u);
+  EXPECT_NE(got.find("\r\n\r\nok"), std::string::npos);
+}
+
 TEST_F(PlainSessionTest, ShutdownClosesAnIdleConnectionAndReturns) {
   Client client(server_->port());
   client.Send(kGet);
