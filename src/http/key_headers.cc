@@ -52,21 +52,49 @@ void AppendValueHeaders(uint64_t version, absl::Time expires_at, absl::Time now,
   out.append("Cache-Control: no-store\r\n");
 }
 
-void AppendRateLimitHeaders(const ratelimit::Decision& decision, int64_t capacity_tokens,
-                            std::string& out) {
-  // Composed on the stack and appended once (one capacity check instead of a dozen): four lines
-  // of at most 21 name bytes + 20 digits + CRLF.
-  char lines[4 * (21 + 20 + 2)];
-  char* end = PutNumberLine("RateLimit-Limit: ", capacity_tokens, lines);
-  end = PutNumberLine("RateLimit-Remaining: ", std::max<int64_t>(0, decision.remaining_tokens), end);
-  end = PutNumberLine("RateLimit-Reset: ", CeilSeconds(decision.until_full), end);
+namespace {
+
+// The lines after RateLimit-Limit, at `out` (room for three lines of at most 21 name bytes + 20
+// digits + CRLF); returns the end.
+char* PutDecisionLines(const ratelimit::Decision& decision, char* out) {
+  out = PutNumberLine("RateLimit-Remaining: ", std::max<int64_t>(0, decision.remaining_tokens), out);
+  out = PutNumberLine("RateLimit-Reset: ", CeilSeconds(decision.until_full), out);
   if (!decision.allowed) {
     // A client that waits this long passes; an infinite wait (a cost above the capacity, which
     // the handler never asks for) saturates instead of overflowing.
-    end = PutNumberLine("Retry-After: ", std::max<int64_t>(1, CeilSeconds(decision.retry_after)),
-                        end);
+    out = PutNumberLine("Retry-After: ", std::max<int64_t>(1, CeilSeconds(decision.retry_after)),
+                        out);
   }
-  out.append(lines, end);
+  return out;
+}
+
+constexpr size_t kLineBytes = 21 + 20 + 2;  // the longest name, 20 digits, CRLF
+
+}  // namespace
+
+std::string FormatRateLimitLimitLine(int64_t capacity_tokens) {
+  char line[kLineBytes];
+  return std::string(line, PutNumberLine("RateLimit-Limit: ", capacity_tokens, line));
+}
+
+void AppendRateLimitHeaders(const ratelimit::Decision& decision, int64_t capacity_tokens,
+                            std::string& out) {
+  // Composed on the stack and appended once (one capacity check instead of a dozen).
+  char lines[4 * kLineBytes];
+  char* end = PutNumberLine("RateLimit-Limit: ", capacity_tokens, lines);
+  out.append(lines, PutDecisionLines(decision, end));
+}
+
+void AppendRateLimitHeaders(const ratelimit::Decision& decision, std::string_view limit_line,
+                            std::string& out) {
+  char lines[4 * kLineBytes];
+  if (limit_line.size() > kLineBytes) {  // not from FormatRateLimitLimitLine: still correct
+    out.append(limit_line);
+    out.append(lines, PutDecisionLines(decision, lines));
+    return;
+  }
+  std::memcpy(lines, limit_line.data(), limit_line.size());
+  out.append(lines, PutDecisionLines(decision, lines + limit_line.size()));
 }
 
 void AppendPreflightHeaders(std::string_view methods, std::string& out) {
