@@ -86,12 +86,16 @@ uint64_t VersionOf(std::string_view opaque) {
 
 }  // namespace
 
+char* PutETag(uint64_t version, char* out) {
+  *out++ = '"';
+  out = std::to_chars(out, out + kMaxHexDigits, version, 16).ptr;
+  *out++ = '"';
+  return out;
+}
+
 void AppendETag(uint64_t version, std::string& out) {
-  char hex[kMaxHexDigits];
-  const std::to_chars_result end = std::to_chars(hex, hex + sizeof(hex), version, 16);
-  out.push_back('"');
-  out.append(hex, end.ptr);
-  out.push_back('"');
+  char tag[kMaxETagBytes];
+  out.append(tag, PutETag(version, tag));
 }
 
 bool IsWildcard(std::string_view header) { return TrimOws(header) == "*"; }

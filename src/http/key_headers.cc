@@ -30,26 +30,31 @@ char* PutNumberLine(std::string_view name, int64_t value, char* out) {
   return out + 2;
 }
 
-// `name` then the decimal `value` then CRLF. On every key response, so no StrAppend machinery:
-// one to_chars into a stack buffer.
-void AppendNumberLine(std::string_view name, int64_t value, std::string& out) {
-  char digits[20];
-  const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, value);
-  out.append(name).append(digits, end.ptr).append("\r\n");
-}
-
 }  // namespace
 
 void AppendValueHeaders(uint64_t version, absl::Time expires_at, absl::Time now, std::string& out) {
-  out.append("ETag: ");
-  AppendETag(version, out);
-  out.append("\r\nExpires: ");
-  common::AppendHttpDate(expires_at, out);
-  out.append("\r\n");
+  // Composed on the stack and appended once, as the rate-limit lines: on every key answer.
+  constexpr std::string_view kETag = "ETag: ";
+  constexpr std::string_view kExpires = "\r\nExpires: ";
+  constexpr std::string_view kExpiresIn = "\r\nX-Expires-In: ";
+  constexpr std::string_view kCacheControl = "\r\nCache-Control: no-store\r\n";
+  char lines[kETag.size() + kMaxETagBytes + kExpires.size() + common::kHttpDateBytes + kExpiresIn.size() +
+             20 + kCacheControl.size()];
+  char* end = lines;
+  auto put = [&end](std::string_view text) {
+    std::memcpy(end, text.data(), text.size());
+    end += text.size();
+  };
+  put(kETag);
+  end = PutETag(version, end);
+  put(kExpires);
+  end = common::PutHttpDate(expires_at, end);
+  put(kExpiresIn);
   // ToInt64Seconds truncates toward zero: rounded down for the positive durations left.
-  AppendNumberLine("X-Expires-In: ", std::max<int64_t>(0, absl::ToInt64Seconds(expires_at - now)),
-                   out);
-  out.append("Cache-Control: no-store\r\n");
+  end = std::to_chars(end, end + 20, std::max<int64_t>(0, absl::ToInt64Seconds(expires_at - now)))
+            .ptr;
+  put(kCacheControl);
+  out.append(lines, end);
 }
 
 namespace {

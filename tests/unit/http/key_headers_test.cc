@@ -32,6 +32,17 @@ TEST(ValueHeadersTest, SecondsLeftAreRoundedDownAndNeverNegative) {
   EXPECT_NE(out.find("X-Expires-In: 0\r\n"), std::string::npos) << out;
 }
 
+TEST(ValueHeadersTest, TheLongestVersionAndExpiryFit) {
+  std::string out = "before\r\n";
+  AppendValueHeaders(0xffff'ffff'ffff'ffff, absl::InfiniteFuture(), kNow, out);
+  EXPECT_EQ(out,
+            "before\r\n"
+            "ETag: \"ffffffffffffffff\"\r\n"
+            "Expires: Fri, 31 Dec 9999 23:59:59 GMT\r\n"
+            "X-Expires-In: 9223372036854775807\r\n"
+            "Cache-Control: no-store\r\n");
+}
+
 TEST(RateLimitHeadersTest, AllowedRequest) {
   ratelimit::Decision decision;
   decision.allowed = true;
