@@ -3,7 +3,9 @@
 #include "common/http_date.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
+#include <cstring>
 
 namespace rendezvous::common {
 namespace {
@@ -38,10 +40,17 @@ CivilDate DateFromDays(int64_t days) {
   return {year_of_era + era * 400 + (month <= 2 ? 1 : 0), month, day};
 }
 
-void TwoDigits(int value, char* out) {
-  out[0] = static_cast<char>('0' + value / 10);
-  out[1] = static_cast<char>('0' + value % 10);
-}
+// "00" to "99": one two-byte copy per field instead of a division and a remainder.
+constexpr std::array<char, 200> kDigitPairs = [] {
+  std::array<char, 200> pairs{};
+  for (int i = 0; i < 100; ++i) {
+    pairs[2 * i] = static_cast<char>('0' + i / 10);
+    pairs[2 * i + 1] = static_cast<char>('0' + i % 10);
+  }
+  return pairs;
+}();
+
+void TwoDigits(int value, char* out) { std::memcpy(out, &kDigitPairs[2 * value], 2); }
 
 }  // namespace
 
@@ -51,7 +60,7 @@ std::string FormatHttpDate(absl::Time time) {
   return out;
 }
 
-void AppendHttpDate(absl::Time time, std::string& out) {
+char* PutHttpDate(absl::Time time, char* text) {
   const int64_t seconds = std::clamp(absl::ToUnixSeconds(time), kEarliestSeconds, kLatestSeconds);
   // Floor division, so times before 1970 land on the right day.
   const int64_t days = seconds >= 0 ? seconds / kSecondsPerDay
@@ -60,7 +69,6 @@ void AppendHttpDate(absl::Time time, std::string& out) {
   const CivilDate date = DateFromDays(days);
   const int weekday = static_cast<int>(((days % 7) + 7) % 7);
 
-  char text[29];  // "Sun, 06 Nov 1994 08:49:37 GMT"
   std::copy_n(kWeekdayNames[weekday], 3, text);
   text[3] = ',';
   text[4] = ' ';
@@ -77,7 +85,12 @@ void AppendHttpDate(absl::Time time, std::string& out) {
   text[22] = ':';
   TwoDigits(static_cast<int>(second_of_day % 60), text + 23);
   std::copy_n(" GMT", 4, text + 25);
-  out.append(text, sizeof text);
+  return text + kHttpDateBytes;
+}
+
+void AppendHttpDate(absl::Time time, std::string& out) {
+  char text[kHttpDateBytes];
+  out.append(text, PutHttpDate(time, text));
 }
 
 }  // namespace rendezvous::common

@@ -3,6 +3,7 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +16,13 @@ namespace rendezvous::common {
 // consulted), sub-second parts dropped (rounded down). Years outside 0..9999 are clamped to that
 // range, since the format has room for exactly four digits.
 std::string FormatHttpDate(absl::Time time);
+
+// The length of every date FormatHttpDate makes.
+inline constexpr size_t kHttpDateBytes = 29;
+
+// The same text, written at `out` (room for kHttpDateBytes); returns its end. For callers that
+// compose several header lines in one buffer.
+char* PutHttpDate(absl::Time time, char* out);
 
 // The same text, appended to `out`; allocates nothing when `out` has room for 29 more bytes (for
 // per-request headers such as Expires).

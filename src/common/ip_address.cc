@@ -5,6 +5,8 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <bit>
+#include <cstdint>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -195,17 +197,30 @@ std::optional<CidrBlock> CidrBlock::Parse(std::string_view text) {
   return CidrBlock{address->Masked(prefix_bits), prefix_bits};
 }
 
+namespace {
+
+// Bytes 8*word .. 8*word+7 of `bytes` as a big-endian number, so that prefix masks are shifts.
+uint64_t WordAt(const IpAddress::Bytes& bytes, int word) {
+  uint64_t value;
+  std::memcpy(&value, bytes.data() + 8 * word, sizeof value);
+  if constexpr (std::endian::native == std::endian::little) value = __builtin_bswap64(value);
+  return value;
+}
+
+// The first `bits` (0..64) bits of a word.
+uint64_t PrefixMask(int bits) { return bits <= 0 ? 0 : ~uint64_t{0} << (64 - std::min(bits, 64)); }
+
+}  // namespace
+
 bool CidrBlock::Contains(const IpAddress& address) const {
-  // On every request (trusted-proxy checks), so compare the prefix's whole bytes with memcmp and
-  // only its last partial byte under a mask, instead of masking a copy of all 16 bytes.
+  // On every request, for each trusted block (the peer and each forwarded hop): the prefix is
+  // compared as two 64-bit words under masks, without a memcmp call or a masked copy.
   if (address.is_v4() != base.is_v4()) return false;
   const int bits = base.is_v4() ? 96 + prefix_bits : prefix_bits;
-  const int whole_bytes = bits / 8;
-  if (std::memcmp(address.bytes().data(), base.bytes().data(), whole_bytes) != 0) return false;
-  const int rest = bits % 8;
-  if (rest == 0) return true;
-  const uint8_t mask = static_cast<uint8_t>(0xff00 >> rest);
-  return (address.bytes()[whole_bytes] & mask) == base.bytes()[whole_bytes];
+  const IpAddress::Bytes& a = address.bytes();
+  const IpAddress::Bytes& b = base.bytes();
+  return ((WordAt(a, 0) ^ WordAt(b, 0)) & PrefixMask(bits)) == 0 &&
+         ((WordAt(a, 1) ^ WordAt(b, 1)) & PrefixMask(bits - 64)) == 0;
 }
 
 std::string CidrBlock::ToString() const { return absl::StrCat(base.ToString(), "/", prefix_bits); }

@@ -1,7 +1,10 @@
 // Entity tags and the If-Match / If-None-Match grammar (see etag.h).
 #include "http/etag.h"
 
+#include <array>
+#include <bit>
 #include <charconv>
+#include <cstring>
 
 namespace rendezvous::http {
 namespace {
@@ -84,14 +87,38 @@ uint64_t VersionOf(std::string_view opaque) {
   return version;
 }
 
+// "00" to "ff": the ETag's hex digits two at a time.
+constexpr std::array<char, 512> kHexPairs = [] {
+  std::array<char, 512> pairs{};
+  for (int i = 0; i < 256; ++i) {
+    pairs[2 * i] = "0123456789abcdef"[i >> 4];
+    pairs[2 * i + 1] = "0123456789abcdef"[i & 0xf];
+  }
+  return pairs;
+}();
+
 }  // namespace
 
+char* PutETag(uint64_t version, char* out) {
+  // By hand, a byte at a time: std::to_chars in base 16 cost ~115 instructions for the 13 digits
+  // of a version seeded from the clock, on every answer.
+  int digits = version == 0 ? 1 : (std::bit_width(version) + 3) / 4;
+  char* const end = out + digits + 2;
+  out[0] = '"';
+  char* p = end - 1;
+  *p = '"';
+  for (; digits >= 2; digits -= 2) {
+    p -= 2;
+    std::memcpy(p, &kHexPairs[2 * (version & 0xff)], 2);
+    version >>= 8;
+  }
+  if (digits == 1) *--p = "0123456789abcdef"[version & 0xf];
+  return end;
+}
+
 void AppendETag(uint64_t version, std::string& out) {
-  char hex[kMaxHexDigits];
-  const std::to_chars_result end = std::to_chars(hex, hex + sizeof(hex), version, 16);
-  out.push_back('"');
-  out.append(hex, end.ptr);
-  out.push_back('"');
+  char tag[kMaxETagBytes];
+  out.append(tag, PutETag(version, tag));
 }
 
 bool IsWildcard(std::string_view header) { return TrimOws(header) == "*"; }

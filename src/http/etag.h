@@ -13,6 +13,7 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -20,8 +21,14 @@
 
 namespace rendezvous::http {
 
-// Appends the ETag of `version`, quotes included ("\"1f\""), to `out`. Allocation-free when `out`
-// has room for 18 more bytes.
+// The longest ETag: 16 hex digits (a uint64_t) and two quotes.
+inline constexpr size_t kMaxETagBytes = 18;
+
+// Writes the ETag of `version`, quotes included ("\"1f\""), at `out` (room for kMaxETagBytes);
+// returns its end.
+char* PutETag(uint64_t version, char* out);
+
+// Appends the ETag of `version` to `out`. Allocation-free when `out` has room for 18 more bytes.
 void AppendETag(uint64_t version, std::string& out);
 
 // If-Match on a write (POST, PUT, DELETE), reduced to what the store can check atomically.

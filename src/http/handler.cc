@@ -60,6 +60,7 @@ Handler::Handler(const HandlerOptions& options, kv::Store& store, ratelimit::Lim
     : options_(options),
       store_(store),
       limiter_(limiter),
+      rate_limit_line_(FormatRateLimitLimitLine(limiter.capacity_tokens())),
       clock_(clock),
       stats_(RegistryFor(options, own_stats_)),
       localhost_warning_(absl::Minutes(1)) {
@@ -152,7 +153,7 @@ void Handler::Handle(const Request& request, std::string_view path, Response& re
   if (!store_.ChargesRateLimit()) {
     const ratelimit::Decision decision =
         limiter_.Take(ratelimit::ClientKey{charge.client}, charge.cost_tokens, now);
-    AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
+    AppendRateLimitHeaders(decision, rate_limit_line_, response.extra_headers);
     if (!decision.allowed) {
       stats_.RecordRateLimited();
       return Fail(Error::kRateLimited, response);

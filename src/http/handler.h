@@ -166,6 +166,7 @@ class Handler final : public RouteHandler, private WaitAnswerer {
   const HandlerOptions options_;
   kv::Store& store_;
   ratelimit::Limiter& limiter_;
+  const std::string rate_limit_line_;  // FormatRateLimitLimitLine of the limiter's capacity
   const common::Clock& clock_;
   std::unique_ptr<common::StatsRegistry> own_stats_;  // when options.stats is null
   KeyStats stats_;

@@ -8,7 +8,7 @@ namespace rendezvous::http {
 bool Handler::AcceptStoreRate(const std::optional<ratelimit::Decision>& rate, kv::Status status,
                               Response& response) {
   if (!rate) return true;
-  AppendRateLimitHeaders(*rate, limiter_.capacity_tokens(), response.extra_headers);
+  AppendRateLimitHeaders(*rate, rate_limit_line_, response.extra_headers);
   if (status != kv::Status::kRateLimited) return true;
   stats_.RecordRateLimited();
   Fail(Error::kRateLimited, response);

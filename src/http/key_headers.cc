@@ -30,43 +30,76 @@ char* PutNumberLine(std::string_view name, int64_t value, char* out) {
   return out + 2;
 }
 
-// `name` then the decimal `value` then CRLF. On every key response, so no StrAppend machinery:
-// one to_chars into a stack buffer.
-void AppendNumberLine(std::string_view name, int64_t value, std::string& out) {
-  char digits[20];
-  const std::to_chars_result end = std::to_chars(digits, digits + sizeof digits, value);
-  out.append(name).append(digits, end.ptr).append("\r\n");
-}
-
 }  // namespace
 
 void AppendValueHeaders(uint64_t version, absl::Time expires_at, absl::Time now, std::string& out) {
-  out.append("ETag: ");
-  AppendETag(version, out);
-  out.append("\r\nExpires: ");
-  common::AppendHttpDate(expires_at, out);
-  out.append("\r\n");
+  // Composed on the stack and appended once, as the rate-limit lines: on every key answer.
+  constexpr std::string_view kETag = "ETag: ";
+  constexpr std::string_view kExpires = "\r\nExpires: ";
+  constexpr std::string_view kExpiresIn = "\r\nX-Expires-In: ";
+  constexpr std::string_view kCacheControl = "\r\nCache-Control: no-store\r\n";
+  char lines[kETag.size() + kMaxETagBytes + kExpires.size() + common::kHttpDateBytes + kExpiresIn.size() +
+             20 + kCacheControl.size()];
+  char* end = lines;
+  auto put = [&end](std::string_view text) {
+    std::memcpy(end, text.data(), text.size());
+    end += text.size();
+  };
+  put(kETag);
+  end = PutETag(version, end);
+  put(kExpires);
+  end = common::PutHttpDate(expires_at, end);
+  put(kExpiresIn);
   // ToInt64Seconds truncates toward zero: rounded down for the positive durations left.
-  AppendNumberLine("X-Expires-In: ", std::max<int64_t>(0, absl::ToInt64Seconds(expires_at - now)),
-                   out);
-  out.append("Cache-Control: no-store\r\n");
+  end = std::to_chars(end, end + 20, std::max<int64_t>(0, absl::ToInt64Seconds(expires_at - now)))
+            .ptr;
+  put(kCacheControl);
+  out.append(lines, end);
+}
+
+namespace {
+
+// The lines after RateLimit-Limit, at `out` (room for three lines of at most 21 name bytes + 20
+// digits + CRLF); returns the end.
+char* PutDecisionLines(const ratelimit::Decision& decision, char* out) {
+  out = PutNumberLine("RateLimit-Remaining: ", std::max<int64_t>(0, decision.remaining_tokens), out);
+  out = PutNumberLine("RateLimit-Reset: ", CeilSeconds(decision.until_full), out);
+  if (!decision.allowed) {
+    // A client that waits this long passes; an infinite wait (a cost above the capacity, which
+    // the handler never asks for) saturates instead of overflowing.
+    out = PutNumberLine("Retry-After: ", std::max<int64_t>(1, CeilSeconds(decision.retry_after)),
+                        out);
+  }
+  return out;
+}
+
+constexpr size_t kLineBytes = 21 + 20 + 2;  // the longest name, 20 digits, CRLF
+
+}  // namespace
+
+std::string FormatRateLimitLimitLine(int64_t capacity_tokens) {
+  char line[kLineBytes];
+  return std::string(line, PutNumberLine("RateLimit-Limit: ", capacity_tokens, line));
 }
 
 void AppendRateLimitHeaders(const ratelimit::Decision& decision, int64_t capacity_tokens,
                             std::string& out) {
-  // Composed on the stack and appended once (one capacity check instead of a dozen): four lines
-  // of at most 21 name bytes + 20 digits + CRLF.
-  char lines[4 * (21 + 20 + 2)];
+  // Composed on the stack and appended once (one capacity check instead of a dozen).
+  char lines[4 * kLineBytes];
   char* end = PutNumberLine("RateLimit-Limit: ", capacity_tokens, lines);
-  end = PutNumberLine("RateLimit-Remaining: ", std::max<int64_t>(0, decision.remaining_tokens), end);
-  end = PutNumberLine("RateLimit-Reset: ", CeilSeconds(decision.until_full), end);
-  if (!decision.allowed) {
-    // A client that waits this long passes; an infinite wait (a cost above the capacity, which
-    // the handler never asks for) saturates instead of overflowing.
-    end = PutNumberLine("Retry-After: ", std::max<int64_t>(1, CeilSeconds(decision.retry_after)),
-                        end);
+  out.append(lines, PutDecisionLines(decision, end));
+}
+
+void AppendRateLimitHeaders(const ratelimit::Decision& decision, std::string_view limit_line,
+                            std::string& out) {
+  char lines[4 * kLineBytes];
+  if (limit_line.size() > kLineBytes) {  // not from FormatRateLimitLimitLine: still correct
+    out.append(limit_line);
+    out.append(lines, PutDecisionLines(decision, lines));
+    return;
   }
-  out.append(lines, end);
+  std::memcpy(lines, limit_line.data(), limit_line.size());
+  out.append(lines, PutDecisionLines(decision, lines + limit_line.size()));
 }
 
 void AppendPreflightHeaders(std::string_view methods, std::string& out) {

@@ -117,6 +117,7 @@ ListHandler::ListHandler(const ListHandlerOptions& options, kv::Store& store,
     : options_(options),
       store_(store),
       limiter_(limiter),
+      rate_limit_line_(FormatRateLimitLimitLine(limiter.capacity_tokens())),
       clock_(clock),
       waiters_(waiters),
       next_seed_(options.first_seed ? *options.first_seed : RandomSeed()) {}
@@ -153,7 +154,7 @@ void ListHandler::Handle(const Request& request, std::string_view path, Response
   if (!store_.ChargesRateLimit()) {
     const ratelimit::Decision decision =
         limiter_.Take(ratelimit::ClientKey{charge.client}, charge.cost_tokens, now);
-    AppendRateLimitHeaders(decision, limiter_.capacity_tokens(), response.extra_headers);
+    AppendRateLimitHeaders(decision, rate_limit_line_, response.extra_headers);
     if (!decision.allowed) return Fail(Error::kRateLimited, response);
     charge.cost_tokens = 0;  // taken
   }
@@ -196,7 +197,7 @@ void ListHandler::ListAndAnswer(const kv::RateCharge& charge, Response& response
 
 void ListHandler::Answer(const kv::ListResult& result, Response& response) {
   if (result.rate) {
-    AppendRateLimitHeaders(*result.rate, limiter_.capacity_tokens(), response.extra_headers);
+    AppendRateLimitHeaders(*result.rate, rate_limit_line_, response.extra_headers);
   }
   if (result.status != kv::Status::kOk) return Fail(ErrorFor(result.status), response);
   const uint64_t tag = ListETagVersion(result.fingerprint, result.total);

@@ -111,6 +111,7 @@ class ListHandler final : public RouteHandler, private WaitAnswerer {
   const ListHandlerOptions options_;
   kv::Store& store_;
   ratelimit::Limiter& limiter_;
+  const std::string rate_limit_line_;  // FormatRateLimitLimitLine of the limiter's capacity
   const common::Clock& clock_;
   WaiterRegistry* const waiters_;
   std::atomic<uint64_t> next_seed_;

@@ -51,11 +51,15 @@ MemoryStore::MemoryStore(const Options& options, secret::Hasher hasher)
 
 MemoryStore::~MemoryStore() = default;
 
-MemoryStore::Shard& MemoryStore::ShardFor(std::string_view key) {
-  // The maps hash the same key with the same absl::Hash; taking the shard from the raw hash would
+size_t MemoryStore::KeyHash(std::string_view key) {
+  return decltype(Shard::entries)::hasher{}(AsAbsl(key));
+}
+
+MemoryStore::Shard& MemoryStore::ShardFor(size_t key_hash) {
+  // The maps hash the same key with the same hash; taking the shard from the raw hash would
   // leave the keys of one shard sharing hash bits the map relies on (its control bytes and probe
   // start). Mixing first (splitmix64 finaliser) makes the shard index independent of those bits.
-  uint64_t h = absl::Hash<absl::string_view>{}(AsAbsl(key));
+  uint64_t h = key_hash;
   h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
   h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
   h ^= h >> 31;
@@ -251,9 +255,10 @@ void MemoryStore::Get(std::string_view key, absl::Time now, GetCallback done) {
     done(result);  // no such entry can exist
     return;
   }
-  Shard& shard = ShardFor(key);
+  const size_t hash = KeyHash(key);
+  Shard& shard = ShardFor(hash);
   std::shared_lock lock(shard.mu);
-  auto it = shard.entries.find(AsAbsl(key));
+  auto it = shard.entries.find(AsAbsl(key), hash);
   if (it != shard.entries.end() && it->second.expires_at > now) {
     const Entry& entry = it->second;
     result.status = Status::kOk;
@@ -266,9 +271,10 @@ void MemoryStore::Get(std::string_view key, absl::Time now, GetCallback done) {
 MemoryStore::Missing MemoryStore::TryPut(const PutRequest& request, const secret::Digest* digest,
                                          WriteResult* result) {
   *result = WriteResult{};
-  Shard& shard = ShardFor(request.key);
+  const size_t hash = KeyHash(request.key);
+  Shard& shard = ShardFor(hash);
   std::unique_lock lock(shard.mu);
-  auto it = shard.entries.find(AsAbsl(request.key));
+  auto it = shard.entries.find(AsAbsl(request.key), hash);
   FoundRecord found;
   if (it != shard.entries.end()) {
     const Entry& entry = it->second;

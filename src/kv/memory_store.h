@@ -122,7 +122,11 @@ class MemoryStore final : public Store {
   // What kept one attempt of a Put from completing.
   enum class Missing : uint8_t { kNothing, kQuotaUnit, kCapacityUnit };
 
-  Shard& ShardFor(std::string_view key);
+  // The key's hash, as the shards' maps compute it: computed once per operation, it picks the
+  // shard and is passed to the map's find(key, hash).
+  static size_t KeyHash(std::string_view key);
+  Shard& ShardFor(size_t key_hash);
+  Shard& ShardFor(std::string_view key) { return ShardFor(KeyHash(key)); }
   // One attempt of a Put, under the key's shard lock; sets *result.
   Missing TryPut(const PutRequest& request, const secret::Digest* digest, WriteResult* result);
   // Takes one unit of capacity; false when the store is full.

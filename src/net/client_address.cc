@@ -4,11 +4,12 @@
 namespace rendezvous::net {
 namespace {
 
+// By hand rather than find_first_not_of(" \t"): on every forwarded entry of every request, and
+// the generic search costs ~80 instructions for an entry with nothing to trim.
 std::string_view TrimSpacesAndTabs(std::string_view text) {
-  const size_t first = text.find_first_not_of(" \t");
-  if (first == std::string_view::npos) return {};
-  const size_t last = text.find_last_not_of(" \t");
-  return text.substr(first, last - first + 1);
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
+  return text;
 }
 
 }  // namespace

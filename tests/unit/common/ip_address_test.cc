@@ -220,6 +220,27 @@ TEST(CidrBlockTest, RejectsMalformedBlocks) {
   }
 }
 
+TEST(CidrBlockTest, ContainsAgreesWithMaskingAtEveryPrefixLength) {
+  // Addresses that differ from a base in one bit at every position, in both families.
+  const IpAddress v6 = *IpAddress::Parse("2001:db8:85a3:8d3:1319:8a2e:370:7348");
+  const IpAddress v4 = *IpAddress::Parse("203.0.113.77");
+  for (const IpAddress& seed : {v6, v4}) {
+    const int max_bits = seed.is_v4() ? 32 : 128;
+    const int first_bit = seed.is_v4() ? 96 : 0;
+    for (int prefix = 0; prefix <= max_bits; ++prefix) {
+      const CidrBlock block{seed.Masked(prefix), prefix};
+      for (int flip = first_bit - 1; flip < 128; ++flip) {
+        IpAddress::Bytes bytes = seed.bytes();
+        if (flip >= 0) bytes[flip / 8] ^= static_cast<uint8_t>(0x80 >> (flip % 8));
+        const IpAddress address = IpAddress::FromV6(bytes);
+        const bool expected =
+            address.is_v4() == seed.is_v4() && address.Masked(prefix) == block.base;
+        EXPECT_EQ(block.Contains(address), expected) << block.ToString() << " bit " << flip;
+      }
+    }
+  }
+}
+
 TEST(CidrBlockTest, ContainsAddressesOfItsOwnFamilyOnly) {
   CidrBlock ten = *CidrBlock::Parse("10.0.0.0/8");
   EXPECT_TRUE(ten.Contains(*IpAddress::Parse("10.0.0.0")));

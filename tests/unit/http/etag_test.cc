@@ -1,6 +1,7 @@
 // Entity tags: their form, and the If-Match / If-None-Match grammar and comparisons.
 #include "http/etag.h"
 
+#include <charconv>
 #include <cstdint>
 #include <string>
 
@@ -20,6 +21,19 @@ TEST(ETagTest, IsTheVersionInLowerCaseHexQuoted) {
   EXPECT_EQ(ETag(0x1f), "\"1f\"");
   EXPECT_EQ(ETag(0xdeadbeef), "\"deadbeef\"");
   EXPECT_EQ(ETag(UINT64_MAX), "\"ffffffffffffffff\"");
+}
+
+TEST(ETagTest, AgreesWithToCharsAtEveryDigitCount) {
+  for (int bits = 0; bits <= 64; ++bits) {
+    const uint64_t top = bits == 64 ? UINT64_MAX : (uint64_t{1} << bits) - 1;
+    for (const uint64_t version : {top, top + 1, top / 3, top ^ uint64_t{0x5a5a5a5a5a5a5a5a}}) {
+      char hex[16];
+      const std::to_chars_result end = std::to_chars(hex, hex + sizeof hex, version, 16);
+      std::string expected = "\"";
+      expected.append(hex, end.ptr).push_back('"');
+      EXPECT_EQ(ETag(version), expected) << version;
+    }
+  }
 }
 
 TEST(ETagTest, AppendsAfterWhatIsThere) {

@@ -32,6 +32,17 @@ TEST(ValueHeadersTest, SecondsLeftAreRoundedDownAndNeverNegative) {
   EXPECT_NE(out.find("X-Expires-In: 0\r\n"), std::string::npos) << out;
 }
 
+TEST(ValueHeadersTest, TheLongestVersionAndExpiryFit) {
+  std::string out = "before\r\n";
+  AppendValueHeaders(0xffff'ffff'ffff'ffff, absl::InfiniteFuture(), kNow, out);
+  EXPECT_EQ(out,
+            "before\r\n"
+            "ETag: \"ffffffffffffffff\"\r\n"
+            "Expires: Fri, 31 Dec 9999 23:59:59 GMT\r\n"
+            "X-Expires-In: 9223372036854775807\r\n"
+            "Cache-Control: no-store\r\n");
+}
+
 TEST(RateLimitHeadersTest, AllowedRequest) {
   ratelimit::Decision decision;
   decision.allowed = true;
@@ -88,6 +99,33 @@ TEST(RateLimitHeadersTest, RetryAfterIsAtLeastOneSecond) {
   std::string out;
   AppendRateLimitHeaders(decision, 3, out);
   EXPECT_NE(out.find("Retry-After: 1\r\n"), std::string::npos) << out;
+}
+
+TEST(RateLimitHeadersTest, APreformattedLimitLineGivesTheSameLines) {
+  EXPECT_EQ(FormatRateLimitLimitLine(11), "RateLimit-Limit: 11\r\n");
+  EXPECT_EQ(FormatRateLimitLimitLine(9'223'372'036'854'775'807),
+            "RateLimit-Limit: 9223372036854775807\r\n");
+  for (const bool allowed : {true, false}) {
+    for (const int64_t capacity : {int64_t{1}, int64_t{11}, int64_t{1'000'000'000},
+                                   int64_t{9'223'372'036'854'775'807}}) {
+      ratelimit::Decision decision;
+      decision.allowed = allowed;
+      decision.remaining_tokens = capacity - 1;
+      decision.until_full = absl::Milliseconds(16'300);
+      decision.retry_after = absl::Milliseconds(10'900);
+      std::string computed = "before\r\n", preformatted = computed;
+      AppendRateLimitHeaders(decision, capacity, computed);
+      AppendRateLimitHeaders(decision, FormatRateLimitLimitLine(capacity), preformatted);
+      EXPECT_EQ(preformatted, computed) << capacity;
+    }
+  }
+  // A longer line than FormatRateLimitLimitLine makes is still appended whole.
+  const std::string long_line = "RateLimit-Limit: " + std::string(60, '9') + "\r\n";
+  ratelimit::Decision decision;
+  decision.allowed = true;
+  std::string out;
+  AppendRateLimitHeaders(decision, long_line, out);
+  EXPECT_EQ(out, long_line + "RateLimit-Remaining: 0\r\nRateLimit-Reset: 0\r\n");
 }
 
 TEST(PreflightHeadersTest, MethodsHeadersAndMaxAge) {

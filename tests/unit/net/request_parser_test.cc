@@ -1,8 +1,11 @@
 // RequestParser: Beast's parser plus our field rules, fed in pieces of every size.
 #include "net/request_parser.h"
 
+#include <cctype>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/error.hpp>
@@ -268,6 +271,79 @@ TEST(RequestParserTest, AnInvalidHostValueIsRefused) {
         Feed(fields, std::string("GET /k HTTP/1.1\r\nHost: ") + host + "\r\n\r\n", 64);
     EXPECT_TRUE(parsed.done) << host;
     EXPECT_EQ(fields.host, host);
+  }
+}
+
+TEST(RequestParserTest, EveryHostByteOutsideTheRfcSetIsRefused) {
+  const std::string_view punctuation = "-._~%!$&'()*+,;=:[]";
+  for (int c = 0; c < 256; ++c) {
+    if (c == '\r' || c == '\n') continue;  // these end the line: another test's matter
+    const bool allowed = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                         (c >= '0' && c <= '9') ||
+                         punctuation.find(static_cast<char>(c)) != std::string_view::npos;
+    RequestFields fields;
+    const std::string host = std::string("a") + static_cast<char>(c) + "b";
+    const Parsed parsed = Feed(fields, "GET /k HTTP/1.1\r\nHost: " + host + "\r\n\r\n", 64);
+    EXPECT_EQ(parsed.done, allowed) << "byte " << c;
+    if (allowed) {
+      EXPECT_EQ(fields.host, host) << "byte " << c;
+    }
+  }
+}
+
+// The extension fields Beast has no enum value for, and where each lands.
+struct ExtensionField {
+  std::string_view lower;
+  std::string RequestFields::*joined;  // list-valued ones
+  FirstLine RequestFields::*first;     // first-line-wins ones
+};
+constexpr std::string_view kTokenPunctuation = "!#$%&'*+-.^_`|~";
+
+std::string Taken(const RequestFields& fields, const ExtensionField& field) {
+  return field.joined != nullptr ? fields.*field.joined : (fields.*field.first).value;
+}
+
+TEST(RequestParserTest, ExtensionFieldNamesMatchInAnyLetterCaseAndOnlyExactly) {
+  const ExtensionField kFields[] = {
+      {"x-owner-secret", nullptr, &RequestFields::owner_secret},
+      {"x-forwarded-for", &RequestFields::forwarded_for, nullptr},
+      {"x-ttl", nullptr, &RequestFields::ttl},
+      {"x-forwarded-proto", &RequestFields::forwarded_proto, nullptr},
+      {"x-forwarded-host", &RequestFields::forwarded_host, nullptr},
+  };
+  auto parse = [](RequestFields& fields, const std::string& name) {
+    return Feed(fields, "GET /k HTTP/1.1\r\nHost: h\r\n" + name + ": v\r\n\r\n", 4096);
+  };
+  for (const ExtensionField& field : kFields) {
+    std::string upper(field.lower), mixed(field.lower);
+    for (size_t i = 0; i < upper.size(); ++i) {
+      upper[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(upper[i])));
+      if (i % 2 == 0) mixed[i] = upper[i];
+    }
+    for (const std::string& name : {std::string(field.lower), upper, mixed}) {
+      RequestFields fields;
+      ASSERT_TRUE(parse(fields, name).done) << name;
+      EXPECT_EQ(Taken(fields, field), "v") << name;
+    }
+    // Every name one token byte away (in either case) is another field, and so are the names
+    // one byte shorter or longer.
+    std::vector<std::string> others = {std::string(field.lower.substr(1)),
+                                       std::string(field.lower) + "x"};
+    for (size_t i = 0; i < field.lower.size(); ++i) {
+      for (int c = 0x21; c < 0x7f; ++c) {
+        const bool token = std::isalnum(c) || kTokenPunctuation.find(static_cast<char>(c)) !=
+                                                  std::string_view::npos;
+        if (!token || std::tolower(c) == field.lower[i]) continue;
+        std::string name(field.lower);
+        name[i] = static_cast<char>(c);
+        others.push_back(name);
+      }
+    }
+    for (const std::string& name : others) {
+      RequestFields fields;
+      ASSERT_TRUE(parse(fields, name).done) << name;
+      EXPECT_EQ(Taken(fields, field), "") << name;
+    }
   }
 }
 
