@@ -15,6 +15,9 @@ namespace {
 namespace bhttp = boost::beast::http;
 
 constexpr size_t kReadChunkBytes = 16 * 1024;
+// An output buffer grown past this by a large answer is given back once written, so that an idle
+// connection does not keep the largest answer it ever sent.
+constexpr size_t kKeptOutputBytes = 16 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
@@ -136,7 +139,11 @@ std::string_view Connection::StartWrite(int64_t now_ms) {
 
 void Connection::OnWriteDone(int64_t now_ms) {
   writing_ = false;
-  writing_buffer_.clear();
+  if (writing_buffer_.capacity() > kKeptOutputBytes) {
+    std::string().swap(writing_buffer_);
+  } else {
+    writing_buffer_.clear();
+  }
   if (!out_.empty()) return;  // the owner writes the rest
   AfterOutputDrained();
   if (state_ != State::kLingering) ProcessInput(now_ms);  // requests that waited for room
@@ -381,6 +388,7 @@ void Connection::FinishResponse(int64_t now_ms) {
       request_.keep_alive && !response.close && !shutting_down_ && !peer_closed_;
   http::AppendResponse(response, DateFor(response), keep_alive, request_.version, out_);
   parser_.reset();
+  ReleaseLargeBuffers();
   if (!keep_alive) {
     state_ = State::kClosing;
     client_sends_no_more_ = request_closes_ && !request_.body_too_large && in_.size() == 0;
@@ -390,6 +398,21 @@ void Connection::FinishResponse(int64_t now_ms) {
   // only empty lines, which leave the connection idle).
   state_ = State::kIdle;
   SetDeadline(now_ms, options_.idle_timeout);
+}
+
+void Connection::ReleaseLargeBuffers() {
+  // The copy of a large value and the room a large body took are given back once the answer is
+  // queued: a connection keeps buffers of its usual requests' size, not of its largest one.
+  if (std::string& body = call_->response.body; body.capacity() > kKeptOutputBytes) {
+    std::string().swap(body);
+  }
+  if (fields_.body.capacity() > kKeptOutputBytes) std::string().swap(fields_.body);
+  if (in_.size() == 0 && in_.capacity() > 2 * kReadChunkBytes) in_.shrink_to_fit();
+}
+
+size_t Connection::BufferBytes() const {
+  return in_.capacity() + out_.capacity() + writing_buffer_.capacity() + fields_.body.capacity() +
+         call_->response.body.capacity();
 }
 
 // A request the parser, the header checks or a deadline refused: answer, then close (after a

@@ -139,11 +139,15 @@ class Connection {
   // The socket is gone (closed by the owner, a failed write or read): gives up a running handler
   // call (cancelling it) and moves to kClosed.
   void Abort();
+  // The bytes its buffers hold (capacity), for tests: after a large request or answer it falls back
+  // to about the size of the usual ones.
+  size_t BufferBytes() const;
   // Whether the owner may destroy the connection now (no completion is on its way to it).
   bool CanDestroy() const { return !completion_posted_; }
 
  private:
   struct Call;
+  void ReleaseLargeBuffers();
   enum class CallState : uint8_t;
 
   // Parses and handles every complete request in the buffer, in order, until one waits in the

@@ -394,6 +394,25 @@ TEST_F(ConnectionTest, AServerDecidedCloseKeepsTheLinger) {
   EXPECT_FALSE(connection_->ClientSendsNoMore());
 }
 
+TEST_F(ConnectionTest, BuffersGrownByALargeRequestAndAnswerAreGivenBack) {
+  ServerOptions options = Options();
+  options.body_limit_bytes = 1 << 20;
+  Make(options);
+  Feed("GET /k HTTP/1.1\r\nHost: h\r\n\r\n");
+  Written();
+  const size_t usual = connection_->BufferBytes();
+  // A 500 KB body, echoed: the read buffer, the body, the answer and the output all grow.
+  Feed("POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 500000\r\n\r\n" +
+       std::string(500'000, 'x'));
+  EXPECT_GT(Written().size(), 500'000u);
+  EXPECT_LE(connection_->BufferBytes(), usual + 64 * 1024);
+  // And a steady connection keeps its small buffers (no allocation per request: see
+  // connection_allocation_test).
+  Feed("GET /k HTTP/1.1\r\nHost: h\r\n\r\n");
+  Written();
+  EXPECT_LE(connection_->BufferBytes(), usual + 64 * 1024);
+}
+
 TEST_F(ConnectionTest, ExpectContinueGetsAnInterimAnswerBeforeTheBody) {
   Feed("POST /k HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
   EXPECT_EQ(Written(), "HTTP/1.1 100 Continue\r\n\r\n");
