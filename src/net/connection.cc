@@ -15,6 +15,9 @@ namespace {
 namespace bhttp = boost::beast::http;
 
 constexpr size_t kReadChunkBytes = 16 * 1024;
+// An output buffer grown past this by a large answer is given back once written, so that an idle
+// connection does not keep the largest answer it ever sent.
+constexpr size_t kKeptOutputBytes = 16 * 1024;
 constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
 
 int64_t Millis(absl::Duration d) { return absl::ToInt64Milliseconds(d); }
@@ -136,7 +139,11 @@ std::string_view Connection::StartWrite(int64_t now_ms) {
 
 void Connection::OnWriteDone(int64_t now_ms) {
   writing_ = false;
-  writing_buffer_.clear();
+  if (writing_buffer_.capacity() > kKeptOutputBytes) {
+    std::string().swap(writing_buffer_);
+  } else {
+    writing_buffer_.clear();
+  }
   if (!out_.empty()) return;  // the owner writes the rest
   AfterOutputDrained();
   if (state_ != State::kLingering) ProcessInput(now_ms);  // requests that waited for room
@@ -278,7 +285,8 @@ void Connection::Dispatch(bool body_too_large, int64_t now_ms) {
   fields_.FillRequest(request_);
   request_.body_too_large = body_too_large;
   request_.received_nanos = read_nanos_;
-  request_.keep_alive = parser_->keep_alive() && !shutting_down_ && !body_too_large;
+  request_closes_ = !parser_->keep_alive();
+  request_.keep_alive = !request_closes_ && !shutting_down_ && !body_too_large;
   const std::string_view forwarded = fields_.forwarded_for;
   const ClientResolution client = ResolveClient(
       peer_, absl::MakeConstSpan(&forwarded, forwarded.empty() ? 0 : 1), options_.proxies);
@@ -380,14 +388,31 @@ void Connection::FinishResponse(int64_t now_ms) {
       request_.keep_alive && !response.close && !shutting_down_ && !peer_closed_;
   http::AppendResponse(response, DateFor(response), keep_alive, request_.version, out_);
   parser_.reset();
+  ReleaseLargeBuffers();
   if (!keep_alive) {
     state_ = State::kClosing;
+    client_sends_no_more_ = request_closes_ && !request_.body_too_large && in_.size() == 0;
     return;
   }
   // A pipelined request already buffered moves to kReadingHeader in ProcessInput (unless it is
   // only empty lines, which leave the connection idle).
   state_ = State::kIdle;
   SetDeadline(now_ms, options_.idle_timeout);
+}
+
+void Connection::ReleaseLargeBuffers() {
+  // The copy of a large value and the room a large body took are given back once the answer is
+  // queued: a connection keeps buffers of its usual requests' size, not of its largest one.
+  if (std::string& body = call_->response.body; body.capacity() > kKeptOutputBytes) {
+    std::string().swap(body);
+  }
+  if (fields_.body.capacity() > kKeptOutputBytes) std::string().swap(fields_.body);
+  if (in_.size() == 0 && in_.capacity() > 2 * kReadChunkBytes) in_.shrink_to_fit();
+}
+
+size_t Connection::BufferBytes() const {
+  return in_.capacity() + out_.capacity() + writing_buffer_.capacity() + fields_.body.capacity() +
+         call_->response.body.capacity();
 }
 
 // A request the parser, the header checks or a deadline refused: answer, then close (after a
@@ -400,6 +425,7 @@ void Connection::AnswerError(http::Error error) {
                        parser_ ? fields_.version : 11, out_);
   parser_.reset();
   state_ = State::kClosing;
+  client_sends_no_more_ = false;
 }
 
 void Connection::OnTick(int64_t now_ms) {

@@ -121,6 +121,12 @@ class Connection {
   // True once, when the last response is written: the owner shuts the send side down (state is
   // then kLingering).
   bool WantsShutdownSend() const { return state_ == State::kLingering && !send_shut_; }
+  // Whether the last response answered a request whose client said it sends nothing more
+  // (Connection: close, or HTTP/1.0 without keep-alive), read whole, with no byte after it: the
+  // owner may then close at once instead of lingering (what lingering guards against, a reset
+  // that destroys the answer because more bytes arrive after the close, needs a client that
+  // breaks its own word; RFC 9112 section 9.6).
+  bool ClientSendsNoMore() const { return client_sends_no_more_; }
   void OnShutdownSend() { send_shut_ = true; }
 
   // Deadlines: called with the current time, at least once a second.
@@ -133,11 +139,15 @@ class Connection {
   // The socket is gone (closed by the owner, a failed write or read): gives up a running handler
   // call (cancelling it) and moves to kClosed.
   void Abort();
+  // The bytes its buffers hold (capacity), for tests: after a large request or answer it falls back
+  // to about the size of the usual ones.
+  size_t BufferBytes() const;
   // Whether the owner may destroy the connection now (no completion is on its way to it).
   bool CanDestroy() const { return !completion_posted_; }
 
  private:
   struct Call;
+  void ReleaseLargeBuffers();
   enum class CallState : uint8_t;
 
   // Parses and handles every complete request in the buffer, in order, until one waits in the
@@ -169,6 +179,8 @@ class Connection {
 
   State state_ = State::kIdle;
   bool writing_ = false;           // a write is in flight (StartWrite .. OnWriteDone)
+  bool request_closes_ = false;    // the request being handled said Connection: close (or 1.0)
+  bool client_sends_no_more_ = false;  // see ClientSendsNoMore
   bool send_shut_ = false;
   bool peer_closed_ = false;       // EOF seen while a request was being handled
   bool shutting_down_ = false;

@@ -1,74 +1,43 @@
 #include "net/session.h"
 
-#include <utility>
+#include <sys/epoll.h>
+#include <unistd.h>
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/write.hpp>
 
 #include "net/worker.h"
 
 namespace rendezvous::net {
 
-template <class Stream>
-Session<Stream>::Session(Worker& worker, http::RequestHandler& handler, Stream stream,
-                         const common::IpAddress& peer, bool exempt,
-                         std::shared_ptr<boost::asio::ssl::context> tls_context)
-    : worker_(worker),
-      handler_(handler),
-      tls_context_(std::move(tls_context)),
-      stream_(std::move(stream)),
-      peer_(peer),
-      exempt_from_client_cap_(exempt) {
-  if constexpr (!kTls) {
-    connection_.emplace(worker.options(), handler_, static_cast<ConnectionHost&>(*this), peer,
-                        worker.now_ms());
-  }
-}
-
-template <class Stream>
-Session<Stream>::~Session() {
+template <class Transport>
+Session<Transport>::~Session() {
+  if (!closed_) ::close(transport_.fd());
   worker_.connections().Release(peer_, exempt_from_client_cap_);
 }
 
-template <class Stream>
-void Session<Stream>::Start() {
-  if constexpr (kTls) {
+template <class Transport>
+void Session<Transport>::Start() {
+  if (worker_.poller().Add(transport_.fd(), this)) return Close();
+  if constexpr (Transport::kTls) {
     handshake_deadline_ms_ =
         worker_.now_ms() + absl::ToInt64Milliseconds(worker_.options().tls_handshake_timeout);
-    handshaking_ = true;
-    stream_.async_handshake(boost::asio::ssl::stream_base::server,
-                            [this](boost::system::error_code ec) { OnHandshake(ec); });
-  } else {
-    Pump();
   }
-}
-
-template <class Stream>
-void Session<Stream>::OnHandshake(boost::system::error_code ec) {
-  handshaking_ = false;
-  if (closed_) return MaybeDestroy();
-  if (ec) {
-    worker_.OnTlsHandshakeFailed(peer_, ec);
-    return Close();
-  }
-  // The header deadline of a new connection starts now, after the handshake.
-  connection_.emplace(worker_.options(), handler_, static_cast<ConnectionHost&>(*this), peer_,
-                      worker_.now_ms());
+  // The listening socket defers the accept until the first bytes have arrived, so read at once.
   Pump();
 }
 
-template <class Stream>
-int64_t Session<Stream>::MonotonicNanos() {
+template <class Transport>
+int64_t Session<Transport>::MonotonicNanos() {
   return worker_.clock().MonotonicNanos();
 }
 
-template <class Stream>
-std::string_view Session<Stream>::CurrentDate() {
+template <class Transport>
+std::string_view Session<Transport>::CurrentDate() {
   return worker_.date();
 }
 
-template <class Stream>
-void Session<Stream>::PostCompletion() {
+template <class Transport>
+void Session<Transport>::PostCompletion() {
   boost::asio::post(worker_.io_context(), [this] {
     connection_->OnHandlerDone(worker_.now_ms());
     if (closed_) return MaybeDestroy();
@@ -76,75 +45,105 @@ void Session<Stream>::PostCompletion() {
   });
 }
 
-template <class Stream>
-void Session<Stream>::Pump() {
-  if (closed_) return MaybeDestroy();
-  Connection& connection = *connection_;
-  if (connection.state() == Connection::State::kClosed) return Close();
-  if (!writing_ && connection.HasOutput()) {
-    const std::string_view bytes = connection.StartWrite(worker_.now_ms());
-    writing_ = true;
-    boost::asio::async_write(stream_, boost::asio::buffer(bytes.data(), bytes.size()),
-                             [this](boost::system::error_code ec, size_t) { OnWrite(ec); });
-  }
-  if (connection.WantsShutdownSend()) {
-    if constexpr (kTls) {
-      // close_notify, then wait for the client's (it ends the stream cleanly: no reset under the
-      // answer). A read still in flight finishes first (one operation on the TLS engine at a
-      // time); the linger deadline bounds both.
-      if (!reading_) {
-        connection.OnShutdownSend();
-        reading_ = true;
-        stream_.async_shutdown([this](boost::system::error_code) {
-          reading_ = false;
-          if (closed_) return MaybeDestroy();
-          connection_->OnPeerClosed();
-          Pump();
-        });
+template <class Transport>
+void Session<Transport>::OnPollEvents(uint32_t events) {
+  if (closed_) return;
+  // An error or hang-up shows up as a failed or empty read or write; let them report it.
+  if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) readable_ = true;
+  if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR)) writable_ = true;
+  Pump();
+}
+
+template <class Transport>
+void Session<Transport>::Pump() {
+  if (!connection_ && !TryHandshake()) return;
+  for (;;) {
+    if (connection_->state() == Connection::State::kClosed) return Close();
+    bool progress = TryWrite();
+    if (closed_) return;
+    if (connection_->WantsShutdownSend()) {
+      // Plain TCP: a client that said it sends nothing more is closed at once, without the
+      // half-close and the linger (two syscalls and a wake-up fewer per such connection). TLS
+      // keeps its close_notify, which clients may expect before the end of the stream.
+      if constexpr (!Transport::kTls) {
+        if (connection_->ClientSendsNoMore()) return Close();
       }
-    } else {
-      boost::system::error_code ignored;
-      stream_.shutdown(boost::asio::ip::tcp::socket::shutdown_send, ignored);
-      connection.OnShutdownSend();
+      transport_.ShutdownSend(writable_);
+      connection_->OnShutdownSend();
     }
-  }
-  if (!reading_ && connection.WantsRead()) {
-    // async_read_some tries recv at once (Asio's speculative read), which fails with EAGAIN when
-    // the client has not sent its next request yet. Waiting for readiness first (async_wait) was
-    // measured to cost an epoll_ctl on every request instead, which is worse: Asio 1.74 re-arms
-    // the descriptor for every non-speculative operation (docs/performance.md). Over TLS the
-    // stream's engine decrypts what the socket read gives into the connection's buffer.
-    reading_ = true;
-    stream_.async_read_some(connection.ReadBuffer(),
-                            [this](boost::system::error_code ec, size_t bytes) {
-                              OnRead(ec, bytes);
-                            });
+    progress |= TryRead();
+    if (!progress) return;
   }
 }
 
-template <class Stream>
-void Session<Stream>::OnRead(boost::system::error_code ec, size_t bytes) {
-  reading_ = false;
-  if (closed_) return MaybeDestroy();
-  if (ec) {
-    connection_->OnPeerClosed();  // EOF, reset, or (TLS) a bad record or a close_notify
-  } else {
-    connection_->OnRead(bytes, worker_.now_ms());
+template <class Transport>
+bool Session<Transport>::TryHandshake() {
+  const IoResult result = transport_.Handshake(readable_, writable_);
+  if (result.status == IoResult::kWouldBlock) return false;
+  if (result.status != IoResult::kDone) {
+    if constexpr (Transport::kTls) worker_.OnTlsHandshakeFailed(peer_, transport_.error());
+    Close();
+    return false;
   }
-  Pump();
+  // The header deadline of a new connection starts now, after the handshake.
+  connection_.emplace(worker_.options(), handler_, static_cast<ConnectionHost&>(*this), peer_,
+                      worker_.now_ms());
+  return true;
 }
 
-template <class Stream>
-void Session<Stream>::OnWrite(boost::system::error_code ec) {
+template <class Transport>
+bool Session<Transport>::TryWrite() {
+  if (!writing_) {
+    if (!connection_->HasOutput()) {
+      // What the transport still holds (TLS records) goes out as the socket takes it.
+      if (transport_.Flush(writable_).status == IoResult::kError) Close();
+      return false;
+    }
+    out_ = connection_->StartWrite(worker_.now_ms());
+    written_ = 0;
+    writing_ = true;
+  }
+  bool progress = false;
+  while (written_ < out_.size()) {
+    const IoResult result =
+        transport_.Write(out_.data() + written_, out_.size() - written_, writable_);
+    if (result.status == IoResult::kWouldBlock) return progress;
+    if (result.status != IoResult::kDone) {
+      Close();  // reset or broken pipe: the client is gone
+      return true;
+    }
+    written_ += result.bytes;
+    progress = true;
+  }
   writing_ = false;
-  if (closed_) return MaybeDestroy();
-  if (ec) return Close();
   connection_->OnWriteDone(worker_.now_ms());
-  Pump();
+  return true;
 }
 
-template <class Stream>
-void Session<Stream>::OnTick(int64_t now_ms) {
+template <class Transport>
+bool Session<Transport>::TryRead() {
+  if (!connection_->WantsRead()) return false;
+  const boost::asio::mutable_buffer buffer = connection_->ReadBuffer();
+  const IoResult result =
+      transport_.Read(static_cast<char*>(buffer.data()), buffer.size(), readable_);
+  switch (result.status) {
+    case IoResult::kDone:
+      connection_->OnRead(result.bytes, worker_.now_ms());
+      return true;
+    case IoResult::kWouldBlock:
+      return false;
+    case IoResult::kEof:
+    case IoResult::kError:
+      // EOF, reset, or (TLS) a bad record or a close_notify; a request being handled is still
+      // answered.
+      connection_->OnPeerClosed();
+      return true;
+  }
+  return false;
+}
+
+template <class Transport>
+void Session<Transport>::OnTick(int64_t now_ms) {
   if (closed_) return;
   if (!connection_) {  // TLS handshake in progress
     if (now_ms >= handshake_deadline_ms_) Close();
@@ -154,33 +153,29 @@ void Session<Stream>::OnTick(int64_t now_ms) {
   Pump();
 }
 
-template <class Stream>
-void Session<Stream>::OnShutdown() {
+template <class Transport>
+void Session<Transport>::OnShutdown() {
   if (closed_) return;
   if (!connection_) return Close();
   connection_->OnShutdown();
   Pump();
 }
 
-template <class Stream>
-void Session<Stream>::Close() {
+template <class Transport>
+void Session<Transport>::Close() {
   if (closed_) return;
   closed_ = true;
   if (connection_) connection_->Abort();  // gives up a request waiting in the store
-  boost::system::error_code ignored;
-  socket().close(ignored);  // completes pending operations with operation_aborted
+  ::close(transport_.fd());               // also ends its poller registration
   MaybeDestroy();
 }
 
-template <class Stream>
-void Session<Stream>::MaybeDestroy() {
-  if (closed_ && !handshaking_ && !reading_ && !writing_ &&
-      (!connection_ || connection_->CanDestroy())) {
-    worker_.Remove(this);
-  }
+template <class Transport>
+void Session<Transport>::MaybeDestroy() {
+  if (closed_ && (!connection_ || connection_->CanDestroy())) worker_.Remove(this);
 }
 
-template class Session<boost::asio::ip::tcp::socket>;
-template class Session<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>>;
+template class Session<PlainTransport>;
+template class Session<TlsTransport>;
 
 }  // namespace rendezvous::net

@@ -1,45 +1,44 @@
-// Session: one client connection's socket, from accept to close, over plain TCP or over TLS.
+// Session: one client connection, from accept to close, over plain TCP or over TLS, on the worker's
+// Poller (edge-triggered: poller.h).
 //
 // The protocol (parsing, pipelining, 100-continue, the handler call, every deadline) lives in the
-// socket-free net::Connection (connection.h); the session only moves bytes between the stream and
-// it: it arms a read when the connection wants bytes (Asio's speculative read: recv first), one
-// write for everything queued, the half-close before lingering, passes the worker's one-second
-// tick on as the connection's deadline check, and posts a handler completion that arrived on a
-// store thread back to its own thread.
-//
-// The stream is a template parameter, so the plain path calls the socket directly (no virtual
-// call per read or write); the two instantiations are PlainSession (tcp::socket) and TlsSession
-// (ssl::stream<tcp::socket>). Only the worker's list and tick go through SessionBase's virtual
-// functions, once per session per second.
+// socket-free net::Connection (connection.h); the session only moves bytes between the socket and
+// it, through its Transport (transport.h: recv and send; tls_transport.h: OpenSSL over them):
+// - it reads while the connection wants bytes and the transport has some: a read that fills less
+//   than the buffer drained the socket, so the next read waits for the poller's next readable edge
+//   (no read that only finds EAGAIN);
+// - it writes everything queued, and what the kernel did not take when it becomes writable again;
+// - the half-close before lingering (TLS: close_notify), the worker's one-second tick as the
+//   deadline check, and a handler completion that arrived on a store thread posted back to its
+//   own thread.
 //
 // TLS: the session first runs the server handshake, with its own deadline (handshake_timeout,
-// checked on the tick); the Connection (and its buffers) exists only once the handshake is done, so
-// a client that sends garbage or stalls costs a socket and OpenSSL's state, not the HTTP buffers,
-// and its slot of the connection caps is held meanwhile. A failed handshake closes the connection
-// without a log line of its own (the worker logs at most one line a minute). The half-close of a
-// TLS connection is close_notify (async_shutdown): it also waits for the client's close_notify,
-// bounded by the connection's linger deadline, instead of draining leftovers.
+// checked on the tick); the Connection (and its buffers) exists only once the handshake is done,
+// so a client that sends garbage or stalls costs a socket and OpenSSL's state, not the HTTP
+// buffers, and its slot of the connection caps is held meanwhile. A failed handshake closes the
+// connection without a log line of its own (the worker logs at most one line a minute).
 //
-// Threading: a session lives on one worker's io_context and is touched only from that thread,
-// except PostCompletion, which may be called from a store thread (it only posts).
-// Ownership: the Worker owns its sessions; a session asks the worker to delete it once closed and
-// no asynchronous operation (handshake, read, write, shutdown, posted completion) refers to it
-// any more.
+// The transport is a template parameter, so the plain path calls recv and send directly (no virtual
+// call per read or write); the two instantiations are PlainSession and TlsSession. Only the
+// worker's list and tick go through SessionBase's virtual functions, once per session per second.
+//
+// Threading: a session lives on one worker's thread, except PostCompletion, which may be called
+// from a store thread (it only posts). Ownership: the Worker owns its sessions; a session asks the
+// worker to delete it once its socket is closed and no posted completion refers to it any more.
 #pragma once
 
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string_view>
-#include <type_traits>
-
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/stream.hpp>
+#include <utility>
 
 #include "common/ip_address.h"
 #include "http/request_handler.h"
 #include "net/connection.h"
+#include "net/poller.h"
+#include "net/tls_transport.h"
+#include "net/transport.h"
 
 namespace rendezvous::net {
 
@@ -60,18 +59,20 @@ class SessionBase {
   SessionBase* next = nullptr;
 };
 
-template <class Stream>
-class Session final : public SessionBase, private ConnectionHost {
+template <class Transport>
+class Session final : public SessionBase, private ConnectionHost, private PollTarget {
  public:
-  using StreamType = Stream;
-  static constexpr bool kTls = !std::is_same_v<Stream, boost::asio::ip::tcp::socket>;
-
-  // `peer` holds a slot of the worker's ConnectionLimiter (taken with `exempt`), given back by
-  // the destructor. `tls_context` (TLS only) is the context `stream` was made with, kept alive
-  // for the connection's life across reloads.
-  Session(Worker& worker, http::RequestHandler& handler, Stream stream,
-          const common::IpAddress& peer, bool exempt,
-          std::shared_ptr<boost::asio::ssl::context> tls_context = nullptr);
+  // `fd`: the accepted socket, non-blocking; the session closes it. `peer` holds a slot of the
+  // worker's ConnectionLimiter (taken with `exempt`), given back by the destructor.
+  // `transport_args`: the transport's after the descriptor (TLS: the context).
+  template <class... TransportArgs>
+  Session(Worker& worker, http::RequestHandler& handler, int fd, const common::IpAddress& peer,
+          bool exempt, TransportArgs&&... transport_args)
+      : worker_(worker),
+        handler_(handler),
+        peer_(peer),
+        exempt_from_client_cap_(exempt),
+        transport_(fd, std::forward<TransportArgs>(transport_args)...) {}
   ~Session() override;
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
@@ -85,41 +86,40 @@ class Session final : public SessionBase, private ConnectionHost {
   void PostCompletion() override;  // any thread
   std::string_view CurrentDate() override;
   int64_t MonotonicNanos() override;
+  // PollTarget.
+  void OnPollEvents(uint32_t events) override;
 
-  void OnHandshake(boost::system::error_code ec);
-  // Does what the connection asks for after every event: write, half-close, read, or close.
+  // Moves bytes until neither side can progress, doing what the connection asks on the way
+  // (half-close, close).
   void Pump();
-  void OnRead(boost::system::error_code ec, size_t bytes);
-  void OnWrite(boost::system::error_code ec);
+  // The TLS handshake's step; true when it finished (the connection exists).
+  bool TryHandshake();
+  // One step each; true when something changed (bytes moved, or the connection's state).
+  bool TryWrite();
+  bool TryRead();
   void Close();
   void MaybeDestroy();
-  boost::asio::ip::tcp::socket& socket() {
-    if constexpr (kTls) {
-      return stream_.next_layer();
-    } else {
-      return stream_;
-    }
-  }
 
   Worker& worker_;
   http::RequestHandler& handler_;
-  const std::shared_ptr<boost::asio::ssl::context> tls_context_;
-  Stream stream_;
   const common::IpAddress peer_;
   const bool exempt_from_client_cap_;
+  Transport transport_;
   // Empty during the TLS handshake.
   std::optional<Connection> connection_;
+  std::string_view out_;  // the write in progress (from Connection::StartWrite)
+  size_t written_ = 0;    // of out_
   int64_t handshake_deadline_ms_ = 0;
-  bool handshaking_ = false;  // an async handshake is in flight
-  bool reading_ = false;      // an async read (or, TLS lingering, the shutdown) is in flight
-  bool writing_ = false;      // an async write is in flight
+  bool readable_ = true;  // the socket may have bytes (no short read since the last edge)
+  bool writable_ = true;  // the socket's send buffer may have room
+  bool writing_ = false;  // out_ is not all written yet
   bool closed_ = false;
 };
 
-using PlainSession = Session<boost::asio::ip::tcp::socket>;
-using TlsSession = Session<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>>;
+using PlainSession = Session<PlainTransport>;
+using TlsSession = Session<TlsTransport>;
 
-extern template class Session<boost::asio::ip::tcp::socket>;
-extern template class Session<boost::asio::ssl::stream<boost::asio::ip::tcp::socket>>;
+extern template class Session<PlainTransport>;
+extern template class Session<TlsTransport>;
 
 }  // namespace rendezvous::net

@@ -3,6 +3,9 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/post.hpp>
@@ -41,19 +44,21 @@ Worker::Worker(const ServerOptions& options, http::RequestHandler& handler,
 
 Worker::~Worker() {
   // Sessions still here were cut off by Stop(); their sockets close with them.
+  FreeRemoved();
   while (sessions_ != nullptr) {
     SessionBase* next = sessions_->next;
     delete sessions_;
     sessions_ = next;
   }
+  CloseListeners();
 }
 
 namespace {
 
 // Binds and listens `acceptor` (see Worker::Listen).
-boost::system::error_code ListenOn(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
-                                   bool dual_stack, Worker::PortClaim claim,
-                                   const char** failed_step) {
+boost::system::error_code ListenAcceptor(tcp::acceptor& acceptor, const tcp::endpoint& endpoint,
+                                         bool dual_stack, Worker::PortClaim claim,
+                                         const char** failed_step) {
   boost::system::error_code ec;
   auto fail = [&](const char* step) {
     *failed_step = step;
@@ -98,41 +103,77 @@ boost::system::error_code ListenOn(tcp::acceptor& acceptor, const tcp::endpoint&
   return {};
 }
 
+uint16_t LocalPort(int fd) {
+  sockaddr_storage address{};
+  socklen_t length = sizeof address;
+  if (fd < 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) return 0;
+  if (address.ss_family == AF_INET) {
+    return ntohs(reinterpret_cast<const sockaddr_in&>(address).sin_port);
+  }
+  return ntohs(reinterpret_cast<const sockaddr_in6&>(address).sin6_port);
+}
+
 }  // namespace
+
+boost::system::error_code Worker::ListenOn(Listener& listener, const tcp::endpoint& endpoint,
+                                           bool dual_stack, PortClaim claim,
+                                           const char** failed_step) {
+  // Asio sets the socket up; the poller waits on it from then on.
+  tcp::acceptor acceptor(io_context_);
+  boost::system::error_code ec =
+      ListenAcceptor(acceptor, endpoint, dual_stack, claim, failed_step);
+  if (ec) return ec;
+  // Non-blocking: accept4 runs until EAGAIN.
+  acceptor.non_blocking(true, ec);
+  if (!ec) listener.fd = acceptor.release(ec);
+  if (!ec) ec = poller_.Add(listener.fd, &listener);
+  if (ec) {
+    *failed_step = "cannot listen on";
+    if (listener.fd >= 0) ::close(listener.fd);
+    listener.fd = -1;
+  }
+  return ec;
+}
 
 boost::system::error_code Worker::Listen(const tcp::endpoint& endpoint, bool dual_stack,
                                          PortClaim claim, const char** failed_step) {
-  return ListenOn(acceptor_, endpoint, dual_stack, claim, failed_step);
+  listener_.retry = &accept_retry_;
+  return ListenOn(listener_, endpoint, dual_stack, claim, failed_step);
 }
 
 boost::system::error_code Worker::ListenTls(const tcp::endpoint& endpoint, bool dual_stack,
                                             PortClaim claim, const char** failed_step) {
-  return ListenOn(tls_acceptor_, endpoint, dual_stack, claim, failed_step);
+  tls_listener_.retry = &tls_accept_retry_;
+  return ListenOn(tls_listener_, endpoint, dual_stack, claim, failed_step);
 }
 
-uint16_t Worker::tls_local_port() const {
-  boost::system::error_code ec;
-  return tls_acceptor_.local_endpoint(ec).port();
-}
+uint16_t Worker::tls_local_port() const { return LocalPort(tls_listener_.fd); }
 
-uint16_t Worker::local_port() const {
-  boost::system::error_code ec;
-  return acceptor_.local_endpoint(ec).port();
-}
+uint16_t Worker::local_port() const { return LocalPort(listener_.fd); }
 
 void Worker::Run() {
-  DoAccept(acceptor_);
-  if (tls_acceptor_.is_open()) DoAccept(tls_acceptor_);
+  if (boost::system::error_code ec = poller_.Start()) {
+    common::LogError("cannot wait for connections: " + ec.message());
+    return;
+  }
+  // Connections may already wait in the backlog (the edge came before the poller ran).
+  if (listener_.fd >= 0) AcceptReady(listener_);
+  if (tls_listener_.fd >= 0) AcceptReady(tls_listener_);
   DoTick();
   io_context_.run();
+}
+
+void Worker::CloseListeners() {
+  for (Listener* listener : {&listener_, &tls_listener_}) {
+    if (listener->fd >= 0) ::close(listener->fd);
+    listener->fd = -1;
+  }
 }
 
 void Worker::BeginShutdown() {
   asio::post(io_context_, [this] {
     shutting_down_ = true;
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    tls_acceptor_.close(ignored);
+    CloseListeners();
     accept_retry_.cancel();
     tls_accept_retry_.cancel();
     for (SessionBase* s = sessions_; s != nullptr;) {
@@ -140,75 +181,85 @@ void Worker::BeginShutdown() {
       s->OnShutdown();
       s = next;
     }
-    if (session_count_ == 0) tick_.cancel();
+    MaybeFinishShutdown();
   });
+}
+
+void Worker::MaybeFinishShutdown() {
+  if (!shutting_down_ || session_count_ != 0) return;
+  // Nothing is left to wait for: let run() return.
+  tick_.cancel();
+  poller_.Stop();
 }
 
 void Worker::Stop() { io_context_.stop(); }
 
-void Worker::DoAccept(tcp::acceptor& acceptor) {
-  if (shutting_down_) return;
-  acceptor.async_accept(io_context_,
-                        [this, &acceptor](boost::system::error_code ec, tcp::socket socket) {
-                          OnAccept(acceptor, ec, std::move(socket));
-                        });
-}
-
-void Worker::OnAccept(tcp::acceptor& acceptor, boost::system::error_code ec, tcp::socket socket) {
-  const bool tls = &acceptor == &tls_acceptor_;
-  if (shutting_down_ || ec == asio::error::operation_aborted) return;
-  if (ec) {
+void Worker::AcceptReady(Listener& listener) {
+  // Bounded, so that a flood of connections cannot hold the thread; the rest is taken on the
+  // next turn of the loop (the edge that announced them will not come again).
+  constexpr int kAcceptBatch = 64;
+  for (int i = 0; i < kAcceptBatch; ++i) {
+    if (shutting_down_ || listener.fd < 0) return;
+    tcp::endpoint remote;
+    socklen_t length = static_cast<socklen_t>(remote.capacity());
+    const int fd = ::accept4(listener.fd, remote.data(), &length, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd >= 0) {
+      remote.resize(length);
+      OnAccepted(listener, fd, remote);
+      continue;
+    }
+    const int error = errno;
+    if (error == EAGAIN || error == EWOULDBLOCK) return;
+    if (error == EINTR || error == ECONNABORTED || error == EPROTO) continue;
     // Out of file descriptors or memory: back off briefly instead of spinning on accept.
     if (accept_error_log_.ShouldLog(clock_.Now())) {
-      common::LogWarning("accept failed: " + ec.message());
+      common::LogWarning("accept failed: " +
+                         boost::system::error_code(error, boost::system::system_category())
+                             .message());
     }
-    asio::steady_timer& retry = tls ? tls_accept_retry_ : accept_retry_;
-    retry.expires_after(std::chrono::milliseconds(100));
-    retry.async_wait([this, &acceptor](boost::system::error_code wait_ec) {
-      if (!wait_ec) DoAccept(acceptor);
+    listener.retry->expires_after(std::chrono::milliseconds(100));
+    listener.retry->async_wait([this, &listener](boost::system::error_code wait_ec) {
+      if (!wait_ec) AcceptReady(listener);
     });
     return;
   }
-  boost::system::error_code option_ec;
+  asio::post(io_context_, [this, &listener] { AcceptReady(listener); });
+}
+
+void Worker::OnAccepted(const Listener& listener, int fd, const tcp::endpoint& remote) {
   // Without TCP_NODELAY, a pipelining client stalls on Nagle + delayed ACK.
-  socket.set_option(tcp::no_delay(true), option_ec);
-  const tcp::endpoint remote = socket.remote_endpoint(option_ec);
+  int one = 1;
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   const common::IpAddress peer = ToIpAddress(remote.address());
   const bool exempt = options_.proxies.IsTrusted(peer);
-  if (option_ec) {
-    // The peer is already gone; nothing to serve.
-  } else if (!connections_.TryAcquire(peer, exempt)) {
+  if (!connections_.TryAcquire(peer, exempt)) {
     // Which cap: the total is full, or else it was this client's. Other workers may accept or
     // close connections meanwhile, so at the edge a refusal can land under the other reason.
     // Counted before the close, so a client that sees the close sees the count.
     const bool total_full = connections_.open_connections() >= options_.max_connections;
     (total_full ? refused_.total_cap : refused_.per_client_cap)->Increment();
     // Over a connection cap: close before reading a byte, so the cost stays at an accept.
-    socket.close(option_ec);
+    ::close(fd);
     if (refused_log_.ShouldLog(clock_.Now())) {
       common::LogWarning("connection cap reached (" +
                          std::to_string(connections_.open_connections()) +
                          " open); refusing new connections from " + peer.ToString());
     }
-  } else {
-    SessionBase* session;
-    if (tls) {
-      // The context of the moment: a reload swaps it for new handshakes only.
-      std::shared_ptr<asio::ssl::context> context = tls_.contexts->Current();
-      TlsSession::StreamType stream(std::move(socket), *context);
-      session = new TlsSession(*this, handler_, std::move(stream), peer, exempt, std::move(context));
-    } else {
-      http::RequestHandler& handler =
-          tls_.plain_handler != nullptr ? *tls_.plain_handler : handler_;
-      session = new PlainSession(*this, handler, std::move(socket), peer, exempt);
-    }
-    session->next = sessions_;
-    if (sessions_ != nullptr) sessions_->prev = session;
-    sessions_ = session;
-    ++session_count_;
-    session->Start();
+    return;
   }
-  DoAccept(acceptor);
+  SessionBase* session;
+  if (listener.tls) {
+    // The context of the moment: a reload swaps it for new handshakes only.
+    session = new TlsSession(*this, handler_, fd, peer, exempt, tls_.contexts->Current());
+  } else {
+    http::RequestHandler& handler = tls_.plain_handler != nullptr ? *tls_.plain_handler : handler_;
+    session = new PlainSession(*this, handler, fd, peer, exempt);
+  }
+  session->next = sessions_;
+  if (sessions_ != nullptr) sessions_->prev = session;
+  sessions_ = session;
+  ++session_count_;
+  session->Start();
 }
 
 void Worker::OnTlsHandshakeFailed(const common::IpAddress& peer,
@@ -226,8 +277,17 @@ void Worker::Remove(SessionBase* session) {
   if (session->next != nullptr) session->next->prev = session->prev;
   if (sessions_ == session) sessions_ = session->next;
   --session_count_;
-  delete session;
-  if (shutting_down_ && session_count_ == 0) tick_.cancel();
+  if (poller_.Dispatching()) {
+    removed_.push_back(session);  // an event of this batch may still name it
+  } else {
+    delete session;
+  }
+  MaybeFinishShutdown();
+}
+
+void Worker::FreeRemoved() {
+  for (SessionBase* session : removed_) delete session;
+  removed_.clear();
 }
 
 void Worker::RefreshTime() {

@@ -9,6 +9,10 @@
 // itself can still join: that is what the option means, and the kernel offers no way to close a
 // group to newcomers.)
 //
+// Connections (plain and TLS) and the listening sockets wait on the worker's Poller (edge-triggered
+// epoll of its own; accept4 takes a batch of new connections, already non-blocking, with their
+// addresses).
+//
 // No strand and no lock on the request path: everything a worker owns is touched only from its
 // thread. The tick refreshes the cached Date header and enforces every session deadline, so no
 // connection carries a timer of its own.
@@ -22,6 +26,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -29,6 +34,7 @@
 #include "http/request_handler.h"
 #include "net/connection_limiter.h"
 #include "net/options.h"
+#include "net/poller.h"
 #include "net/tls_context.h"
 
 namespace rendezvous::net {
@@ -101,13 +107,31 @@ class Worker {
   const common::Clock& clock() const { return clock_; }
   int64_t now_ms() const { return now_ms_; }
   boost::asio::io_context& io_context() { return io_context_; }
+  Poller& poller() { return poller_; }
   ConnectionLimiter& connections() { return connections_; }
+  // Deletes a closed session (after the poller's current batch, if one is being dispatched).
   void Remove(SessionBase* session);
 
  private:
-  void DoAccept(boost::asio::ip::tcp::acceptor& acceptor);
-  void OnAccept(boost::asio::ip::tcp::acceptor& acceptor, boost::system::error_code ec,
-                boost::asio::ip::tcp::socket socket);
+  // A listening socket on the poller.
+  struct Listener final : PollTarget {
+    Listener(Worker& worker, bool tls) : worker(worker), tls(tls) {}
+    void OnPollEvents(uint32_t) override { worker.AcceptReady(*this); }
+    Worker& worker;
+    const bool tls;
+    int fd = -1;
+    boost::asio::steady_timer* retry = nullptr;
+  };
+  boost::system::error_code ListenOn(Listener& listener,
+                                     const boost::asio::ip::tcp::endpoint& endpoint,
+                                     bool dual_stack, PortClaim claim, const char** failed_step);
+  // Accepts what the listening socket holds (a bounded batch per turn).
+  void AcceptReady(Listener& listener);
+  // A connection accepted on `listener`: the caps, then a session.
+  void OnAccepted(const Listener& listener, int fd, const boost::asio::ip::tcp::endpoint& remote);
+  void CloseListeners();
+  void FreeRemoved();
+  void MaybeFinishShutdown();
   void DoTick();
   void OnTick();
   void RefreshTime();
@@ -118,13 +142,15 @@ class Worker {
   ConnectionLimiter& connections_;
   const RefusedConnections refused_;
   boost::asio::io_context io_context_{1};
-  boost::asio::ip::tcp::acceptor acceptor_{io_context_};
+  Poller poller_{io_context_, [this] { FreeRemoved(); }};
   const WorkerTls tls_;
-  boost::asio::ip::tcp::acceptor tls_acceptor_{io_context_};
   boost::asio::steady_timer tick_{io_context_};
   boost::asio::steady_timer accept_retry_{io_context_};
   boost::asio::steady_timer tls_accept_retry_{io_context_};
+  Listener listener_{*this, false};
+  Listener tls_listener_{*this, true};
   SessionBase* sessions_ = nullptr;  // intrusive list head
+  std::vector<SessionBase*> removed_;  // closed during a poller batch, deleted after it
   size_t session_count_ = 0;
   bool shutting_down_ = false;
   common::LogThrottle accept_error_log_{absl::Minutes(1)};

@@ -355,6 +355,64 @@ TEST_F(ConnectionTest, TheLastResponseIsFollowedByALingerUntilEofOrTheLingerDead
   EXPECT_EQ(connection_->state(), State::kClosed);
 }
 
+TEST_F(ConnectionTest, AClientThatAskedToCloseAndSentNothingMoreMayBeClosedAtOnce) {
+  Feed("GET /k HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n");
+  connection_->StartWrite(now_ms_);
+  connection_->OnWriteDone(now_ms_);
+  EXPECT_EQ(connection_->state(), State::kLingering);
+  EXPECT_TRUE(connection_->ClientSendsNoMore());
+}
+
+TEST_F(ConnectionTest, AnHttp10RequestWithoutKeepAliveMayBeClosedAtOnce) {
+  Feed("GET /k HTTP/1.0\r\n\r\n");
+  connection_->StartWrite(now_ms_);
+  connection_->OnWriteDone(now_ms_);
+  EXPECT_TRUE(connection_->ClientSendsNoMore());
+}
+
+TEST_F(ConnectionTest, BytesAfterACloseRequestKeepTheLinger) {
+  Feed("GET /k HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /more HTTP/1.1\r\n");
+  connection_->StartWrite(now_ms_);
+  connection_->OnWriteDone(now_ms_);
+  EXPECT_EQ(connection_->state(), State::kLingering);
+  EXPECT_FALSE(connection_->ClientSendsNoMore());
+}
+
+TEST_F(ConnectionTest, AServerDecidedCloseKeepsTheLinger) {
+  // A keep-alive client whose body is refused may still be sending it.
+  Feed("POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 1000\r\n\r\n");
+  EXPECT_EQ(connection_->state(), State::kClosing);
+  connection_->StartWrite(now_ms_);
+  connection_->OnWriteDone(now_ms_);
+  EXPECT_FALSE(connection_->ClientSendsNoMore());
+  // So does a protocol error, even on a request that said Connection: close.
+  Make(Options());
+  Feed("GET /k HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n");
+  connection_->StartWrite(now_ms_);
+  connection_->OnWriteDone(now_ms_);
+  EXPECT_EQ(connection_->state(), State::kLingering);
+  EXPECT_FALSE(connection_->ClientSendsNoMore());
+}
+
+TEST_F(ConnectionTest, BuffersGrownByALargeRequestAndAnswerAreGivenBack) {
+  ServerOptions options = Options();
+  options.body_limit_bytes = 1 << 20;
+  Make(options);
+  Feed("GET /k HTTP/1.1\r\nHost: h\r\n\r\n");
+  Written();
+  const size_t usual = connection_->BufferBytes();
+  // A 500 KB body, echoed: the read buffer, the body, the answer and the output all grow.
+  Feed("POST /k HTTP/1.1\r\nHost: h\r\nContent-Length: 500000\r\n\r\n" +
+       std::string(500'000, 'x'));
+  EXPECT_GT(Written().size(), 500'000u);
+  EXPECT_LE(connection_->BufferBytes(), usual + 64 * 1024);
+  // And a steady connection keeps its small buffers (no allocation per request: see
+  // connection_allocation_test).
+  Feed("GET /k HTTP/1.1\r\nHost: h\r\n\r\n");
+  Written();
+  EXPECT_LE(connection_->BufferBytes(), usual + 64 * 1024);
+}
+
 TEST_F(ConnectionTest, ExpectContinueGetsAnInterimAnswerBeforeTheBody) {
   Feed("POST /k HTTP/1.1\r\nHost: h\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n");
   EXPECT_EQ(Written(), "HTTP/1.1 100 Continue\r\n\r\n");
