@@ -31,9 +31,20 @@ Poller::~Poller() = default;
 
 boost::system::error_code Poller::Add(int fd, PollTarget* target) {
   epoll_event event{};
-  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
   event.data.ptr = target;
   if (::epoll_ctl(descriptor_.native_handle(), EPOLL_CTL_ADD, fd, &event) != 0) {
+    return LastError();
+  }
+  return {};
+}
+
+boost::system::error_code Poller::WatchWritable(int fd, PollTarget* target) {
+  epoll_event event{};
+  event.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  event.data.ptr = target;
+  // A modification re-checks readiness, so room that appeared since the EAGAIN is not missed.
+  if (::epoll_ctl(descriptor_.native_handle(), EPOLL_CTL_MOD, fd, &event) != 0) {
     return LastError();
   }
   return {};

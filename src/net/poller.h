@@ -1,8 +1,10 @@
 // Poller: one worker's readiness of its own sockets, edge-triggered, the way nginx waits.
 //
-// Each socket is registered once (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET) in an epoll instance
-// of the worker's own, and stays registered until it is closed (closing a socket removes it, so
-// there is no EPOLL_CTL_DEL). Its target then reads until a read comes back short and writes until
+// Each socket is registered once (EPOLLIN | EPOLLRDHUP | EPOLLET) in an epoll instance of the
+// worker's own, and stays registered until it is closed (closing a socket removes it, so there is
+// no EPOLL_CTL_DEL). Writability is watched only for a socket whose send buffer once filled up
+// (WatchWritable, kept from then on): otherwise every ACK that frees room would be one more event,
+// and one more wake-up of the io_context's epoll, for nothing. Its target then reads until a read comes back short and writes until
 // the kernel takes no more, and waits for the next edge only after that. Asio's reactor, which
 // this replaces for client connections and the listening sockets, spends a syscall per request
 // more: a speculative recv that fails with EAGAIN before it waits, or an EPOLL_CTL_MOD to re-arm
@@ -53,6 +55,8 @@ class Poller {
   // Registers `fd` (non-blocking) for `target`, edge-triggered for reading and writing. The
   // registration ends when the descriptor is closed.
   [[nodiscard]] boost::system::error_code Add(int fd, PollTarget* target);
+  // From now on also reports EPOLLOUT edges for `fd` (and one at once if it is writable now).
+  [[nodiscard]] boost::system::error_code WatchWritable(int fd, PollTarget* target);
 
   // Starts waiting (returns the epoll_create1 error, if any); Stop ends the wait so that the
   // io_context can run out of work.

@@ -56,7 +56,7 @@ void Session<Transport>::OnPollEvents(uint32_t events) {
 
 template <class Transport>
 void Session<Transport>::Pump() {
-  if (!connection_ && !TryHandshake()) return;
+  if (!connection_ && !TryHandshake()) return WatchWritableIfFull();
   for (;;) {
     if (connection_->state() == Connection::State::kClosed) return Close();
     bool progress = TryWrite();
@@ -72,8 +72,15 @@ void Session<Transport>::Pump() {
       connection_->OnShutdownSend();
     }
     progress |= TryRead();
-    if (!progress) return;
+    if (!progress) return WatchWritableIfFull();
   }
+}
+
+template <class Transport>
+void Session<Transport>::WatchWritableIfFull() {
+  if (closed_ || writable_ || watching_writable_) return;
+  watching_writable_ = true;
+  if (worker_.poller().WatchWritable(transport_.fd(), this)) Close();
 }
 
 template <class Transport>

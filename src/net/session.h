@@ -92,6 +92,8 @@ class Session final : public SessionBase, private ConnectionHost, private PollTa
   // Moves bytes until neither side can progress, doing what the connection asks on the way
   // (half-close, close).
   void Pump();
+  // After a send found the socket full: asks the poller for its writable edges (once).
+  void WatchWritableIfFull();
   // The TLS handshake's step; true when it finished (the connection exists).
   bool TryHandshake();
   // One step each; true when something changed (bytes moved, or the connection's state).
@@ -112,6 +114,7 @@ class Session final : public SessionBase, private ConnectionHost, private PollTa
   int64_t handshake_deadline_ms_ = 0;
   bool readable_ = true;  // the socket may have bytes (no short read since the last edge)
   bool writable_ = true;  // the socket's send buffer may have room
+  bool watching_writable_ = false;  // the poller reports its writable edges (after an EAGAIN)
   bool writing_ = false;  // out_ is not all written yet
   bool closed_ = false;
 };
