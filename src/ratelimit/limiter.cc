@@ -74,6 +74,19 @@ size_t Limiter::MemoryBytes() const {
   return shard_count_ * sizeof(Shard) + slot_count_ * sizeof(Slot);
 }
 
+void Limiter::Prefetch(const ClientKey& client) const {
+  const size_t hash = absl::Hash<ClientKey>{}(client);
+  const Shard& shard = shards_[hash & (shard_count_ - 1)];
+  const size_t set_index = (hash / shard_count_) & (sets_per_shard_ - 1);
+  __builtin_prefetch(&shard, /*rw=*/1);
+  // The set's slots (kWays * 24 bytes) span three or four cache lines; the pointer is read
+  // without the lock, but it is set once at construction.
+  const char* set = reinterpret_cast<const char*>(&shard.slots[set_index * kWays]);
+  for (size_t offset = 0; offset < kWays * sizeof(Slot) + 63; offset += 64) {
+    __builtin_prefetch(set + offset, /*rw=*/1);
+  }
+}
+
 Decision Limiter::Take(const ClientKey& client, int64_t cost_tokens, absl::Time now) {
   const int64_t now_nanos =
       std::clamp<int64_t>(absl::ToUnixNanos(now), -kTimeLimitNanos, kTimeLimitNanos);

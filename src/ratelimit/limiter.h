@@ -85,6 +85,12 @@ class Limiter {
   // changes nothing). A refused request leaves the bucket as it was.
   Decision Take(const ClientKey& client, int64_t cost_tokens, absl::Time now);
 
+  // A hint, with no effect on any decision: starts loading `client`'s set of the table (and its
+  // shard's lock) into the cache. A public server sees many clients, so the set a request needs
+  // is usually cold; a caller that knows the client early calls this first, and the memory
+  // latency overlaps its other work until Take. No lock is taken.
+  void Prefetch(const ClientKey& client) const;
+
   // Bytes of memory the table occupies (fixed for the Limiter's life).
   size_t MemoryBytes() const;
   int64_t capacity_tokens() const { return options_.capacity_tokens; }
