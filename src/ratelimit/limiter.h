@@ -29,6 +29,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -105,6 +106,10 @@ class Limiter {
   Options options_;                      // after clamping
   int64_t emission_interval_nanos_ = 1;  // T
   int64_t burst_nanos_ = 1;              // capacity * T
+  struct FreeTable {
+    void operator()(char* table) const { std::free(table); }
+  };
+  std::unique_ptr<char, FreeTable> table_;  // every shard's slots (trivially destructible)
   std::unique_ptr<Shard[]> shards_;
   size_t shard_count_ = 0;
   size_t sets_per_shard_ = 0;
