@@ -29,6 +29,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
 #include <memory>
 #include <utility>
 
@@ -85,6 +86,12 @@ class Limiter {
   // changes nothing). A refused request leaves the bucket as it was.
   Decision Take(const ClientKey& client, int64_t cost_tokens, absl::Time now);
 
+  // A hint, with no effect on any decision: starts loading `client`'s set of the table (and its
+  // shard's lock) into the cache. A public server sees many clients, so the set a request needs
+  // is usually cold; a caller that knows the client early calls this first, and the memory
+  // latency overlaps its other work until Take. No lock is taken.
+  void Prefetch(const ClientKey& client) const;
+
   // Bytes of memory the table occupies (fixed for the Limiter's life).
   size_t MemoryBytes() const;
   int64_t capacity_tokens() const { return options_.capacity_tokens; }
@@ -99,6 +106,10 @@ class Limiter {
   Options options_;                      // after clamping
   int64_t emission_interval_nanos_ = 1;  // T
   int64_t burst_nanos_ = 1;              // capacity * T
+  struct FreeTable {
+    void operator()(char* table) const { std::free(table); }
+  };
+  std::unique_ptr<char, FreeTable> table_;  // every shard's slots (trivially destructible)
   std::unique_ptr<Shard[]> shards_;
   size_t shard_count_ = 0;
   size_t sets_per_shard_ = 0;
