@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "absl/types/span.h"
 #include "common/log.h"
 #include "kv/announcement.h"
 
@@ -45,6 +46,33 @@ Status FailureStatus(CommandError error, const Reply& reply) {
 bool IsWriteReply(CommandError error, const Reply& reply) {
   return error == CommandError::kOk && reply.type == Reply::Type::kArray &&
          reply.elements.size() == 7;
+}
+
+// A write script's one-letter reply code and the status it stands for.
+struct CodeStatus {
+  char code;
+  Status status;
+};
+
+// A write script's reply whose code is one of `codes` (the ones the script returns, but a put's
+// 'K', which carries a version). Any other code is an unexpected reply.
+WriteResult DecodeWriteCode(CommandError error, const Reply& reply,
+                            absl::Span<const CodeStatus> codes) {
+  WriteResult result;
+  if (!IsWriteReply(error, reply)) {
+    result.status = FailureStatus(error, reply);
+    return result;
+  }
+  result.rate = RateFrom(reply);
+  const std::string& code = reply.elements[0].str;
+  for (const CodeStatus& known : codes) {
+    if (code.size() == 1 && code[0] == known.code) {
+      result.status = known.status;
+      return result;
+    }
+  }
+  result.status = FailureStatus(CommandError::kOk, reply);
+  return result;
 }
 
 }  // namespace
@@ -92,59 +120,30 @@ GetResult DecodeGetReply(CommandError error, const Reply& reply, size_t first, i
 }
 
 WriteResult DecodePutReply(CommandError error, const Reply& reply, absl::Time expires_at) {
-  WriteResult result;
-  if (!IsWriteReply(error, reply)) {
-    result.status = FailureStatus(error, reply);
-    return result;
-  }
-  result.rate = RateFrom(reply);
-  const std::string& code = reply.elements[0].str;
   int64_t version = 0;
-  if (code == "K" && ParseInt(reply.elements[1].str, &version)) {
+  if (IsWriteReply(error, reply) && reply.elements[0].str == "K" &&
+      ParseInt(reply.elements[1].str, &version)) {
+    WriteResult result;
+    result.rate = RateFrom(reply);
     result.status = Status::kOk;
     result.version = static_cast<uint64_t>(version);
     result.expires_at = expires_at;
     result.created = reply.elements[2].integer == 1;
-  } else if (code == "F") {
-    result.status = Status::kForbidden;
-  } else if (code == "P") {
-    result.status = Status::kPreconditionFailed;
-  } else if (code == "X") {
-    result.status = Status::kConflict;
-  } else if (code == "Q") {
-    result.status = Status::kQuotaReached;
-  } else if (code == "C") {
-    result.status = Status::kCapacityReached;
-  } else if (code == "R") {
-    result.status = Status::kRateLimited;
-  } else {
-    result.status = FailureStatus(CommandError::kOk, reply);
+    return result;
   }
-  return result;
+  static constexpr CodeStatus kPutRefusals[] = {
+      {'F', Status::kForbidden},    {'P', Status::kPreconditionFailed}, {'X', Status::kConflict},
+      {'Q', Status::kQuotaReached}, {'C', Status::kCapacityReached},    {'R', Status::kRateLimited},
+  };
+  return DecodeWriteCode(error, reply, kPutRefusals);
 }
 
 WriteResult DecodeDeleteReply(CommandError error, const Reply& reply) {
-  WriteResult result;
-  if (!IsWriteReply(error, reply)) {
-    result.status = FailureStatus(error, reply);
-    return result;
-  }
-  result.rate = RateFrom(reply);
-  const std::string& code = reply.elements[0].str;
-  if (code == "R") {
-    result.status = Status::kRateLimited;
-  } else if (code == "K") {
-    result.status = Status::kOk;
-  } else if (code == "F") {
-    result.status = Status::kForbidden;
-  } else if (code == "P") {
-    result.status = Status::kPreconditionFailed;
-  } else if (code == "N") {
-    result.status = Status::kNotFound;
-  } else {
-    result.status = FailureStatus(CommandError::kOk, reply);
-  }
-  return result;
+  static constexpr CodeStatus kDeleteCodes[] = {
+      {'R', Status::kRateLimited},        {'K', Status::kOk},       {'F', Status::kForbidden},
+      {'P', Status::kPreconditionFailed}, {'N', Status::kNotFound},
+  };
+  return DecodeWriteCode(error, reply, kDeleteCodes);
 }
 
 ListResult DecodeListReply(CommandError error, const Reply& reply, int64_t now_us) {
