@@ -1,9 +1,9 @@
 // Flags: reads the command line into a validated Config, with the original Go server's syntax.
 //
 // Every flag is defined (ABSL_FLAG) in flags.cc and nowhere else; Abseil parses each value
-// (ints, bools, Go-style durations such as 90s, 1h30m, 1.5h), while this file supplies the rules
-// of Go's `flag` package that Abseil lacks, so that a command line written for the original keeps
-// working and fails the same way:
+// (ints, bools, Go-style durations such as 90s, 1h30m, 1.5h), while go_flag_syntax.cc supplies
+// the rules of Go's `flag` package that Abseil lacks, so that a command line written for the
+// original keeps working and fails the same way:
 //   -name value, -name=value, --name value, --name=value; a bool flag alone means true and takes
 //   its value only after '=' (-disableLocalIPWaring=false); "--" ends the flags;
 //   -h, -help, --help print the usage (as Go's, flags sorted, with types and defaults): exit 0;

@@ -40,10 +40,6 @@ size_t PageBytes() {
   return page > 0 ? static_cast<size_t>(page) : 4096;
 }
 
-MDB_val ToVal(std::string_view bytes) {
-  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
-}
-
 std::string ErrnoText(int err) { return std::strerror(err); }
 
 // LMDB's own error names are cryptic in a start-up message; say what they mean for this file.
@@ -332,14 +328,12 @@ bool LmdbEnv::Upgrade(uint64_t from_format, std::string* reason) {
          rc = mdb_cursor_get(cursor, &k, &v, MDB_NEXT)) {
       EntryHeader header;
       std::string_view value;
-      if (!DecodeEntry(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size), &header,
-                       &value)) {
+      if (!DecodeEntry(ToView(v), &header, &value)) {
         continue;  // a damaged record is never removed, so it needs no index entry
       }
       MDB_val creator{header.creator.size(), header.creator.data()};
       if (build_creators && (rc = mdb_put(txn, creators_dbi_, &creator, &k, 0)) != 0) break;
-      const std::optional<Announcement> announcement =
-          ParseAnnouncement(std::string_view(static_cast<const char*>(k.mv_data), k.mv_size));
+      const std::optional<Announcement> announcement = ParseAnnouncement(ToView(k));
       if (announcement) {
         MDB_val name = ToVal(announcement->name);
         MDB_val address = ToVal(announcement->address);

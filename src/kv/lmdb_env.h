@@ -32,6 +32,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -46,6 +47,16 @@ namespace rendezvous::kv {
 inline constexpr uint64_t kStoreFormat = 3;
 inline constexpr uint64_t kStoreFormatV2 = 2;
 inline constexpr uint64_t kStoreFormatV1 = 1;
+
+// Bytes in and out of LMDB's MDB_val. ToVal's result points into `bytes` (LMDB only reads through
+// it for keys and values it is given); ToView's into the map, valid until the transaction writes
+// or ends.
+inline MDB_val ToVal(std::string_view bytes) {
+  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
+}
+inline std::string_view ToView(const MDB_val& val) {
+  return std::string_view(static_cast<const char*>(val.mv_data), val.mv_size);
+}
 
 class LmdbEnv {
  public:

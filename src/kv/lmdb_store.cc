@@ -42,10 +42,6 @@ size_t DeriveMapLimit(const LmdbStore::Options& options) {
   return options.max_entries * per_entry + kMapBaseBytes;
 }
 
-MDB_val ToVal(std::string_view bytes) {
-  return MDB_val{bytes.size(), const_cast<char*>(bytes.data())};
-}
-
 WriteResult Refused(Status status) {
   WriteResult result;
   result.status = status;
@@ -128,8 +124,7 @@ void LmdbStore::Get(std::string_view key, absl::Time now, GetCallback done) {
     if (get_rc == 0) {
       EntryHeader header;
       std::string_view value;
-      if (!DecodeEntry(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size), &header,
-                       &value)) {
+      if (!DecodeEntry(ToView(v), &header, &value)) {
         result.status = Status::kUnavailable;  // a damaged record is never served
       } else if (header.expires_at > now) {
         result.status = Status::kOk;
@@ -174,8 +169,7 @@ void LmdbStore::List(const ListRequest& request, ListCallback done) {
       MDB_val v;
       if (mdb_get(txn, env_->entries_dbi(), &k, &v) != 0) continue;
       Live member{address_text, {}, {}};
-      if (!DecodeEntry(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size),
-                       &member.header, &member.value) ||
+      if (!DecodeEntry(ToView(v), &member.header, &member.value) ||
           member.header.expires_at <= request.now) {
         continue;
       }

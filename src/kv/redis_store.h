@@ -5,7 +5,7 @@
 // Every write is a Lua script that runs the owner, precondition, quota and
 // capacity rules and the write itself atomically inside Redis (Redis runs one script at a time), so
 // servers racing on one key or on the last free slot cannot both win. The rules are a second copy
-// of the C++ ones (kv/write_rules.h); the store contract suite keeps the two equal. A Get without
+// of the C++ ones (kv/write_plan.h); the store contract suite keeps the two equal. A Get without
 // a charge is one HMGET.
 //
 // Key layout, all under a prefix (default "rdv:"):
@@ -75,6 +75,8 @@
 
 namespace rendezvous::kv {
 
+enum class RedisScript;  // kv/redis_scripts.h
+
 struct RedisStoreOptions {
   redis::ClientOptions client;
   std::string prefix = "rdv:";
@@ -137,11 +139,11 @@ class RedisStore final : public Store {
   // appended after the other arguments.
   void AppendNameArgs(std::string_view key, bool with_version_counter,
                       std::vector<std::string>& args) const;
-  // Sends EVALSHA, falling back to EVAL once when Redis lost its script cache (a restart).
   // The subscriber's callbacks.
   void OnChangeMessage(std::string_view message);
   void OnSubscribed();
-  void RunScript(int which, std::vector<std::string> args,
+  // Sends EVALSHA, falling back to EVAL once when Redis lost its script cache (a restart).
+  void RunScript(RedisScript which, std::vector<std::string> args,
                  absl::AnyInvocable<void(redis::CommandError, const redis::Reply&)> done);
 
   const std::string prefix_;
@@ -149,7 +151,7 @@ class RedisStore final : public Store {
   const InputLimits limits_;
   std::unique_ptr<redis::Client> client_;
   const secret::Hasher hasher_;
-  // kPutScript, kDeleteScript, kGetScript, kListScript
+  // Indexed by RedisScript (kPut, kDelete, kGet, kList).
   const std::array<std::string, 4> script_sha_;
   int64_t emission_interval_us_ = 1;             // GCRA's T
   int64_t burst_us_ = 1;                         // capacity * T

@@ -1,13 +1,13 @@
-// Connection: one Redis connection, the io_context it runs on, and the Asio adapter that drives
-// hiredis.
+// Connection: one Redis connection, the io_context it runs on, and its lifecycle (connect,
+// handshake, reconnect, drain, stop). The Asio adapter that drives hiredis is hiredis_asio.h.
 //
 // Internal to the redis library (Client is the interface; this header includes Asio, so nothing
 // outside src/redis/ and its tests includes it).
 //
 // hiredis 0.14's async context does no I/O scheduling of its own: it asks, through the five hooks
 // addRead/delRead/addWrite/delWrite/cleanup, to be told when its socket is readable or writable.
-// A Link is one hiredis context (one connection attempt) plus the stream_descriptor those hooks
-// wait on. Ownership rules that the code below relies on:
+// A Link (hiredis_asio.h) is one hiredis context (one connection attempt) plus the
+// stream_descriptor those hooks wait on. Ownership rules that the code below relies on:
 // - the hiredis context owns the file descriptor: the cleanup hook releases it from the
 //   descriptor (which cancels our waits) and hiredis closes it; it is never closed twice;
 // - hiredis frees the context by itself inside redisAsyncHandleRead/Write when the server closes
@@ -92,7 +92,7 @@ class Connection {
 
   bool connected() const { return ready_.load(std::memory_order_acquire); }
 
-  // Adapter internals, public only for the C hook functions in connection.cc.
+  // Adapter internals, public only for the C hook functions in hiredis_asio.cc.
   struct Link;
   using SteadyTime = std::chrono::steady_clock::time_point;
   // A command in flight: a user command, or a step of the connect handshake.

@@ -1,5 +1,6 @@
 // Helpers for the LMDB engine's tests: a temporary directory per test, synchronous wrappers
-// around the asynchronous Store calls, and whole-file reads for "the file is unchanged" checks.
+// around the asynchronous Store calls, whole-file reads for "the file is unchanged" checks, and
+// the fixture of lmdb_store_test.cc and lmdb_writer_test.cc.
 //
 // Thread-safety: each helper object belongs to one test; the Sync* functions may be called from
 // several threads at once.
@@ -20,6 +21,7 @@
 #include <utility>
 
 #include "absl/time/time.h"
+#include "common/clock.h"
 #include "gtest/gtest.h"
 #include "kv/lmdb_store.h"
 #include "kv/store.h"
@@ -141,5 +143,14 @@ inline WriteResult SyncDelete(Store& store, std::string_view key, absl::Time now
   store.Delete(request, [&promise](const WriteResult& result) { promise.set_value(result); });
   return AwaitResult(future, WriteResult{});
 }
+
+// The LMDB tests' fixture: a fresh directory and a manual clock per test.
+class LmdbStoreTest : public ::testing::Test {
+ protected:
+  absl::Time Now() const { return clock_.Now(); }
+
+  TempDir dir_;
+  common::ManualClock clock_;
+};
 
 }  // namespace rendezvous::kv::testing
