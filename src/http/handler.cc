@@ -91,7 +91,9 @@ void Handler::Fail(Error error, Response& response) {
 void Handler::Handle(const Request& request, std::string_view path, Response& response, Done done) {
   response.in_flight.done = std::move(done);
   // The client's bucket is charged below; its memory loads while the key and headers are checked.
-  limiter_.Prefetch(ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits));
+  if (!store_.ChargesRateLimit()) {
+    limiter_.Prefetch(ratelimit::ClientKey::For(request.client, options_.ipv6_prefix_bits));
+  }
 
   // Key and header checks cost no token: a client cannot burn its own budget with a malformed
   // request, and the server does no store work for one.
