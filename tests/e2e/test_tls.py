@@ -6,6 +6,7 @@ ssl module. Each test starts its own server on free ports (-port 0 -tlsPort 0).
 """
 
 import os
+import random
 import re
 import shutil
 import signal
@@ -96,11 +97,11 @@ class TlsTest(unittest.TestCase):
         self.addCleanup(conn.close)
         return conn
 
-    def curl(self, server, *args):
+    def curl(self, server, *args, input=None):
         result = subprocess.run(
             ["curl", "-sS", "--cacert", self.ca, "-w", "\n%{http_code}", *args[:-1],
              "https://localhost:%d%s" % (server.tls_port, args[-1])],
-            capture_output=True, timeout=TOOL_TIMEOUT_S, check=False)
+            capture_output=True, timeout=TOOL_TIMEOUT_S, check=False, input=input)
         self.assertEqual(result.returncode, 0, result.stderr)
         body, _, code = result.stdout.decode().rpartition("\n")
         return int(code), body
@@ -122,6 +123,43 @@ class TlsTest(unittest.TestCase):
             self.assertEqual((response.status, response.body), (200, b"v1"))
         self.assertEqual(conn.sock.version()[:5], "TLSv1")
         self.assertIn(conn.sock.version(), ("TLSv1.2", "TLSv1.3"))
+
+    def test_a_large_value_reaches_a_slow_tls_reader_whole(self):
+        # Records the socket does not take at once wait for its writable edge. The value is larger
+        # than the kernel's largest send buffer on loopback (4 MiB), and the client reads in small
+        # pieces from a small receive buffer, so the server meets a full socket many times.
+        server = self.start("-maxValueSize", "8000000")
+        value = random.Random(7).randbytes(6_000_000)
+        self.assertEqual(self.curl(server, "-X", "POST", "--data-binary", "@-", "/big-tls",
+                                   input=value), (200, "OK"))
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        raw.settimeout(SOCKET_TIMEOUT_S)
+        raw.connect(("127.0.0.1", server.tls_port))
+        sock = self.context().wrap_socket(raw, server_hostname="localhost")
+        self.addCleanup(sock.close)
+        sock.sendall(b"GET /big-tls HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        got = b""
+        while b"\r\n\r\n" not in got or len(got) < got.index(b"\r\n\r\n") + 4 + len(value):
+            piece = sock.recv(4096)
+            self.assertTrue(piece, "the server closed after %d bytes" % len(got))
+            got += piece
+        head, _, body = got.partition(b"\r\n\r\n")
+        self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head[:100])
+        self.assertEqual(body, value)
+
+    def test_pipelined_requests_over_tls_are_all_answered_in_order(self):
+        server = self.start()
+        self.assertEqual(self.curl(server, "-X", "POST", "--data", "p", "/pipe-tls"), (200, "OK"))
+        conn = self.tls_conn(server)
+        conn.sock.sendall(b"".join(b"GET /pipe-tls?n=%d HTTP/1.1\r\nHost: localhost\r\n\r\n" % i
+                                   for i in range(50)))
+        got = b""
+        while got.count(b"HTTP/1.1 200 ") < 50:
+            piece = conn.sock.recv(65536)
+            self.assertTrue(piece, "closed after %d answers" % got.count(b"HTTP/1.1 200 "))
+            got += piece
+        self.assertEqual(got.count(b"HTTP/1.1 200 "), 50)
 
     def test_a_key_is_the_same_on_both_listeners(self):
         server = self.start()
