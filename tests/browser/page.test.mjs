@@ -5,11 +5,11 @@
 // Screenshots go to RDV_SCREENSHOT_DIR for a person to look at.
 import {after, before, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {spawn} from 'node:child_process';
 import {mkdirSync} from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
 import {chromium} from 'playwright-core';
+import {startServer, stop} from '../js/rendezvous_server.mjs';
 
 const SERVER = process.env.RDV_SERVER;
 const CHROMIUM = process.env.RDV_CHROMIUM || '/usr/bin/chromium';
@@ -21,41 +21,6 @@ let api;          // its origin, http://127.0.0.1:PORT
 let otherOrigin;  // a node http server on another port: the "other site"
 let other;
 let browser;
-
-// Starts the binary and resolves with its origin once it logs "listening on HOST:PORT".
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(SERVER, ['-l', '127.0.0.1', '-port', '0', '-db', '',
-                                 '-disableLocalIPWaring', '-maxRequests', '1000000'],
-                        {stdio: ['ignore', 'pipe', 'pipe']});
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 10000);
-    const onData = (chunk) => {
-      output += chunk;
-      const match = /listening on (\S+):(\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({child, origin: `http://${match[1]}:${match[2]}`});
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-}
-
-// Stops a child by its PID: SIGTERM, then SIGKILL if it has not exited within 5 s.
-function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => process.kill(child.pid, 'SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    process.kill(child.pid, 'SIGTERM');
-  });
-}
 
 // The other site's page: its own script uses the API with fetch, as a web app would.
 const CROSS_PAGE = `<!DOCTYPE html>
@@ -94,7 +59,7 @@ async function useApi(api, key) {
 before(async () => {
   assert.ok(SERVER, 'RDV_SERVER must name the server binary');
   mkdirSync(SCREENSHOTS, {recursive: true});
-  ({child: server, origin: api} = await startServer());
+  ({child: server, origin: api} = await startServer(1000000));
   other = http.createServer((request, response) => {
     response.writeHead(200, {'Content-Type': 'text/html; charset=utf-8'});
     response.end(CROSS_PAGE);

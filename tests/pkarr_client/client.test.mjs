@@ -5,48 +5,13 @@
 // relayGet only talk to the relay URL they are given).
 import {after, before, test} from 'node:test';
 import assert from 'node:assert/strict';
-import {spawn} from 'node:child_process';
 import {Pkarr, SignedPacket, generateKeyPair, z32} from 'pkarr';
+import {startServer, stop} from '../js/rendezvous_server.mjs';
 
 const SERVER = process.env.RDV_SERVER;
 
 let server;  // the rendezvous-server child process
 let relay;   // http://127.0.0.1:PORT/pk
-
-// Starts the binary and resolves with the child and its origin once it logs "listening on".
-function startServer() {
-  return new Promise((resolve, reject) => {
-    const child = spawn(SERVER, ['-l', '127.0.0.1', '-port', '0', '-db', '',
-                                 '-disableLocalIPWaring', '-maxRequests', '1000'],
-                        {stdio: ['ignore', 'pipe', 'pipe']});
-    let output = '';
-    const timer = setTimeout(() => reject(new Error(`no listening line:\n${output}`)), 10000);
-    const onData = (chunk) => {
-      output += chunk;
-      const match = /listening on (\S+):(\d+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({child, origin: `http://${match[1]}:${match[2]}`});
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`server exited with ${code}:\n${output}`)));
-  });
-}
-
-// Stops the child by its PID: SIGTERM, then SIGKILL if it has not exited within 5 s.
-function stop(child) {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const kill = setTimeout(() => process.kill(child.pid, 'SIGKILL'), 5000);
-    child.once('exit', () => {
-      clearTimeout(kill);
-      resolve();
-    });
-    process.kill(child.pid, 'SIGTERM');
-  });
-}
 
 function txtPacket(text) {
   return {id: 0, type: 'response', flags: 0,
@@ -64,7 +29,7 @@ function txtOf(signedPacket) {
 
 before(async () => {
   assert.ok(SERVER, 'RDV_SERVER must name the rendezvous-server binary');
-  const started = await startServer();
+  const started = await startServer(1000);
   server = started.child;
   relay = `${started.origin}/pk`;
 });
