@@ -27,7 +27,8 @@ import time
 import unittest
 
 # Re-exported so that test files import everything from one place.
-from http_client import Conn, ProtocolError, Response, build_request, pipeline  # noqa: F401
+from http_client import (Conn, ProtocolError, Response, answered, build_request,  # noqa: F401
+                         pipeline, read_answer)
 
 REPO_ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SERVER_BINARY = (os.environ.get("RDV_SERVER")

@@ -6,6 +6,7 @@ framed by Content-Length (or chunked, or close), HEAD and 1xx have no body.
 """
 
 import re
+import select
 import socket
 import threading
 import time
@@ -326,3 +327,36 @@ def pipeline(conn, requests, head_flags=None):
         responses.append(conn.read_response(head=bool(head_flags and head_flags[i])))
     sender.join(conn.timeout)
     return responses
+
+
+def answered(sock, timeout):
+    """Whether `sock` has bytes to read (or was closed) within `timeout` seconds."""
+    poller = select.poll()
+    poller.register(sock, select.POLLIN)
+    return bool(poller.poll(timeout * 1000))
+
+
+def read_answer(sock, timeout=5.0):
+    """One answer read from a raw socket: its head and its body (Content-Length long; none for
+    a 1xx, 204 or 304), as bytes; what arrived if the server closes first."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = head.split(b" ", 2)[1] if head.count(b" ") >= 1 else b""
+    length = 0
+    if not (status.startswith(b"1") or status in (b"204", b"304")):
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        body += chunk
+    return head + b"\r\n\r\n" + body

@@ -4,14 +4,14 @@ On the memory engine, on LMDB, and across two servers on a real redis-server."""
 
 import json
 import os
-import select
 import shutil
 import socket
 import tempfile
 import time
 import unittest
 
-from harness import SLOWDOWN, PerTestServerCase, Server, ServerTestCase, build_request
+from harness import (SLOWDOWN, PerTestServerCase, Server, ServerTestCase, answered, build_request,
+                     read_answer)
 from test_redis import REDIS_CLI, REDIS_SERVER, RedisProcess
 
 NO_RATE_LIMIT = ("-maxRequests", "1000000")
@@ -90,48 +90,19 @@ class ListingWaitChecks:
         sock.sendall(build_request("GET", target, None, headers, "1.1", self.reader.authority))
         return sock
 
-    @staticmethod
-    def answered(sock, timeout):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(timeout * 1000))
-
-    @staticmethod
-    def read_answer(sock, timeout=5.0):
-        """Head and body of one answer (its Content-Length), as bytes."""
-        sock.settimeout(timeout)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return data
-            data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        length = 0
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        while len(body) < length:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-        return head + b"\r\n\r\n" + body
-
     def test_a_listing_waiter_is_woken_by_an_announcement_of_its_name(self):
         name = "wait-" + self.id().rsplit("_", 1)[-1]
         self.announce(name, PEERS[0], b"first")
         etag = self.listing("/ip/*/" + name).header("ETag")
         sock = self.send_wait("/ip/*/" + name, etag)
-        self.assertFalse(self.answered(sock, 0.3))  # parked
+        self.assertFalse(answered(sock, 0.3))  # parked
         self.announce("other-" + name, PEERS[1], b"x")  # another name wakes nobody
-        self.assertFalse(self.answered(sock, 0.2))
+        self.assertFalse(answered(sock, 0.2))
         started = time.monotonic()
         self.announce(name, PEERS[1], b"second")
-        self.assertTrue(self.answered(sock, 1.0 * SLOWDOWN))
+        self.assertTrue(answered(sock, 1.0 * SLOWDOWN))
         woke_ms = (time.monotonic() - started) * 1000
-        answer = self.read_answer(sock)
+        answer = read_answer(sock)
         print("\n  listing waiter woken %.1f ms after the announcement's POST was sent" % woke_ms)
         head, _, body = answer.partition(b"\r\n\r\n")
         self.assertTrue(head.startswith(b"HTTP/1.1 200 "), head)
@@ -148,7 +119,7 @@ class ListingWaitChecks:
         etag = self.listing("/ip/*/" + name).header("ETag")
         started = time.monotonic()
         sock = self.send_wait("/ip/*/" + name, etag, wait=2)
-        answer = self.read_answer(sock, timeout=6.0 * SLOWDOWN)
+        answer = read_answer(sock, timeout=6.0 * SLOWDOWN)
         self.assertTrue(answer.startswith(b"HTTP/1.1 304 "), answer)
         # The server measures waits on its one-second tick: a wait may end up to a second early.
         self.assertGreaterEqual(time.monotonic() - started, 0.9)
@@ -164,12 +135,12 @@ class ListingWaitShutdownTest(ListingWaitChecks, PerTestServerCase):
     def test_shutdown_answers_a_waiting_listing_at_once(self):
         etag = self.reader.request("GET", "/ip/*/quiet").header("ETag")
         socks = [self.send_wait("/ip/*/quiet", etag) for _ in range(3)]
-        self.assertFalse(self.answered(socks[0], 0.3))
+        self.assertFalse(answered(socks[0], 0.3))
         started = time.monotonic()
         self.reader.stop()
         self.assertLess(time.monotonic() - started, 3.0)
         for sock in socks:
-            answer = self.read_answer(sock)
+            answer = read_answer(sock)
             self.assertTrue(answer.startswith(b"HTTP/1.1 304 "), answer)
             sock.settimeout(3.0)
             self.assertEqual(sock.recv(1), b"")  # then the server closes the connection

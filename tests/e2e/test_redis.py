@@ -5,7 +5,6 @@ by PID) and two rendezvous-server processes on it (-db redis://...). Skipped whe
 not installed.
 """
 
-import select
 import shutil
 import signal
 import socket
@@ -16,7 +15,7 @@ import threading
 import time
 import unittest
 
-from harness import SLOWDOWN, Server, build_request, run_server_to_exit
+from harness import SLOWDOWN, Server, answered, build_request, read_answer, run_server_to_exit
 from test_pkarr import sign
 
 REDIS_SERVER = shutil.which("redis-server")
@@ -306,32 +305,15 @@ class CrossServerWaitTest(RedisCase):
         self.addCleanup(sock.close)
         return sock
 
-    @staticmethod
-    def answered(sock, timeout):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(timeout * 1000))
-
-    @staticmethod
-    def read_answer(sock, timeout=10.0):
-        sock.settimeout(timeout)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        return data
-
     def wake_once(self, key):
         """A waiter on b, a POST on a: returns (seconds from the POST to the answer, answer)."""
         sock = self.send_wait(self.b, key)
-        self.assertFalse(self.answered(sock, 0.1), "answered before any write")
+        self.assertFalse(answered(sock, 0.1), "answered before any write")
         started = time.monotonic()
         self.assertEqual(self.a.request("POST", key, b"hello").status, 200)
-        self.assertTrue(self.answered(sock, 2.0 * SLOWDOWN), "not woken within 2 s")
+        self.assertTrue(answered(sock, 2.0 * SLOWDOWN), "not woken within 2 s")
         elapsed = time.monotonic() - started
-        return elapsed, self.read_answer(sock)
+        return elapsed, read_answer(sock)
 
     def test_a_post_on_one_server_wakes_a_waiter_on_the_other(self):
         elapsed, answer = self.wake_once(self.key())
@@ -351,9 +333,9 @@ class CrossServerWaitTest(RedisCase):
         self.assertEqual(unchanged.status, 304, unchanged)
         self.assertGreaterEqual(time.monotonic() - started, 0.9)
         sock = self.send_wait(self.b, key, [("Prefer", "wait=30"), ("If-None-Match", etag)])
-        self.assertFalse(self.answered(sock, 0.2))
+        self.assertFalse(answered(sock, 0.2))
         self.assertEqual(self.a.request("DELETE", key).status, 204)
-        self.assertTrue(self.read_answer(sock).startswith(b"HTTP/1.1 404 "))
+        self.assertTrue(read_answer(sock).startswith(b"HTTP/1.1 404 "))
 
     def test_a_waiter_is_answered_when_redis_dies_and_waiting_works_once_it_is_back(self):
         key = self.key()
@@ -361,11 +343,11 @@ class CrossServerWaitTest(RedisCase):
         unchanged = [("If-None-Match", etag)]
         short = self.send_wait(self.b, key, [("Prefer", "wait=2")] + unchanged)
         long = self.send_wait(self.b, key, [("Prefer", "wait=60")] + unchanged)
-        self.assertFalse(self.answered(long, 0.2))
+        self.assertFalse(answered(long, 0.2))
         self.redis.kill(signal.SIGKILL)
         try:
             # Redis is down at the end of the short wait: the key cannot be read (503).
-            answer = self.read_answer(short, timeout=10 * SLOWDOWN)
+            answer = read_answer(short, timeout=10 * SLOWDOWN)
             self.assertTrue(answer.startswith(b"HTTP/1.1 503 "), answer)
         finally:
             self.redis.start()  # same port and directory: it replays the AOF
@@ -377,11 +359,11 @@ class CrossServerWaitTest(RedisCase):
             if self.a.request("GET", key).status == 200 and self.b.request("GET", key).status == 200:
                 break
             time.sleep(0.1)
-        if self.answered(long, 0.5):
-            self.fail("answered after the outage: %r" % self.read_answer(long, 1))
+        if answered(long, 0.5):
+            self.fail("answered after the outage: %r" % read_answer(long, 1))
         started = time.monotonic()
         self.assertEqual(self.a.request("POST", key, b"after the outage").status, 200)
-        answer = self.read_answer(long, timeout=10 * SLOWDOWN)
+        answer = read_answer(long, timeout=10 * SLOWDOWN)
         self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
         self.assertIn(b"after the outage", answer)
         self.assertLess(time.monotonic() - started, 2 * SLOWDOWN)

@@ -9,7 +9,8 @@ import socket
 import time
 import unittest
 
-from harness import NO_RATE_LIMIT, SLOWDOWN, PerTestServerCase, Server, build_request
+from harness import (NO_RATE_LIMIT, SLOWDOWN, PerTestServerCase, Server, answered, build_request,
+                     read_answer)
 
 
 def rss_kib(pid):
@@ -34,30 +35,15 @@ class WaitTest(PerTestServerCase):
         self.addCleanup(sock.close)
         return sock
 
-    def answered(self, sock, timeout):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN)
-        return bool(poller.poll(timeout * 1000))
-
-    def read_answer(self, sock, timeout=5.0):
-        sock.settimeout(timeout)
-        data = b""
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-        return data
-
     def test_a_write_wakes_a_waiter_within_milliseconds(self):
         key = "/" + self.key()
         sock = self.send_wait(key)
-        self.assertFalse(self.answered(sock, 0.2))
+        self.assertFalse(answered(sock, 0.2))
         started = time.monotonic()
         self.assertEqual(self.server.request("POST", key, b"hello").status, 200)
-        self.assertTrue(self.answered(sock, 1.0))
+        self.assertTrue(answered(sock, 1.0))
         woke_ms = (time.monotonic() - started) * 1000
-        answer = self.read_answer(sock)
+        answer = read_answer(sock)
         self.assertTrue(answer.startswith(b"HTTP/1.1 200 "), answer)
         self.assertIn(b"Preference-Applied: wait=30\r\n", answer)
         self.assertTrue(answer.endswith(b"hello") or b"hello" in answer, answer)
@@ -71,9 +57,9 @@ class WaitTest(PerTestServerCase):
         self.assertEqual(response.status, 304, response)
         self.assertGreaterEqual(time.monotonic() - started, 0.9)
         sock = self.send_wait(key, headers=[("Prefer", "wait=30"), ("If-None-Match", etag)])
-        self.assertFalse(self.answered(sock, 0.2))
+        self.assertFalse(answered(sock, 0.2))
         self.assertEqual(self.server.request("DELETE", key).status, 204)
-        self.assertTrue(self.read_answer(sock).startswith(b"HTTP/1.1 404 "))
+        self.assertTrue(read_answer(sock).startswith(b"HTTP/1.1 404 "))
 
     def test_malformed_wait_is_400(self):
         response = self.server.request("GET", "/k", headers=[("Prefer", "wait=soon")])
@@ -90,7 +76,7 @@ class WaitTest(PerTestServerCase):
             sock.close()
         time.sleep(0.3)
         sock = self.send_wait(key)
-        self.assertFalse(self.answered(sock, 0.3), "the 33rd waiter was refused")
+        self.assertFalse(answered(sock, 0.3), "the 33rd waiter was refused")
 
     def test_shutdown_answers_waiters_at_once(self):
         key = "/" + self.key()
@@ -100,7 +86,7 @@ class WaitTest(PerTestServerCase):
         self.server.stop()
         self.assertLess(time.monotonic() - started, 3.0)
         for sock in socks:
-            self.assertTrue(self.read_answer(sock).startswith(b"HTTP/1.1 404 "))
+            self.assertTrue(read_answer(sock).startswith(b"HTTP/1.1 404 "))
 
 
 class ManyWaitersTest(PerTestServerCase):
