@@ -169,6 +169,25 @@ TEST_F(PlainSessionTest, ACloseRequestGetsItsAnswerThenTheConnectionCloses) {
   EXPECT_TRUE(client.SeesEof());
 }
 
+TEST_F(PlainSessionTest, ACloseRequestFreesItsConnectionAtOnceWithoutWaitingForTheClient) {
+  // One connection per client: the second is served only if the first, answered, was closed by
+  // the server itself; a half-close and linger would hold its slot until the client closes.
+  server_->Shutdown(absl::Seconds(5));
+  options_.max_connections_per_client = 1;
+  options_.linger_timeout = absl::Seconds(30);
+  server_.emplace(options_, handler_, clock_, nullptr);
+  std::string error;
+  ASSERT_TRUE(server_->Start(&error)) << error;
+
+  Client first(server_->port());
+  first.Send("GET /k HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(Count(first.ReadUntil(1), "200 OK"), 1u);
+  EXPECT_TRUE(first.SeesEof());  // `first` stays open on our side
+  Client second(server_->port());
+  second.Send(kGet);
+  EXPECT_EQ(Count(second.ReadUntil(1), "200 OK"), 1u);
+}
+
 TEST_F(PlainSessionTest, BytesAfterACloseRequestDoNotCostTheAnswer) {
   // The server lingers (half-close, drain) instead of closing under unread bytes, which would
   // reset the connection and could destroy the answer.
